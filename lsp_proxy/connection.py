@@ -1,0 +1,43 @@
+"""The contract between :class:`lsp_proxy.lean_client.LeanClient` and whatever carries its
+messages to Lean: the proxy's router (requests injected into a live editor session) or a
+headless connection that spawns Lean itself.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+# A pseudo-notification delivered to subscribers (never sent on the wire) right after Lean
+# was restarted and re-initialised, so clients can re-open their private documents.
+SERVER_RESTARTED = "$/leanCompanion/internal/serverRestarted"
+# Delivered to subscribers when the server is gone for good (headless: process exited).
+SERVER_EXITED = "$/leanCompanion/internal/serverExited"
+
+NotificationCallback = Callable[[str, Any], None]
+
+
+class LeanConnection(Protocol):
+    """Send requests and notifications to Lean; receive its notifications.
+
+    * ``request`` raises :class:`lsp_proxy.errors.LeanRequestError` for an error reply,
+      :class:`~lsp_proxy.errors.LeanTimeout` after ``timeout`` seconds and
+      :class:`~lsp_proxy.errors.LeanExited` if the server went away. Cancelling the awaiting
+      task sends ``$/cancelRequest`` for it. Ids never collide with the editor's.
+    * ``params`` is always an object or array (Lean kills the server otherwise).
+    * ``subscribe`` registers a callback for every server->client notification (decoded
+      method and params) plus the pseudo-notifications above; it returns an unsubscribe
+      function. Callbacks run on the event loop and must not block.
+    * ``set_private_uri`` marks a document as ours (a shadow file): Lean's notifications
+      about it go to subscribers only and never reach the editor. A no-op headless.
+    """
+
+    async def request(self, method: str, params: dict | list, *, timeout: float | None = None) -> Any: ...
+
+    async def notify(self, method: str, params: dict | list) -> None: ...
+
+    def subscribe(self, callback: NotificationCallback) -> Callable[[], None]: ...
+
+    def set_private_uri(self, uri: str, private: bool = True) -> None: ...
+
+    @property
+    def initialize_result(self) -> dict | None: ...

