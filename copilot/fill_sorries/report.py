@@ -1,0 +1,179 @@
+"""The fill-sorries report: one record per sorry, and its JSON, Markdown and terminal forms.
+
+The JSON form is versioned; its schema is generated from these Structs
+(:func:`json_schema`) and kept in ``docs/fill-sorries-report.schema.json``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+Status = Literal["filled", "failed", "timeout", "rejected-unsafe", "error", "skipped"]
+STATUSES: tuple[str, ...] = ("filled", "failed", "timeout", "rejected-unsafe", "error", "skipped")
+
+
+class SorryResult(msgspec.Struct, kw_only=True):
+    """What happened to one ``sorry``.
+
+    ``line``/``column`` are 1-based (as editors show them); ``column`` counts UTF-16 code
+    units, like LSP and SARIF. The ``sorry`` token spans ``column`` to ``column + 5`` on
+    ``line``. ``proof`` is the text that replaces the ``sorry`` token (present when
+    ``status == "filled"``, also in ``--dry-run`` runs, where nothing is written).
+    """
+
+    file: str
+    line: int
+    column: int
+    declaration: str | None = None
+    goal: str | None = None
+    status: Status
+    proof: str | None = None
+    time_seconds: float = 0.0
+    expansions: int = 0
+    models: list[str] = msgspec.field(default_factory=list)
+    message: str | None = None
+    cached: bool = False
+
+
+class RunConfig(msgspec.Struct, kw_only=True):
+    """The settings a run used (part of the resume key, and shown in reports)."""
+
+    budget_seconds: float
+    max_expansions: int
+    models: list[str] = msgspec.field(default_factory=list)
+    jobs: int = 1
+    mode: Literal["dry-run", "diff", "in-place"] = "dry-run"
+    server_cmd: list[str] = msgspec.field(default_factory=list)
+
+
+class Summary(msgspec.Struct, kw_only=True):
+    total: int = 0
+    filled: int = 0
+    failed: int = 0
+    timeout: int = 0
+    rejected_unsafe: int = 0
+    error: int = 0
+    skipped: int = 0
+    files: int = 0
+    files_written: int = 0
+    seconds: float = 0.0
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """A whole run. ``complete`` is false when the run was interrupted (Ctrl-C)."""
+
+    schema_version: int = SCHEMA_VERSION
+    tool: str = "lean-companion fill-sorries"
+    tool_version: str = ""
+    project: str
+    started_at: str
+    finished_at: str | None = None
+    complete: bool = True
+    config: RunConfig
+    summary: Summary = msgspec.field(default_factory=Summary)
+    results: list[SorryResult] = msgspec.field(default_factory=list)
+    files_written: list[str] = msgspec.field(default_factory=list)
+    errors: list[str] = msgspec.field(default_factory=list)
+
+
+def summarize(results: Iterable[SorryResult], *, files_written: int = 0, seconds: float = 0.0) -> Summary:
+    """Count results by status."""
+    results = list(results)
+    counts = Counter(r.status for r in results)
+    return Summary(
+        total=len(results),
+        filled=counts["filled"],
+        failed=counts["failed"],
+        timeout=counts["timeout"],
+        rejected_unsafe=counts["rejected-unsafe"],
+        error=counts["error"],
+        skipped=counts["skipped"],
+        files=len({r.file for r in results}),
+        files_written=files_written,
+        seconds=round(seconds, 3),
+    )
+
+
+def remaining(report: Report) -> int:
+    """How many sorries are still unfilled (drives the exit code)."""
+    return sum(1 for r in report.results if r.status != "filled")
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def to_json(report: Report) -> bytes:
+    """The report as indented JSON (UTF-8)."""
+    return msgspec.json.format(_encoder.encode(report), indent=2) + b"\n"
+
+
+def from_json(data: bytes | str) -> Report:
+    """Parse a report written by :func:`to_json` (raises ``msgspec.ValidationError``)."""
+    return msgspec.json.decode(data, type=Report)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of :class:`Report` (what docs/fill-sorries-report.schema.json holds)."""
+    schema = msgspec.json.schema(Report)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "lean-companion fill-sorries report"
+    return schema
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, *, max_rows: int = 200) -> str:
+    """A Markdown summary suitable for a pull-request comment."""
+    s = report.summary
+    lines = [
+        "## Lean Companion: fill-sorries",
+        "",
+        f"**{s.filled} of {s.total} sorries filled** in {s.files} file(s)"
+        + ("" if report.complete else " — *run interrupted, partial report*")
+        + f"; budget {report.config.budget_seconds:g}s per sorry, {s.seconds:.1f}s total.",
+        "",
+        "| status | count |",
+        "|---|---:|",
+    ]
+    for status, count in (
+        ("filled", s.filled), ("failed", s.failed), ("timeout", s.timeout),
+        ("rejected-unsafe", s.rejected_unsafe), ("error", s.error), ("skipped", s.skipped),
+    ):
+        if count:
+            lines.append(f"| {status} | {count} |")
+    lines += ["", "| file | line | declaration | status | time | proof |", "|---|---:|---|---|---:|---|"]
+    for r in report.results[:max_rows]:
+        proof = f"`{_md_escape(r.proof)}`" if r.proof else (_md_escape(r.message or "") if r.message else "")
+        lines.append(
+            f"| {_md_escape(r.file)} | {r.line} | {_md_escape(r.declaration or '')} | {r.status} "
+            f"| {r.time_seconds:.1f}s | {proof} |"
+        )
+    if len(report.results) > max_rows:
+        lines.append(f"\n… and {len(report.results) - max_rows} more (see the JSON report).")
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(report: Report):
+    """A rich Table summarising the run for the terminal."""
+    from rich.table import Table
+
+    table = Table(title="fill-sorries", show_lines=False)
+    for column in ("file", "line", "declaration", "status", "time", "proof / reason"):
+        table.add_column(column, overflow="fold")
+    styles = {"filled": "green", "failed": "yellow", "timeout": "yellow", "rejected-unsafe": "red", "error": "red"}
+    for r in report.results:
+        detail = r.proof if r.status == "filled" else (r.message or "")
+        table.add_row(
+            r.file, str(r.line), r.declaration or "", f"[{styles.get(r.status, '')}]{r.status}",
+            f"{r.time_seconds:.1f}s", (detail or "").strip().replace("\n", " ⏎ ")[:120],
+        )
+    s = report.summary
+    table.caption = f"{s.filled}/{s.total} filled · {s.failed} failed · {s.timeout} timeout · {s.rejected_unsafe} unsafe · {s.error} error"
+    return table
