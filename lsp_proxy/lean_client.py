@@ -1,0 +1,703 @@
+"""A typed async client for Lean's language server over any :class:`LeanConnection`.
+
+``LeanClient`` owns *its own* documents (shadow files, or every file headless): it opens,
+edits and closes them, tracks Lean's diagnostics and file progress for every URI it hears
+about, and asks for goals (``$/lean/plainGoal``, ``$/lean/plainTermGoal``, and the interactive
+goals over ``$/lean/rpc``). Every wait has a timeout, because a crashed worker never answers
+(lean-lsp-protocol.md §8.10, §8.16).
+
+Diagnostics follow Lean's rules (§4.2, §8.6): each publish replaces the list for its version
+(``isIncremental: true`` appends), publishes older than the newest version seen are dropped,
+and an *early empty* publish (Lake's progress-clearing one, sent while the version is still
+processing) does not count as "diagnostics have arrived" for that version.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from lsp_proxy import methods
+from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, LeanConnection
+from lsp_proxy.errors import (
+    RPC_NEEDS_RECONNECT,
+    LeanError,
+    LeanExited,
+    LeanRequestError,
+    LeanTimeout,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+RPC_KEEPALIVE_PERIOD = 10.0  # Lean expires sessions 30 s after the last touch (§3.6)
+LEAN_RPC_KEEPALIVE = "$/lean/rpc/keepAlive"
+GET_INTERACTIVE_GOALS = "Lean.Widget.getInteractiveGoals"
+
+SEVERITY_ERROR = 1
+SEVERITY_WARNING = 2
+SEVERITY_INFORMATION = 3
+LEAN_TAG_UNSOLVED_GOALS = 1
+LEAN_TAG_GOALS_ACCOMPLISHED = 2
+
+
+# --------------------------------------------------------------------------- wire types
+
+
+class Position(msgspec.Struct, frozen=True):
+    """0-based line and UTF-16 character offset."""
+
+    line: int
+    character: int
+
+
+class Range(msgspec.Struct, frozen=True):
+    start: Position
+    end: Position
+
+
+class Diagnostic(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    """One Lean diagnostic (§4.1). ``full_range`` is the real extent; ``range`` is cut after
+    the first line by Lean."""
+
+    range: Range
+    message: str
+    severity: int = SEVERITY_ERROR
+    full_range: Range | None = None
+    source: str | None = None
+    code: str | int | None = None
+    tags: list[int] | None = None
+    lean_tags: list[int] | None = None
+    is_silent: bool | None = None
+
+    @property
+    def extent(self) -> Range:
+        """``fullRange`` when Lean sent one, else ``range``."""
+        return self.full_range or self.range
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == SEVERITY_ERROR
+
+    @property
+    def is_sorry_warning(self) -> bool:
+        """Both wordings: ``declaration uses 'sorry'`` and ``declaration uses `sorry` ``."""
+        return self.severity == SEVERITY_WARNING and is_sorry_message(self.message)
+
+    @property
+    def is_unsolved_goals(self) -> bool:
+        return self.is_error and (
+            LEAN_TAG_UNSOLVED_GOALS in (self.lean_tags or ()) or self.message.startswith("unsolved goals")
+        )
+
+
+class _PublishParams(msgspec.Struct):
+    uri: str
+    diagnostics: list[Diagnostic]
+    version: int | None = None
+    isIncremental: bool | None = None
+
+
+class ProcessingInfo(msgspec.Struct, frozen=True):
+    range: Range
+    kind: int = 1  # 1 processing, 2 fatalError
+
+
+class _VersionedId(msgspec.Struct):
+    uri: str
+    version: int | None = None
+
+
+class _FileProgressParams(msgspec.Struct):
+    textDocument: _VersionedId
+    processing: list[ProcessingInfo]
+
+
+class PlainGoal(msgspec.Struct, frozen=True):
+    """``$/lean/plainGoal`` result: ``goals`` are plain text, ``[]`` means "no goals"."""
+
+    rendered: str
+    goals: list[str]
+
+
+class PlainTermGoal(msgspec.Struct, frozen=True):
+    """``$/lean/plainTermGoal`` result: the expected type at a term, shown as a goal."""
+
+    goal: str
+    range: Range
+
+
+class InteractiveGoal(msgspec.Struct, frozen=True):
+    """One goal of ``Lean.Widget.getInteractiveGoals`` flattened to text (tags stripped);
+    ``raw`` keeps Lean's JSON (with its opaque RPC references)."""
+
+    hyps: list[tuple[list[str], str]]
+    type: str
+    goal_prefix: str
+    user_name: str | None
+    raw: dict
+
+    @property
+    def text(self) -> str:
+        """The goal the way ``plainGoal`` prints it."""
+        lines = [f"case {self.user_name}"] if self.user_name else []
+        lines += [f"{' '.join(names)} : {typ}" for names, typ in self.hyps]
+        lines.append(f"{self.goal_prefix}{self.type}")
+        return "\n".join(lines)
+
+
+class FileProgress(msgspec.Struct):
+    """The latest ``$/lean/fileProgress`` for a URI: ``processing == []`` means done."""
+
+    version: int | None = None
+    processing: list[ProcessingInfo] = msgspec.field(default_factory=list)
+    seen: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.seen and not self.processing
+
+    @property
+    def failed(self) -> bool:
+        """A fatal error (kind 2): crashed worker or broken header."""
+        return any(p.kind == 2 for p in self.processing)
+
+
+class TextChange(msgspec.Struct, frozen=True):
+    """One ``contentChanges`` entry: ranged when ``range`` is set, else full text."""
+
+    text: str
+    range: Range | None = None
+
+
+def is_sorry_message(message: str) -> bool:
+    """Whether a diagnostic message is Lean's "declaration uses sorry" (either wording)."""
+    return message.startswith("declaration uses 'sorry'") or message.startswith("declaration uses `sorry`")
+
+
+_publish_decoder = msgspec.json.Decoder(_PublishParams)
+_progress_decoder = msgspec.json.Decoder(_FileProgressParams)
+_plain_goal_decoder = msgspec.json.Decoder(PlainGoal | None)
+_plain_term_goal_decoder = msgspec.json.Decoder(PlainTermGoal | None)
+
+
+def _convert(value: Any, decoder: msgspec.json.Decoder) -> Any:
+    """Decode an already-parsed JSON value with a typed decoder (round trip through bytes)."""
+    return decoder.decode(msgspec.json.encode(value))
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def utf16_offset_to_index(line_text: str, character: int) -> int:
+    """Python string index of the UTF-16 ``character`` offset in one line."""
+    units = 0
+    for index, char in enumerate(line_text):
+        if units >= character:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+    return len(line_text)
+
+
+def position_to_index(text: str, position: Position) -> int:
+    """Python index into ``text`` of an LSP position (clamped to the text)."""
+    lines = text.split("\n")
+    if position.line >= len(lines):
+        return len(text)
+    start = sum(len(line) + 1 for line in lines[: position.line])
+    return start + utf16_offset_to_index(lines[position.line], position.character)
+
+
+def index_to_position(text: str, index: int) -> Position:
+    """LSP position (UTF-16 character) of a Python index into ``text``."""
+    before = text[:index]
+    line = before.count("\n")
+    line_start = before.rfind("\n") + 1
+    segment = before[line_start:]
+    return Position(line, sum(2 if ord(c) > 0xFFFF else 1 for c in segment))
+
+
+def apply_change(text: str, change: TextChange) -> str:
+    """Apply one ``contentChanges`` entry the way Lean does (CRLF becomes LF)."""
+    new = change.text.replace("\r\n", "\n")
+    if change.range is None:
+        return new
+    start = position_to_index(text, change.range.start)
+    end = position_to_index(text, change.range.end)
+    return text[:start] + new + text[max(start, end):]
+
+
+def strip_tags(tagged: Any) -> str:
+    """Plain text of a ``TaggedText`` (``{"text"}``, ``{"append"}``, ``{"tag": [info, t]}``)."""
+    if isinstance(tagged, dict):
+        if "text" in tagged:
+            return str(tagged["text"])
+        if "append" in tagged:
+            return "".join(strip_tags(part) for part in tagged["append"])
+        if "tag" in tagged and isinstance(tagged["tag"], list) and len(tagged["tag"]) == 2:
+            return strip_tags(tagged["tag"][1])
+    if isinstance(tagged, str):
+        return tagged
+    return ""
+
+
+def parse_interactive_goals(result: Any) -> list[InteractiveGoal] | None:
+    """Flatten an ``InteractiveGoals`` JSON result (§3.6) to :class:`InteractiveGoal` s."""
+    if result is None:
+        return None
+    goals = []
+    for goal in result.get("goals", []):
+        hyps = [(list(h.get("names", [])), strip_tags(h.get("type"))) for h in goal.get("hyps", [])]
+        goals.append(
+            InteractiveGoal(
+                hyps=hyps,
+                type=strip_tags(goal.get("type")),
+                goal_prefix=goal.get("goalPrefix", "⊢ "),
+                user_name=goal.get("userName"),
+                raw=goal,
+            )
+        )
+    return goals
+
+
+# --------------------------------------------------------------------------- state
+
+
+class _OwnDocument:
+    """A document this client opened: its text and version sequence are ours."""
+
+    __slots__ = ("uri", "text", "version", "language_id", "build_mode")
+
+    def __init__(self, uri: str, text: str, version: int, language_id: str, build_mode: str | None) -> None:
+        self.uri = uri
+        self.text = text
+        self.version = version
+        self.language_id = language_id
+        self.build_mode = build_mode
+
+
+class _DiagnosticsState:
+    __slots__ = ("version", "items", "arrived")
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.items: list[Diagnostic] = []
+        self.arrived = False  # a non-early publish for ``version`` was seen
+
+
+class _RpcSession:
+    __slots__ = ("session_id", "keepalive")
+
+    def __init__(self, session_id: int, keepalive: asyncio.Task | None) -> None:
+        self.session_id = session_id
+        self.keepalive = keepalive
+
+
+# --------------------------------------------------------------------------- client
+
+
+class LeanClient:
+    """Typed async API over a :class:`LeanConnection` (router or headless).
+
+    Use one client per Lean server. Methods raise :class:`LeanTimeout`, :class:`LeanExited`
+    or :class:`LeanRequestError` (all :class:`LeanError`); document bookkeeping methods
+    (``diagnostics``, ``progress``) never raise.
+    """
+
+    def __init__(self, connection: LeanConnection, *, request_timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.connection = connection
+        self.request_timeout = request_timeout
+        self._docs: dict[str, _OwnDocument] = {}
+        self._diagnostics: dict[str, _DiagnosticsState] = {}
+        self._progress: dict[str, FileProgress] = {}
+        self._rpc: dict[str, _RpcSession] = {}
+        self._rpc_connecting: dict[str, asyncio.Future] = {}
+        self._changed = asyncio.Event()  # pulsed on every diagnostics/progress update
+        self._listeners: list[Callable[[str, str], None]] = []
+        self._exited = False
+        self._reopen_task: asyncio.Task | None = None
+        self._unsubscribe = connection.subscribe(self._on_notification)
+
+    # ------------------------------------------------------------------ events
+
+    def add_listener(self, callback: Callable[[str, str], None]) -> Callable[[], None]:
+        """Call ``callback(kind, uri)`` on ``"diagnostics"``, ``"progress"``, ``"restarted"``
+        (uri ``""``) and ``"exited"`` (uri ``""``). Returns an unsubscribe function."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _emit(self, kind: str, uri: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(kind, uri)
+            except Exception:  # a listener bug must not break notification handling
+                logger.exception("LeanClient listener failed on %s %s", kind, uri)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _on_notification(self, method: str, params: Any) -> None:
+        try:
+            if method == methods.PUBLISH_DIAGNOSTICS:
+                self._on_publish(params)
+            elif method == methods.LEAN_FILE_PROGRESS:
+                self._on_progress(params)
+            elif method == SERVER_RESTARTED:
+                self._on_restarted()
+            elif method == SERVER_EXITED:
+                self._exited = True
+                self._emit("exited", "")
+        except (msgspec.DecodeError, msgspec.ValidationError, TypeError, KeyError) as exc:
+            logger.warning("ignored malformed %s from Lean: %s", method, exc)
+
+    def _on_publish(self, params: Any) -> None:
+        publish: _PublishParams = _convert(params, _publish_decoder)
+        state = self._diagnostics.setdefault(publish.uri, _DiagnosticsState())
+        version = publish.version
+        if version is not None and state.version is not None and version < state.version:
+            logger.debug("dropped stale diagnostics for %s v%s < v%s", publish.uri, version, state.version)
+            return
+        own = self._docs.get(publish.uri)
+        if own is not None and version is not None and version < own.version:
+            logger.debug("dropped diagnostics for superseded version %s of %s", version, publish.uri)
+            return
+        if version is None or version != state.version:
+            state.version = version
+            state.items = []
+            state.arrived = False
+        if publish.isIncremental:
+            state.items = state.items + publish.diagnostics
+        else:
+            state.items = list(publish.diagnostics)
+        if publish.diagnostics or self._version_done(publish.uri, version):
+            state.arrived = True
+        self._emit("diagnostics", publish.uri)
+
+    def _version_done(self, uri: str, version: int | None) -> bool:
+        progress = self._progress.get(uri)
+        return progress is not None and progress.done and progress.version == version
+
+    def _on_progress(self, params: Any) -> None:
+        progress: _FileProgressParams = _convert(params, _progress_decoder)
+        uri = progress.textDocument.uri
+        version = progress.textDocument.version
+        current = self._progress.get(uri)
+        if current is not None and current.version is not None and version is not None and version < current.version:
+            return
+        self._progress[uri] = FileProgress(version=version, processing=list(progress.processing), seen=True)
+        if not progress.processing:
+            state = self._diagnostics.get(uri)
+            if state is not None and state.version == version:
+                state.arrived = True
+        self._emit("progress", uri)
+
+    def _on_restarted(self) -> None:
+        """Lean was restarted: every worker and RPC session is gone; re-open our documents."""
+        logger.info("Lean restarted: re-opening %d private document(s)", len(self._docs))
+        for session in self._rpc.values():
+            if session.keepalive is not None:
+                session.keepalive.cancel()
+        self._rpc.clear()
+        self._diagnostics.clear()
+        self._progress.clear()
+        self._exited = False
+        self._reopen_task = asyncio.ensure_future(self._reopen_all())
+        self._emit("restarted", "")
+
+    async def _reopen_all(self) -> None:
+        for doc in list(self._docs.values()):
+            try:
+                await self._send_open(doc)
+            except LeanError as exc:
+                logger.warning("could not re-open %s after restart: %s", doc.uri, exc)
+
+    # ------------------------------------------------------------------ documents
+
+    @property
+    def open_documents(self) -> list[str]:
+        """URIs this client has open."""
+        return list(self._docs)
+
+    def document_text(self, uri: str) -> str | None:
+        """The text of one of our documents as Lean has it."""
+        doc = self._docs.get(uri)
+        return doc.text if doc else None
+
+    def document_version(self, uri: str) -> int | None:
+        doc = self._docs.get(uri)
+        return doc.version if doc else None
+
+    async def _send_open(self, doc: _OwnDocument) -> None:
+        params: dict[str, Any] = {
+            "textDocument": {"uri": doc.uri, "languageId": doc.language_id, "version": doc.version, "text": doc.text}
+        }
+        if doc.build_mode is not None:
+            params["dependencyBuildMode"] = doc.build_mode
+        await self.connection.notify(methods.DID_OPEN, params)
+
+    async def open(
+        self,
+        uri: str,
+        text: str,
+        version: int = 1,
+        *,
+        language_id: str = "lean4",
+        private: bool = True,
+        dependency_build_mode: str | None = None,
+    ) -> None:
+        """Open a document of our own (``didOpen``). ``private`` hides Lean's notifications
+        about it from the editor (shadow files); ``dependency_build_mode`` is Lean's
+        ``always``/``once``/``never`` (default: Lean's). Opening an open URI raises
+        ``ValueError``: a second ``didOpen`` would spawn a second worker (§2.2)."""
+        if uri in self._docs:
+            raise ValueError(f"{uri} is already open")
+        text = text.replace("\r\n", "\n")
+        doc = _OwnDocument(uri, text, version, language_id, dependency_build_mode)
+        if private:
+            self.connection.set_private_uri(uri, True)
+        self._docs[uri] = doc
+        self._diagnostics.pop(uri, None)
+        self._progress.pop(uri, None)
+        try:
+            await self._send_open(doc)
+        except BaseException:
+            self._docs.pop(uri, None)
+            raise
+
+    def _own(self, uri: str) -> _OwnDocument:
+        doc = self._docs.get(uri)
+        if doc is None:
+            raise ValueError(f"{uri} is not open in this client")
+        return doc
+
+    async def change(self, uri: str, text: str, version: int | None = None) -> int:
+        """Replace the whole text (one full-text ``didChange``). Returns the version sent
+        (``version`` or the next one); versions must strictly increase."""
+        return await self.change_incremental(uri, [TextChange(text=text)], version)
+
+    async def change_incremental(self, uri: str, changes: Sequence[TextChange], version: int | None = None) -> int:
+        """Send ranged and/or full-text changes in order; the local mirror applies them the
+        way Lean does. Returns the version sent."""
+        doc = self._own(uri)
+        if not changes:
+            raise ValueError("no changes: Lean ignores an empty contentChanges (§2.3)")
+        new_version = doc.version + 1 if version is None else version
+        if new_version <= doc.version:
+            raise ValueError(f"version {new_version} is not above {doc.version} for {uri}")
+        text = doc.text
+        wire = []
+        for change in changes:
+            text = apply_change(text, change)
+            wire.append({"range": msgspec.to_builtins(change.range), "text": change.text} if change.range else {"text": change.text})
+        doc.text, doc.version = text, new_version
+        await self.connection.notify(
+            methods.DID_CHANGE,
+            {"textDocument": {"uri": uri, "version": new_version}, "contentChanges": wire},
+        )
+        return new_version
+
+    async def revive(self, uri: str) -> int:
+        """Restart a crashed worker: resend the full text with version+1 (§1.5, §8.10)."""
+        doc = self._own(uri)
+        return await self.change(uri, doc.text)
+
+    async def close(self, uri: str) -> None:
+        """Close one of our documents (``didClose``) and forget its state."""
+        doc = self._docs.pop(uri, None)
+        session = self._rpc.pop(uri, None)
+        if session is not None and session.keepalive is not None:
+            session.keepalive.cancel()
+        self._diagnostics.pop(uri, None)
+        self._progress.pop(uri, None)
+        if doc is None:
+            return
+        try:
+            await self.connection.notify(methods.DID_CLOSE, {"textDocument": {"uri": uri}})
+        finally:
+            self.connection.set_private_uri(uri, False)
+
+    async def close_all(self) -> None:
+        """Close every document this client opened (errors are logged, not raised)."""
+        for uri in list(self._docs):
+            try:
+                await self.close(uri)
+            except LeanError as exc:
+                logger.warning("could not close %s: %s", uri, exc)
+
+    # ------------------------------------------------------------------ diagnostics and progress
+
+    def diagnostics(self, uri: str) -> list[Diagnostic]:
+        """The latest diagnostics Lean published for ``uri`` (any version)."""
+        state = self._diagnostics.get(uri)
+        return list(state.items) if state else []
+
+    def diagnostics_version(self, uri: str) -> int | None:
+        """The version the stored diagnostics belong to, or ``None``."""
+        state = self._diagnostics.get(uri)
+        return state.version if state else None
+
+    def diagnostics_arrived(self, uri: str, version: int) -> bool:
+        """Whether real (not early-empty) diagnostics for ``version`` or later were seen."""
+        state = self._diagnostics.get(uri)
+        return bool(state and state.version is not None and state.version >= version and state.arrived)
+
+    def progress(self, uri: str) -> FileProgress:
+        """The latest file-progress state for ``uri`` (``seen`` false if none arrived)."""
+        return self._progress.get(uri) or FileProgress()
+
+    async def wait_for_diagnostics(self, uri: str, version: int | None = None, timeout: float | None = None) -> list[Diagnostic]:
+        """Barrier: send ``textDocument/waitForDiagnostics`` for ``version`` (default: our
+        latest), then return the diagnostics for that version (``[]`` if Lean published
+        none for it). Raises :class:`LeanTimeout` after ``timeout`` seconds."""
+        if version is None:
+            version = self._own(uri).version
+        timeout = self.request_timeout if timeout is None else timeout
+        await self._request(methods.WAIT_FOR_DIAGNOSTICS, {"uri": uri, "version": version}, timeout)
+        state = self._diagnostics.get(uri)
+        if state is None or state.version is None or state.version < version:
+            return []
+        return list(state.items)
+
+    async def wait_until_done(self, uri: str, version: int, timeout: float | None = None) -> FileProgress:
+        """Wait for file progress to report done (or failed) for ``version`` or later,
+        from notifications only (no request). Raises :class:`LeanTimeout`."""
+        deadline = time.monotonic() + (self.request_timeout if timeout is None else timeout)
+        while True:
+            progress = self.progress(uri)
+            if progress.version is not None and progress.version >= version and (progress.done or progress.failed):
+                return progress
+            if self._exited:
+                raise LeanExited("Lean exited")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LeanTimeout(f"{uri} v{version} not processed in time")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    # ------------------------------------------------------------------ goals
+
+    async def _request(self, method: str, params: dict, timeout: float | None) -> Any:
+        timeout = self.request_timeout if timeout is None else timeout
+        return await self.connection.request(method, params, timeout=timeout)
+
+    async def plain_goal(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> PlainGoal | None:
+        """Goals at a position (``None`` outside tactic blocks; ``goals == []`` when done)."""
+        result = await self._request(
+            methods.LEAN_PLAIN_GOAL,
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+            timeout,
+        )
+        return _convert(result, _plain_goal_decoder)
+
+    async def plain_term_goal(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> PlainTermGoal | None:
+        """Expected type at a term position, or ``None``."""
+        result = await self._request(
+            methods.LEAN_PLAIN_TERM_GOAL,
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+            timeout,
+        )
+        return _convert(result, _plain_term_goal_decoder)
+
+    async def _rpc_session(self, uri: str, timeout: float | None) -> int:
+        session = self._rpc.get(uri)
+        if session is not None:
+            return session.session_id
+        pending = self._rpc_connecting.get(uri)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._rpc_connecting[uri] = future
+        try:
+            result = await self._request(methods.LEAN_RPC_CONNECT, {"uri": uri}, timeout)
+            session_id = int(result["sessionId"])
+            keepalive = asyncio.ensure_future(self._keepalive(uri, session_id))
+            self._rpc[uri] = _RpcSession(session_id, keepalive)
+            future.set_result(session_id)
+            return session_id
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc if isinstance(exc, Exception) else LeanExited("cancelled"))
+                future.exception()  # mark retrieved
+            raise
+        finally:
+            self._rpc_connecting.pop(uri, None)
+
+    async def _keepalive(self, uri: str, session_id: int) -> None:
+        while True:
+            await asyncio.sleep(RPC_KEEPALIVE_PERIOD)
+            try:
+                await self.connection.notify(LEAN_RPC_KEEPALIVE, {"uri": uri, "sessionId": session_id})
+            except LeanError as exc:
+                logger.debug("keepAlive for %s failed: %s", uri, exc)
+                return
+
+    def _drop_session(self, uri: str, session_id: int) -> None:
+        session = self._rpc.get(uri)
+        if session is not None and session.session_id == session_id:
+            if session.keepalive is not None:
+                session.keepalive.cancel()
+            del self._rpc[uri]
+
+    async def rpc_call(self, uri: str, line: int, character: int, method: str, params: Any, *, timeout: float | None = None) -> Any:
+        """Call a Lean RPC method at a position; reconnects once on -32900 (outdated session)."""
+        for attempt in (1, 2):
+            session_id = await self._rpc_session(uri, timeout)
+            try:
+                return await self._request(
+                    methods.LEAN_RPC_CALL,
+                    {
+                        "textDocument": {"uri": uri},
+                        "position": {"line": line, "character": character},
+                        "sessionId": session_id,
+                        "method": method,
+                        "params": params,
+                    },
+                    timeout,
+                )
+            except LeanRequestError as exc:
+                if exc.code != RPC_NEEDS_RECONNECT or attempt == 2:
+                    raise
+                logger.info("RPC session for %s outdated; reconnecting", uri)
+                self._drop_session(uri, session_id)
+        raise AssertionError("unreachable")
+
+    async def interactive_goals(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> list[InteractiveGoal] | None:
+        """``Lean.Widget.getInteractiveGoals`` at a position, flattened (``None`` if no goals info)."""
+        position = {"line": line, "character": character}
+        result = await self.rpc_call(
+            uri, line, character, GET_INTERACTIVE_GOALS, {"textDocument": {"uri": uri}, "position": position}, timeout=timeout
+        )
+        return parse_interactive_goals(result)
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def aclose(self) -> None:
+        """Close our documents and stop listening (the connection itself stays up)."""
+        await self.close_all()
+        for session in self._rpc.values():
+            if session.keepalive is not None:
+                session.keepalive.cancel()
+        self._rpc.clear()
+        if self._reopen_task is not None:
+            self._reopen_task.cancel()
+        self._unsubscribe()
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Close our documents, then shut the server down if the connection can (headless)."""
+        try:
+            await asyncio.wait_for(self.aclose(), timeout)
+        except (LeanError, asyncio.TimeoutError) as exc:
+            logger.warning("closing documents before shutdown failed: %s", exc)
+        shutdown = getattr(self.connection, "shutdown", None)
+        if shutdown is not None:
+            await shutdown(timeout=timeout)
+
+    async def __aenter__(self) -> LeanClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
