@@ -182,6 +182,7 @@ class Completion:
     logprob: float
     n_tokens: int
     finish: Finish
+    tokens: tuple[int, ...] = ()
 
 
 @dataclass
@@ -522,7 +523,7 @@ def _should_stop(params: NBestParams) -> Finish | None:
 
 def _finish_text(s: _Seq) -> Completion:
     data = s.data if s.stop_at is None else s.data[: s.stop_at]
-    return Completion(decode_text(data), s.logprob, len(s.tokens), s.finish or "length")
+    return Completion(decode_text(data), s.logprob, len(s.tokens), s.finish or "length", tuple(s.tokens))
 
 
 def _dedupe(items: list[Completion]) -> list[Completion]:
