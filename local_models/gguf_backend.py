@@ -164,6 +164,8 @@ class GGUFGenerator:
         for c in completions:
             if c.finish in ("cancelled", "deadline", "grammar"):
                 continue  # cut off mid-way: not a complete suggestion
+            if "\ufffd" in c.text:
+                continue  # invalid UTF-8 from byte tokens: never valid Lean source
             text = self.template.postprocess(c.text, request)
             if not text or not math.isfinite(c.logprob):
                 continue

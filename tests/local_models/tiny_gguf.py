@@ -99,11 +99,15 @@ def write_tiny_gguf(
     *,
     seed: int = 0,
     name: str = "tiny-random-llama",
+    byte_output_scale: float = 0.0,
 ) -> Path:
     """Write a random-weight llama-architecture GGUF to ``path`` and return the path.
 
     ``weight_type`` is one of ``f32``, ``f16``, ``q4_0``, ``q8_0`` (norms stay F32). Row
     lengths (``n_embd``, ``n_ff``) must be multiples of 32 for the quantized types.
+    ``byte_output_scale`` scales the output rows of the control and byte-fallback tokens: at
+    the default 0 their logit is 0, below most word pieces, so free generation gives readable
+    (valid UTF-8) text, while a grammar can still force byte tokens (``⊢`` is three of them).
     """
     import gguf
 
@@ -149,7 +153,9 @@ def write_tiny_gguf(
 
     _tensor(writer, "token_embd.weight", rand(n_vocab, dims.n_embd) * 4.0, weight_type)
     _tensor(writer, "output_norm.weight", np.ones(dims.n_embd, np.float32), weight_type)
-    _tensor(writer, "output.weight", rand(n_vocab, dims.n_embd) * 4.0, weight_type)
+    output = rand(n_vocab, dims.n_embd) * 4.0
+    output[: 3 + 256] *= byte_output_scale
+    _tensor(writer, "output.weight", output, weight_type)
     kv_dim = dims.n_head_kv * head_dim
     for i in range(dims.n_layer):
         blk = f"blk.{i}"
