@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import msgspec
 
@@ -30,6 +31,7 @@ __all__ = [
     "identifiers",
     "is_accessible",
     "binder_names",
+    "find_top_level",
 ]
 
 
@@ -146,7 +148,9 @@ def goal_from_statement(statement: str) -> Goal:
     Anonymous instance binders ``[Foo α]`` become ``inst✝ : Foo α`` as Lean shows them.
     Raises ``ValueError`` when the text has no ``name … : type`` signature.
     """
-    text = " ".join(statement.split())
+    text = re.sub(r"/-.*?-/", " ", statement, flags=re.S)
+    text = re.sub(r"--[^\n]*", " ", text)
+    text = " ".join(text.split())
     m = re.match(r"^(?:@\[[^\]]*\]\s*)?(?:private\s+|protected\s+|noncomputable\s+)*"
                  r"(?:theorem|lemma|example|def|instance)\b\s*", text)
     if not m:
@@ -240,14 +244,21 @@ def _find_depth0(s: str, needle: str, *, skip_assign: bool = False) -> int | Non
     return None
 
 
-def _starts_binder(s: str) -> bool:
-    if s[:1] in _BINDER_CHARS:
-        return True
-    m = re.match(r"[A-Za-z_]+", s)
-    return bool(m) and m.group(0) in _BINDER_WORDS
+def find_top_level(s: str, needle: str) -> int | None:
+    """First index of ``needle`` in ``s`` outside brackets (``:`` never matches ``:=``)."""
+    return _find_depth0(s, needle, skip_assign=needle == ":")
 
 
-def _scan_ops(s: str) -> list[tuple[int, str, str]]:
+_SCAN_TOKEN = re.compile(
+    r"(?P<open>[" + re.escape(_OPEN) + r"])|(?P<close>[" + re.escape(_CLOSE) + r"])"
+    r"|(?P<binder>[" + _BINDER_CHARS + r"]|(?<![\w.'])(?:" + "|".join(_BINDER_WORDS) + r")(?![\w'!?]))"
+    r"|(?P<word>[\w'.✝!?«»]+)"
+    r"|(?P<op>" + "|".join(re.escape(op) for op in _OPS_BY_LENGTH) + r")"
+)
+
+
+@lru_cache(maxsize=8192)
+def _scan_ops(s: str) -> tuple[tuple[int, str, str], ...]:
     """Depth-0 operators of ``s`` as ``(index, raw, canonical)``, up to the first binder.
 
     A binder (``∀ ∃ λ fun`` …) extends as far right as possible, so nothing after it is
@@ -255,35 +266,21 @@ def _scan_ops(s: str) -> list[tuple[int, str, str]]:
     """
     out: list[tuple[int, str, str]] = []
     depth = 0
-    i = 0
-    n = len(s)
-    prev_word_end = True
-    while i < n:
-        c = s[i]
-        if c in _OPEN:
+    for m in _SCAN_TOKEN.finditer(s):
+        kind = m.lastgroup
+        if kind == "open":
             depth += 1
-            i += 1
-            continue
-        if c in _CLOSE:
+        elif kind == "close":
             depth -= 1
-            i += 1
-            continue
-        if depth == 0 and prev_word_end and _starts_binder(s[i:]):
-            break
-        if c.isalnum() or c in "_'.✝!?«»":
-            prev_word_end = False
-            i += 1
-            continue
-        prev_word_end = True
-        for op in _OPS_BY_LENGTH:
-            if s.startswith(op, i):
-                if depth == 0 and op in _OP_CANON:
-                    out.append((i, op, _OP_CANON[op]))
-                i += len(op)
+        elif depth == 0:
+            if kind == "binder":
                 break
-        else:
-            i += 1
-    return out
+            if kind == "op":
+                raw = m.group(0)
+                canon = _OP_CANON.get(raw)
+                if canon is not None:
+                    out.append((m.start(), raw, canon))
+    return tuple(out)
 
 
 def strip_parens(term: str) -> str:
@@ -294,6 +291,7 @@ def strip_parens(term: str) -> str:
     return t
 
 
+@lru_cache(maxsize=8192)
 def normalize(term: str) -> str:
     """Whitespace-collapsed, outer-parenthesis-free text, for comparing terms."""
     t = strip_parens(" ".join(term.split()))
@@ -334,6 +332,7 @@ _REL_KIND = {
 _FLIPPED = {"≥", ">", "⊇", "⊃"}
 
 
+@lru_cache(maxsize=8192)
 def classify(term: str) -> Shape:
     """Classify the top-level connective, quantifier or relation of ``term``."""
     t = strip_parens(" ".join(term.split()))
@@ -502,7 +501,7 @@ def arith_features(term: str, goal: Goal | None = None) -> Arith:
         domain=domain,
         numeric=numeric,
         linear=_is_linear(term),
-        closed=not variables,
+        closed=not variables and not re.search(r"[∀∃λ]|\bfun\b|\{\s*[^{}|]*\|", term),
         has_division="/" in term,
         has_power="^" in term,
         has_casts="↑" in term or bool(_ASCRIPTION.search(term)),
