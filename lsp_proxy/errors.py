@@ -52,3 +52,43 @@ class LeanRequestError(LeanError):
         self.code = code
         self.message = message
         self.data = data
+
+
+class FramingError(Exception):
+    """A Content-Length frame could not be read.
+
+    ``recoverable`` is true when the reader has already resynchronised the stream (the bad
+    bytes were skipped) and the next ``read_frame`` call continues with the following frame.
+    """
+
+    recoverable: bool = False
+
+
+class FrameTooLarge(FramingError):
+    """A frame's Content-Length exceeds the reader's limit; its body was skipped."""
+
+    recoverable = True
+
+
+class MalformedHeader(FramingError):
+    """A header block without a usable Content-Length; it was skipped."""
+
+    recoverable = True
+
+
+class TruncatedFrame(FramingError):
+    """The stream ended in the middle of a frame; the partial frame is lost."""
+
+
+class ResponseError(Exception):
+    """Raised by a request interceptor to answer the editor with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class EditorRequestError(ResponseError):
+    """The editor answered one of the proxy's requests with a JSON-RPC error."""

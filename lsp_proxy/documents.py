@@ -1,0 +1,165 @@
+"""A mirror of the documents the editor has open, kept exactly as Lean keeps them.
+
+Lean applies ``didChange`` ranges in UTF-16 code units, in order, and converts CRLF to LF after
+every change (lean-lsp-protocol.md §2). This mirror does the same, so its text is what Lean sees.
+Out-of-range positions are clamped like Lean's ``FileMap``: a character past the end of a line
+means the end of that line, a line past the end of the file means the end of the file, and a
+character that falls inside a surrogate pair rounds up to after the astral character.
+
+Text is stored as a list of lines (without ``\\n``) so that an edit only touches the lines
+it spans; ``Document.text`` joins them on demand (cached until the next change).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def utf16_to_index(line: str, character: int) -> int:
+    """The ``str`` index in ``line`` of a UTF-16 ``character`` offset (clamped to the line)."""
+    if character <= 0:
+        return 0
+    if line.isascii():
+        return min(character, len(line))
+    units = 0
+    for index, char in enumerate(line):
+        if units >= character:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+    return len(line)
+
+
+def index_to_utf16(line: str, index: int) -> int:
+    """The UTF-16 offset of ``str`` index ``index`` in ``line`` (clamped to the line)."""
+    prefix = line[: max(0, index)]
+    if prefix.isascii():
+        return len(prefix)
+    return len(prefix) + sum(1 for char in prefix if ord(char) > 0xFFFF)
+
+
+def utf16_length(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units."""
+    return index_to_utf16(text, len(text))
+
+
+def crlf_to_lf(text: str) -> str:
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+@dataclass
+class Document:
+    """One open document: URI, language id, version and text (as Lean has it)."""
+
+    uri: str
+    language_id: str
+    version: int
+    lines: list[str] = field(default_factory=lambda: [""])
+    _text: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_text(cls, uri: str, language_id: str, version: int, text: str) -> Document:
+        text = crlf_to_lf(text)
+        return cls(uri, language_id, version, text.split("\n"), text)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = "\n".join(self.lines)
+        return self._text
+
+    def line(self, number: int) -> str:
+        """Line ``number`` (0-based) without its newline; '' past the end."""
+        return self.lines[number] if 0 <= number < len(self.lines) else ""
+
+    def clamp(self, line: int, character: int) -> tuple[int, int]:
+        """(line, str index in that line) of an LSP position, clamped as Lean does."""
+        if line < 0:
+            return 0, 0
+        if line >= len(self.lines):
+            last = len(self.lines) - 1
+            return last, len(self.lines[last])
+        return line, utf16_to_index(self.lines[line], character)
+
+    def offset_at(self, line: int, character: int) -> int:
+        """``str`` index in :attr:`text` of an LSP (UTF-16) position."""
+        line, index = self.clamp(line, character)
+        return sum(len(text) + 1 for text in self.lines[:line]) + index
+
+    def position_at(self, offset: int) -> tuple[int, int]:
+        """LSP (line, UTF-16 character) of a ``str`` index in :attr:`text`."""
+        offset = max(0, offset)
+        for number, text in enumerate(self.lines):
+            if offset <= len(text):
+                return number, index_to_utf16(text, offset)
+            offset -= len(text) + 1
+        last = len(self.lines) - 1
+        return last, utf16_length(self.lines[last])
+
+    def apply_change(self, change: dict[str, Any]) -> None:
+        """Apply one ``TextDocumentContentChangeEvent`` (ranged or full text)."""
+        new_text = change.get("text", "")
+        if not isinstance(new_text, str):
+            raise ValueError("contentChanges[].text must be a string")
+        rng = change.get("range")
+        self._text = None
+        if rng is None:
+            self.lines = crlf_to_lf(new_text).split("\n")
+            return
+        start, end = rng["start"], rng["end"]
+        sl, sc = self.clamp(int(start["line"]), int(start["character"]))
+        el, ec = self.clamp(int(end["line"]), int(end["character"]))
+        if (el, ec) < (sl, sc):
+            sl, sc, el, ec = el, ec, sl, sc
+        combined = self.lines[sl][:sc] + new_text + self.lines[el][ec:]
+        replacement = crlf_to_lf(combined).split("\n")
+        if el + 1 < len(self.lines) and replacement[-1].endswith("\r"):
+            # The edit left a '\r' right before an existing line break: a CRLF Lean would fold.
+            replacement[-1] = replacement[-1][:-1]
+        self.lines[sl : el + 1] = replacement
+
+
+class DocumentMirror:
+    """The editor's open documents, fed with ``didOpen``/``didChange``/``didClose`` params."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Document] = {}
+
+    def __contains__(self, uri: object) -> bool:
+        return uri in self._docs
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def get(self, uri: str) -> Document | None:
+        return self._docs.get(uri)
+
+    def documents(self) -> list[Document]:
+        """All open documents, in the order they were opened."""
+        return list(self._docs.values())
+
+    def did_open(self, params: dict[str, Any]) -> Document:
+        item = params["textDocument"]
+        doc = Document.from_text(item["uri"], item.get("languageId", "lean4"), int(item.get("version") or 0), item.get("text", ""))
+        self._docs[doc.uri] = doc
+        return doc
+
+    def did_change(self, params: dict[str, Any]) -> Document | None:
+        """Apply a didChange; unknown URIs and empty ``contentChanges`` are ignored, as by Lean."""
+        ident = params["textDocument"]
+        doc = self._docs.get(ident["uri"])
+        changes = params.get("contentChanges") or []
+        if doc is None or not changes:
+            return doc
+        for change in changes:
+            doc.apply_change(change)
+        doc.version = int(ident.get("version") or 0)
+        return doc
+
+    def did_close(self, params: dict[str, Any]) -> None:
+        self._docs.pop(params["textDocument"]["uri"], None)
+
+    def clear(self) -> None:
+        self._docs.clear()

@@ -1,0 +1,157 @@
+"""Content-Length framing of LSP messages over asyncio streams (bytes only, no JSON).
+
+``FrameReader.read_frame()`` returns each message body as bytes. Headers end in ``\\r\\n\\r\\n``
+(a bare ``\\n\\n`` is tolerated); ``Content-Length`` counts UTF-8 bytes; other headers such as
+``Content-Type`` are ignored. Garbage before a header is skipped up to the next
+``Content-Length:`` line (logged); a header block without a usable length and an oversize frame
+raise a *recoverable* :class:`~lsp_proxy.errors.FramingError` after the stream has been
+resynchronised, so the caller may simply read on.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from lsp_proxy.errors import FrameTooLarge, MalformedHeader, TruncatedFrame
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SIZE = 64 * 2**20
+_READ_CHUNK = 256 * 1024
+# A header block longer than this without a terminator is garbage, not a header.
+_MAX_HEADER = 64 * 1024
+_LENGTH_LINE = re.compile(rb"(?im)^[ \t]*content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
+
+
+def encode_frame(body: bytes) -> bytes:
+    """Frame one message body: ``Content-Length: <bytes>\\r\\n\\r\\n<body>``."""
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+class FrameReader:
+    """Reads Content-Length frames from an ``asyncio.StreamReader``."""
+
+    def __init__(self, stream: asyncio.StreamReader, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self._stream = stream
+        self._max_size = max_size
+        self._buf = bytearray()
+        self._eof = False
+        self.resyncs = 0  # how many times bad bytes were skipped
+
+    async def read_frame(self) -> bytes | None:
+        """The next message body, or ``None`` at end of stream.
+
+        Raises a :class:`~lsp_proxy.errors.FramingError`; when its ``recoverable`` is true
+        the stream is already positioned at the next frame.
+        """
+        while True:
+            header_end, sep_len = self._find_header_end()
+            if header_end < 0:
+                if len(self._buf) > _MAX_HEADER:
+                    self._skip_garbage_without_header()
+                    continue
+                if not await self._fill():
+                    return self._at_eof()
+                continue
+            header = bytes(self._buf[:header_end])
+            body_start = header_end + sep_len
+            length = self._content_length(header)
+            if length is None:
+                del self._buf[:body_start]
+                self.resyncs += 1
+                raise MalformedHeader(
+                    f"skipped a header block without a valid Content-Length: {header[:200]!r}"
+                )
+            if length > self._max_size:
+                await self._skip_body(body_start, length)
+                self.resyncs += 1
+                raise FrameTooLarge(
+                    f"skipped a {length}-byte frame (limit {self._max_size} bytes)"
+                )
+            end = body_start + length
+            if len(self._buf) < end:
+                missing = end - len(self._buf)
+                try:
+                    self._buf += await self._stream.readexactly(missing)
+                except asyncio.IncompleteReadError as exc:
+                    got = len(self._buf) - body_start + len(exc.partial)
+                    self._buf.clear()
+                    self._eof = True
+                    raise TruncatedFrame(
+                        f"stream ended inside a frame: got {got} of {length} body bytes"
+                    ) from None
+            body = bytes(self._buf[body_start:end])
+            del self._buf[:end]
+            return body
+
+    def _find_header_end(self) -> tuple[int, int]:
+        """Index of the header terminator in the buffer and its length, or (-1, 0)."""
+        crlf = self._buf.find(b"\r\n\r\n")
+        # A bare-LF header is tolerated, but only when it comes before any CRLF terminator.
+        limit = crlf if crlf >= 0 else len(self._buf)
+        lf = self._buf.find(b"\n\n", 0, limit)
+        if lf >= 0 and (crlf < 0 or lf < crlf):
+            return lf, 2
+        return (crlf, 4) if crlf >= 0 else (-1, 0)
+
+    def _content_length(self, header: bytes) -> int | None:
+        """The Content-Length in a header block; garbage before it is skipped and logged."""
+        matches = list(_LENGTH_LINE.finditer(header))
+        if not matches:
+            return None
+        match = matches[-1]
+        if match.start() > 0:
+            prefix = header[: match.start()]
+            if not all(_is_header_line(line) for line in prefix.splitlines() if line.strip()):
+                self.resyncs += 1
+                logger.warning("skipped %d bytes of garbage before a header: %r", len(prefix), prefix[:200])
+        value = match.group(1).strip()
+        if not value.isdigit():
+            return None
+        return int(value)
+
+    def _skip_garbage_without_header(self) -> None:
+        """Drop buffered bytes that cannot start a header, keeping a possible 'Content-Length:'."""
+        idx = self._buf.lower().find(b"content-length:", 1)
+        cut = idx if idx > 0 else len(self._buf) - 16
+        logger.warning("skipped %d bytes of garbage with no header terminator", cut)
+        self.resyncs += 1
+        del self._buf[:cut]
+
+    async def _skip_body(self, body_start: int, length: int) -> None:
+        """Discard ``length`` body bytes without storing them."""
+        available = len(self._buf) - body_start
+        if available >= length:
+            del self._buf[: body_start + length]
+            return
+        remaining = length - available
+        self._buf.clear()
+        while remaining > 0:
+            chunk = await self._stream.read(min(remaining, _READ_CHUNK))
+            if not chunk:
+                self._eof = True
+                return
+            remaining -= len(chunk)
+
+    async def _fill(self) -> bool:
+        if self._eof:
+            return False
+        chunk = await self._stream.read(_READ_CHUNK)
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def _at_eof(self) -> None:
+        leftover = bytes(self._buf)
+        self._buf.clear()
+        if leftover.strip():
+            raise TruncatedFrame(f"stream ended inside a header: {leftover[:200]!r}")
+        return None
+
+
+def _is_header_line(line: bytes) -> bool:
+    name, sep, _ = line.partition(b":")
+    return bool(sep) and bool(name.strip()) and b" " not in name.strip()

@@ -1,0 +1,753 @@
+"""The router: two pumps, one writer per direction, hooks, injected requests and supervision.
+
+Editor -> proxy -> Lean and Lean -> proxy -> editor. Each message is framed by
+:mod:`lsp_proxy.framing`, its envelope decoded (:mod:`lsp_proxy.envelope`), and unless a hook
+wants it, its **original bytes** are queued for the single writer of that direction, so order is
+preserved. A message counts as *delivered to Lean* when the Lean writer takes it off its queue:
+that is when the document mirror is updated and an editor request becomes in-flight. When Lean
+dies, everything delivered is accounted for (documents re-opened from the mirror, in-flight
+requests answered with errors) and everything still queued goes to the restarted server.
+
+:class:`Router` implements :class:`lsp_proxy.connection.LeanConnection` for features.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from lsp_proxy import envelope as wire
+from lsp_proxy import methods as m
+from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, NotificationCallback
+from lsp_proxy.documents import DocumentMirror
+from lsp_proxy.envelope import Envelope, Id
+from lsp_proxy.errors import (
+    CODES_LEAN_ACCEPTS,
+    CONTENT_MODIFIED,
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    REQUEST_CANCELLED,
+    WORKER_CRASHED,
+    EditorRequestError,
+    FramingError,
+    LeanExited,
+    LeanRequestError,
+    LeanTimeout,
+    ResponseError,
+)
+from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader
+from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry
+from lsp_proxy.pending import ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
+from lsp_proxy.supervisor import CrashTracker, RestartPolicy
+from lsp_proxy.transport import ByteSink, ServerHandle
+
+logger = logging.getLogger(__name__)
+
+# Who put a message on the Lean queue.
+FROM_EDITOR, FROM_PROXY, INTERNAL = 0, 1, 2
+_MIRRORED = frozenset({m.DID_OPEN, m.DID_CHANGE, m.DID_CLOSE})
+_BATCH = 512
+_ALIAS_PREFIX_B = ALIAS_PREFIX
+
+Spawn = Callable[[], Awaitable[ServerHandle]]
+
+
+class Router:
+    """A live editor <-> Lean session. ``await run()`` until the editor or Lean is done."""
+
+    def __init__(
+        self,
+        editor_in: asyncio.StreamReader,
+        editor_out: ByteSink,
+        spawn: Spawn,
+        *,
+        hooks: HookRegistry | None = None,
+        policy: RestartPolicy | None = None,
+        max_frame: int = DEFAULT_MAX_SIZE,
+        stop_grace: float = 2.0,
+    ) -> None:
+        self.hooks = hooks or HookRegistry()
+        self.documents = DocumentMirror()
+        self._editor_in = editor_in
+        self._editor_out = editor_out
+        self._spawn = spawn
+        self._crashes = CrashTracker(policy or RestartPolicy())
+        self._max_frame = max_frame
+        self._stop_grace = stop_grace
+
+        self._lean_queue: asyncio.Queue[tuple[bytes, Envelope | None, int]] = asyncio.Queue()
+        self._editor_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._to_lean = PendingRequests(TO_LEAN_PREFIX)
+        self._to_editor = PendingRequests(TO_EDITOR_PREFIX)
+        self._inflight: dict[Id, tuple[str, msgspec.Raw]] = {}  # editor requests delivered to Lean
+        self._intercepted: dict[Id, asyncio.Task[None]] = {}
+        self._aliases: dict[str, Id] = {}  # our alias -> the editor's reserved-looking id
+        self._alias_of: dict[Id, str] = {}
+        self._alias_counter = 0
+        self._internal_ids: set[str] = set()
+        self._subscribers: list[NotificationCallback] = []
+        self._private: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self._init_params: bytes | None = None
+        self._initialized_seen = False
+        self._initialize_result: dict | None = None
+        self._ready = asyncio.Event()  # the editor's `initialized` was delivered to Lean
+        self._shutdown_requested = False
+        self._exit_requested = False
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._edit_event = asyncio.Event()
+        self._offline = False
+        self._swallow_watcher = False
+        self._server: ServerHandle | None = None
+        self._server_rc: int | None = None
+        self.incarnation = 0  # how many Lean processes were started
+        self.restarts = 0
+
+    # ==== LeanConnection ===================================================================
+
+    async def request(self, method: str, params: dict | list, *, timeout: float | None = None) -> Any:
+        """Send a request to Lean with an id the editor cannot use; see LeanConnection."""
+        _check_params(params)
+        if timeout is None:
+            return await self._request(method, params)
+        try:
+            return await asyncio.wait_for(self._request(method, params), timeout)
+        except asyncio.TimeoutError:
+            raise LeanTimeout(f"Lean did not answer {method} within {timeout:g}s") from None
+
+    async def _request(self, method: str, params: dict | list) -> Any:
+        if self._stopping:
+            raise LeanExited("the Lean server has been stopped")
+        await self._ready.wait()
+        id_, future = self._to_lean.new()
+        self._enqueue_lean(wire.request(id_, method, params), None, FROM_PROXY)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if not future.done() or future.cancelled():
+                self._enqueue_lean(wire.notification(m.CANCEL_REQUEST, {"id": id_}), None, FROM_PROXY)
+            raise
+        finally:
+            self._to_lean.discard(id_)
+
+    async def notify(self, method: str, params: dict | list) -> None:
+        """Send a notification to Lean, in order with everything else sent to it."""
+        _check_params(params)
+        if self._stopping:
+            raise LeanExited("the Lean server has been stopped")
+        await self._ready.wait()
+        self._enqueue_lean(wire.notification(method, params), None, FROM_PROXY)
+
+    def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
+        """Call ``callback(method, params)`` for every Lean notification and pseudo-notification."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def set_private_uri(self, uri: str, private: bool = True) -> None:
+        """Lean's notifications about ``uri`` go to subscribers only, never to the editor."""
+        if private:
+            self._private.add(uri)
+        else:
+            self._private.discard(uri)
+
+    @property
+    def initialize_result(self) -> dict | None:
+        """Lean's own InitializeResult (before any initialize hook changed it)."""
+        return self._initialize_result
+
+    # ==== towards the editor ===============================================================
+
+    async def request_editor(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
+        """Send a request to the editor (id ``"lcp-e:N"``); its reply never reaches Lean."""
+        id_, future = self._to_editor.new()
+        self._send_editor(wire.request(id_, method, params))
+        try:
+            return await asyncio.wait_for(future, timeout) if timeout is not None else await future
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            self._send_editor(wire.notification(m.CANCEL_REQUEST, {"id": id_}))
+            raise
+        finally:
+            self._to_editor.discard(id_)
+
+    async def notify_editor(self, method: str, params: Any) -> None:
+        """Send a notification to the editor (e.g. ``window/showMessage``, ``$/progress``)."""
+        self._send_editor(wire.notification(method, params))
+
+    # ==== lifecycle ========================================================================
+
+    async def run(self) -> int:
+        """Serve until the editor exits (or closes stdin) or a stop is requested; returns the exit code."""
+        editor_writer = self._spawn_task(self._editor_writer(), "editor-writer")
+        supervisor = self._spawn_task(self._supervise(), "supervisor")
+        editor_pump = self._spawn_task(self._editor_pump(), "editor-pump")
+        stop_wait = self._spawn_task(self._stop_event.wait(), "stop-wait")
+        await asyncio.wait({editor_pump, supervisor, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        self._stopping = True
+        if self._exit_requested and not supervisor.done():
+            # The editor said `exit`: Lean is exiting by itself; give it a moment.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(supervisor), self._stop_grace)
+        server = self._server
+        if server is not None:
+            rc = await server.stop(self._stop_grace)
+            if self._server_rc is None:
+                self._server_rc = rc
+        for task in (supervisor, editor_pump, stop_wait):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._to_lean.fail_all(LeanExited, "the Lean server has been stopped")
+        self._notify_subscribers(SERVER_EXITED, {"exitCode": self._server_rc})
+        self._editor_queue.put_nowait(None)
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(editor_writer, self._stop_grace)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._exit_requested and self._server_rc is not None:
+            code = self._server_rc
+        else:
+            code = 0 if self._shutdown_requested else 1
+        logger.info("proxy stopping with exit code %s", code)
+        return code
+
+    def request_stop(self) -> None:
+        """Stop serving (signals): terminate Lean and return from :meth:`run`."""
+        self._stop_event.set()
+
+    def _spawn_task(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ==== editor -> Lean ===================================================================
+
+    async def _editor_pump(self) -> None:
+        reader = FrameReader(self._editor_in, max_size=self._max_frame)
+        while True:
+            try:
+                body = await reader.read_frame()
+            except FramingError as exc:
+                if exc.recoverable:
+                    logger.warning("editor -> proxy: %s", exc)
+                    continue
+                logger.warning("editor -> proxy: %s; treating as end of input", exc)
+                return
+            if body is None:
+                logger.info("the editor closed the connection")
+                return
+            try:
+                self._from_editor(body)
+            except Exception:
+                logger.exception("routing an editor message failed; forwarding it unchanged")
+                self._enqueue_lean(body, None, FROM_EDITOR)
+
+    def _from_editor(self, body: bytes) -> None:
+        try:
+            env = wire.decode_envelope(body)
+        except msgspec.DecodeError as exc:
+            logger.warning("the editor sent a message that is not a JSON-RPC object (%s): %r", exc, body[:200])
+            self._send_editor(wire.error_response(None, PARSE_ERROR, f"Parse error: {exc}"))
+            return
+        method = env.method
+        if method is None:  # a response to a request from Lean or from us
+            if self._to_editor.owns(env.id):
+                self._resolve_editor_reply(env)
+                return
+            if env.error or env.jsonrpc != "2.0":
+                body, env = self._lean_safe_reply(body, env)
+            self._enqueue_lean(body, env, FROM_EDITOR)
+            return
+        if env.id is None:  # notification
+            if method == m.CANCEL_REQUEST and self._cancel_from_editor(env):
+                return
+            if method.startswith(m.COMPANION_PREFIX) and not self.hooks.has_notification_hook(
+                Direction.FROM_EDITOR, method
+            ):
+                logger.debug("dropped companion notification %s with no handler", method)
+                return
+            if not _params_ok(env, method) or env.jsonrpc != "2.0":
+                body, env = _repaired(body, method)
+            if (Direction.FROM_EDITOR, method) in self.hooks.notifications:
+                params, changed = self.hooks.transform_params(Direction.FROM_EDITOR, method, wire.decode_any(env.params))
+                if params is DROP:
+                    return
+                if changed:
+                    body = wire.notification(method, params)
+                    env = wire.decode_envelope(body)
+            self._enqueue_lean(body, env, FROM_EDITOR)
+            return
+        # request
+        if is_reserved(env.id):
+            body, env = self._alias_request(body, env)
+        if self.hooks.has_request_hook(method):
+            params = wire.decode_any(env.params) if env.params else None
+            hook = self.hooks.claim(method, params)
+            if hook is not None:
+                self._start_interceptor(hook, env.id, method, params)
+                return
+        elif method.startswith(m.COMPANION_PREFIX):
+            self._send_editor(wire.error_response(self._editor_id(env.id), METHOD_NOT_FOUND,
+                                                  f"No request handler found for '{method}'"))
+            return
+        if not _params_ok(env, method) or env.jsonrpc != "2.0":
+            body, env = _repaired(body, method)
+        self._enqueue_lean(body, env, FROM_EDITOR)
+
+    def _cancel_from_editor(self, env: Envelope) -> bool:
+        """Handle ``$/cancelRequest`` for requests the proxy answers; True if consumed."""
+        target = wire.cancel_id(env.params)
+        task = self._intercepted.get(target) if target is not None else None
+        if task is not None:
+            task.cancel()
+            return True
+        alias = self._alias_of.get(target) if target is not None else None
+        if alias is not None:
+            self._enqueue_lean(wire.notification(m.CANCEL_REQUEST, {"id": alias}), None, FROM_EDITOR)
+            return True
+        return False
+
+    def _alias_request(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
+        """Give an editor request whose id looks like ours an alias, so ids never collide."""
+        self._alias_counter += 1
+        alias = f"{_ALIAS_PREFIX_B}{self._alias_counter}"
+        self._aliases[alias] = env.id  # type: ignore[assignment]
+        self._alias_of[env.id] = alias  # type: ignore[index]
+        message = wire.decode_any(body)
+        message["id"] = alias
+        body = wire.encode(message)
+        return body, wire.decode_envelope(body)
+
+    def _editor_id(self, id_: Id | None) -> Id | None:
+        if isinstance(id_, str) and id_ in self._aliases:
+            original = self._aliases.pop(id_)
+            self._alias_of.pop(original, None)
+            return original
+        return id_
+
+    def _lean_safe_reply(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
+        """Lean cannot parse error codes outside its list (§1.1): map them to -32603."""
+        message = wire.decode_any(body)
+        message["jsonrpc"] = "2.0"
+        error = message.get("error")
+        if isinstance(error, dict) and error.get("code") not in CODES_LEAN_ACCEPTS:
+            logger.info("editor replied with error code %s, which Lean cannot parse; sent -32603", error.get("code"))
+            error["code"] = INTERNAL_ERROR
+        body = wire.encode(message)
+        return body, wire.decode_envelope(body)
+
+    def _resolve_editor_reply(self, env: Envelope) -> None:
+        if env.error:
+            err = wire.decode_error(env.error)
+            self._to_editor.resolve(env.id, error=EditorRequestError(err.code, err.message, err.data))  # type: ignore[arg-type]
+        else:
+            self._to_editor.resolve(env.id, result=wire.decode_any(env.result) if env.result else None)  # type: ignore[arg-type]
+
+    def _start_interceptor(self, hook: Hook, id_: Id, method: str, params: Any) -> None:
+        task = self._spawn_task(self._run_interceptor(hook, id_, method, params), f"intercept:{method}")
+        self._intercepted[id_] = task
+
+    async def _run_interceptor(self, hook: Hook, id_: Id, method: str, params: Any) -> None:
+        reply_id = self._editor_id(id_)
+        try:
+            result = await hook.fn(params)
+            body = wire.response(reply_id, result)
+        except asyncio.CancelledError:
+            body = wire.error_response(reply_id, REQUEST_CANCELLED, "")
+        except ResponseError as exc:
+            body = wire.error_response(reply_id, exc.code, exc.message, exc.data)
+        except Exception as exc:
+            logger.warning("request handler %s for %s raised", hook.name, method, exc_info=True)
+            hook.failed("exception")
+            body = wire.error_response(reply_id, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._intercepted.pop(id_, None)
+        self._send_editor(body)
+
+    def _enqueue_lean(self, body: bytes, env: Envelope | None, origin: int) -> None:
+        self._lean_queue.put_nowait((body, env, origin))
+
+    def _deliver(self, body: bytes, env: Envelope | None, origin: int) -> None:
+        """Book-keeping at the moment a message is handed to Lean (or dropped while offline)."""
+        if origin != FROM_EDITOR or env is None or env.method is None:
+            return
+        method = env.method
+        if env.id is not None:
+            self._inflight[env.id] = (method, env.params)
+            if method == m.INITIALIZE:
+                self._init_params = bytes(env.params) if env.params else b"{}"
+            elif method == m.SHUTDOWN:
+                self._shutdown_requested = True
+            return
+        params: Any = None
+        if method in _MIRRORED:
+            params = wire.decode_any(env.params)
+            try:
+                if method == m.DID_CHANGE:
+                    self.documents.did_change(params)
+                elif method == m.DID_OPEN:
+                    self.documents.did_open(params)
+                else:
+                    self.documents.did_close(params)
+            except (KeyError, TypeError, ValueError) as exc:
+                logger.warning("could not mirror %s: %s", method, exc)
+            if self._offline and method != m.DID_CLOSE:
+                self._edit_event.set()
+        elif method == m.INITIALIZED:
+            self._initialized_seen = True
+            self._ready.set()
+        elif method == m.EXIT:
+            self._exit_requested = True
+        if self.hooks.observers and self.hooks.has_notification_hook(Direction.FROM_EDITOR, method):
+            if params is None:
+                params = wire.decode_any(env.params) if env.params else None
+            self.hooks.notify_observers(Direction.FROM_EDITOR, method, params)
+
+    async def _lean_writer(self, server: ServerHandle, replay: bool) -> None:
+        queue = self._lean_queue
+        stdin = server.stdin
+        try:
+            if replay:
+                await self._replay(server)
+            while True:
+                body, env, origin = await queue.get()
+                parts = []
+                while True:
+                    self._deliver(body, env, origin)
+                    parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+                    parts.append(body)
+                    if len(parts) >= _BATCH or queue.empty():
+                        break
+                    body, env, origin = queue.get_nowait()
+                stdin.write(b"".join(parts))
+                await stdin.drain()
+        except (ConnectionError, OSError) as exc:
+            logger.info("writing to Lean failed (%s); it has exited", exc)
+
+    async def _offline_writer(self) -> None:
+        """While Lean is down for good: keep the mirror current, answer requests with errors."""
+        queue = self._lean_queue
+        while True:
+            body, env, origin = await queue.get()
+            self._deliver(body, env, origin)
+            if env is not None and env.id is not None and env.method is not None and origin == FROM_EDITOR:
+                self._inflight.pop(env.id, None)
+                self._send_editor(wire.error_response(
+                    self._editor_id(env.id), CONTENT_MODIFIED,
+                    "The Lean server is not running (it crashed repeatedly); edit a file to restart it.",
+                ))
+
+    async def _replay(self, server: ServerHandle) -> None:
+        """Re-initialise a restarted server and re-open the editor's documents."""
+        if self._init_params is None:
+            return
+        init_id = f"{TO_LEAN_PREFIX}init-{self.incarnation}"
+        self._internal_ids.add(init_id)
+        frames = [wire.request(init_id, m.INITIALIZE, msgspec.Raw(self._init_params))]
+        if self._initialized_seen:
+            frames.append(wire.notification(m.INITIALIZED, {}))
+            self._swallow_watcher = True
+            for doc in self.documents.documents():
+                frames.append(wire.notification(m.DID_OPEN, {"textDocument": {
+                    "uri": doc.uri, "languageId": doc.language_id, "version": doc.version, "text": doc.text}}))
+        server.stdin.write(b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(f), f) for f in frames))
+        await server.stdin.drain()
+        logger.info("Lean restarted: re-initialised and re-opened %d document(s)", len(self.documents))
+        self._notify_subscribers(SERVER_RESTARTED, {"incarnation": self.incarnation})
+
+    # ==== Lean -> editor ===================================================================
+
+    async def _lean_pump(self, server: ServerHandle) -> None:
+        reader = FrameReader(server.stdout, max_size=self._max_frame)
+        while True:
+            try:
+                body = await reader.read_frame()
+            except FramingError as exc:
+                if exc.recoverable:
+                    logger.warning("Lean -> proxy: %s", exc)
+                    continue
+                logger.warning("Lean -> proxy: %s", exc)
+                return
+            except (ConnectionError, OSError):
+                return
+            if body is None:
+                return
+            try:
+                self._from_lean(body)
+            except Exception:
+                logger.exception("routing a Lean message failed; forwarding it unchanged")
+                self._send_editor(body)
+
+    def _from_lean(self, body: bytes) -> None:
+        try:
+            env = wire.decode_envelope(body)
+        except msgspec.DecodeError as exc:
+            logger.warning("Lean sent a message that is not a JSON-RPC object (%s); dropped: %r", exc, body[:200])
+            return
+        method = env.method
+        if method is None:
+            self._response_from_lean(body, env)
+        elif env.id is not None:
+            if self._swallow_watcher and env.id == m.LEAN_WATCHER_REGISTRATION_ID:
+                # The restarted server registers its file watcher again; the editor already has it.
+                self._swallow_watcher = False
+                self._enqueue_lean(wire.response(env.id, None), None, INTERNAL)
+                return
+            self._send_editor(body)
+        elif not self._private and not self._subscribers and not self.hooks.has_notification_hook(
+            Direction.FROM_LEAN, method
+        ):
+            self._send_editor(body)
+        else:
+            self._notification_from_lean(body, env, method)
+
+    def _response_from_lean(self, body: bytes, env: Envelope) -> None:
+        id_ = env.id
+        if isinstance(id_, str) and id_.startswith("lcp"):
+            if self._to_lean.owns(id_) and not id_.startswith(f"{TO_LEAN_PREFIX}init-"):
+                if env.error:
+                    err = wire.decode_error(env.error)
+                    self._to_lean.resolve(id_, error=LeanRequestError(err.code, err.message, err.data))
+                else:
+                    self._to_lean.resolve(id_, result=wire.decode_any(env.result) if env.result else None)
+                return
+            if id_ in self._internal_ids:
+                self._internal_ids.discard(id_)
+                return
+            if id_ in self._aliases:
+                entry = self._inflight.pop(id_, None)
+                message = wire.decode_any(body)
+                message["id"] = self._editor_id(id_)
+                body = wire.encode(message)
+                env = wire.decode_envelope(body)
+                self._forward_response(body, env, entry)
+                return
+            if self._to_lean.owns(id_):
+                logger.debug("late reply to %s dropped", id_)
+                return
+        self._forward_response(body, env, self._inflight.pop(id_, None) if id_ is not None else None)
+
+    def _forward_response(self, body: bytes, env: Envelope, entry: tuple[str, msgspec.Raw] | None) -> None:
+        if entry is None:
+            self._send_editor(body)
+            return
+        method, params = entry
+        if method == m.INITIALIZE:
+            self._send_editor(self._on_initialize_response(body, env))
+        elif env.result and self.hooks.has_response_hook(method):
+            self._spawn_task(self._transform_response(body, env, method, params), f"transform:{method}")
+        else:
+            self._send_editor(body)
+
+    def _on_initialize_response(self, body: bytes, env: Envelope) -> bytes:
+        if not env.result:
+            return body
+        try:
+            self._initialize_result = wire.decode_any(env.result)
+            if self.hooks.initialize:
+                result, changed = self.hooks.transform_initialize(wire.decode_any(env.result))
+                if changed:
+                    return wire.encode({"jsonrpc": "2.0", "id": env.id, "result": result})
+        except Exception:
+            logger.exception("initialize hooks failed; Lean's capabilities passed on unchanged")
+        return body
+
+    async def _transform_response(self, body: bytes, env: Envelope, method: str, params_raw: msgspec.Raw) -> None:
+        try:
+            params = wire.decode_any(params_raw) if params_raw else None
+            result, changed = await self.hooks.transform_result(method, params, wire.decode_any(env.result))
+            if changed:
+                body = wire.encode({"jsonrpc": "2.0", "id": env.id, "result": result})
+        except asyncio.CancelledError:
+            self._send_editor(body)
+            raise
+        except Exception:
+            logger.exception("response transformers for %s failed; Lean's reply passed on unchanged", method)
+        self._send_editor(body)
+
+    def _notification_from_lean(self, body: bytes, env: Envelope, method: str) -> None:
+        if self._subscribers:
+            self._notify_subscribers(method, wire.decode_any(env.params) if env.params else None)
+        if self._private and wire.document_uri(env.params) in self._private:
+            return
+        if self.hooks.has_notification_hook(Direction.FROM_LEAN, method):
+            params = wire.decode_any(env.params) if env.params else None
+            self.hooks.notify_observers(Direction.FROM_LEAN, method, params)
+            if (Direction.FROM_LEAN, method) in self.hooks.notifications:
+                params, changed = self.hooks.transform_params(Direction.FROM_LEAN, method, params)
+                if params is DROP:
+                    return
+                if changed:
+                    body = wire.notification(method, params)
+        self._send_editor(body)
+
+    def _notify_subscribers(self, method: str, params: Any) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(method, params)
+            except Exception:
+                logger.warning("notification subscriber %r raised on %s", callback, method, exc_info=True)
+
+    def _send_editor(self, body: bytes) -> None:
+        self._editor_queue.put_nowait(body)
+
+    async def _editor_writer(self) -> None:
+        queue = self._editor_queue
+        out = self._editor_out
+        try:
+            while True:
+                body = await queue.get()
+                if body is None:
+                    await out.drain()
+                    return
+                parts = [b"Content-Length: %d\r\n\r\n" % len(body), body]
+                done = False
+                while len(parts) < _BATCH and not queue.empty():
+                    body = queue.get_nowait()
+                    if body is None:
+                        done = True
+                        break
+                    parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+                    parts.append(body)
+                out.write(b"".join(parts))
+                await out.drain()
+                if done:
+                    return
+        except (ConnectionError, OSError) as exc:
+            logger.warning("writing to the editor failed (%s); stopping", exc)
+            self.request_stop()
+
+    # ==== supervision ======================================================================
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            rc: int | None = None
+            try:
+                server = await self._spawn()
+            except OSError as exc:
+                logger.error("could not start the Lean server: %s", exc)
+                server = None
+            if server is not None:
+                replay = self.incarnation > 0
+                self.incarnation += 1
+                self._server = server
+                writer = self._spawn_task(self._lean_writer(server, replay), "lean-writer")
+                pump = self._spawn_task(self._lean_pump(server), "lean-pump")
+                rc = await server.wait()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(pump), 2.0)
+                for task in (writer, pump):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                self._server = None
+                self._server_rc = rc
+            if self._stopping or self._exit_requested:
+                logger.info("Lean server exited with code %s", rc)
+                return
+            self._server_lost(rc)
+            if self._shutdown_requested:
+                logger.info("Lean exited after shutdown (code %s); waiting for the editor's exit", rc)
+                await self._wait_offline()
+                return
+            delay = self._crashes.record()
+            if delay is None:
+                await self._give_up_until_edit()
+            else:
+                logger.warning("Lean server exited unexpectedly (code %s); restarting in %.2fs", rc, delay)
+                await asyncio.sleep(delay)
+            self.restarts += 1
+
+    def _server_lost(self, rc: int | None) -> None:
+        """Answer what Lean will never answer now; fail the proxy's own requests."""
+        inflight, self._inflight = self._inflight, {}
+        for id_, (method, params) in inflight.items():
+            reply_id = self._editor_id(id_)
+            if method == m.SHUTDOWN:
+                self._send_editor(wire.response(reply_id, None))
+                continue
+            uri = wire.document_uri(params)
+            if uri:
+                body = wire.error_response(reply_id, CONTENT_MODIFIED, f"The file worker for {uri} has been terminated.")
+            else:
+                body = wire.error_response(reply_id, WORKER_CRASHED,
+                                           "Server process crashed, likely due to a stack overflow or a bug.")
+            self._send_editor(body)
+        if inflight:
+            logger.warning("answered %d in-flight editor request(s) with errors after Lean exited", len(inflight))
+        self._to_lean.fail_all(LeanExited, f"the Lean server exited (code {rc})")
+        self._internal_ids.clear()
+        self._swallow_watcher = False
+
+    async def _give_up_until_edit(self) -> None:
+        message = (
+            f"The Lean server crashed {self._crashes.recent} times in the last minute, so Lean Companion "
+            "stopped restarting it. Edit a file to try again; see the proxy log for Lean's error output."
+        )
+        logger.error("%s", message)
+        self._send_editor(wire.notification(m.SHOW_MESSAGE, {"type": 1, "message": message}))
+        self._edit_event.clear()
+        self._offline = True
+        offline = self._spawn_task(self._offline_writer(), "offline-writer")
+        try:
+            await self._edit_event.wait()
+        finally:
+            offline.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await offline
+            self._offline = False
+        self._crashes.reset()
+        logger.info("an edit arrived; restarting the Lean server")
+
+    async def _wait_offline(self) -> None:
+        self._offline = True
+        offline = self._spawn_task(self._offline_writer(), "offline-writer")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            offline.cancel()
+
+
+def _check_params(params: Any) -> None:
+    if not isinstance(params, (dict, list)):
+        raise TypeError("params must be a dict or a list (Lean kills the server otherwise)")
+
+
+def _params_ok(env: Envelope, method: str) -> bool:
+    """Whether Lean will accept these params: an object or array (or none where allowed)."""
+    raw = env.params
+    if not raw:
+        return method in m.PARAMLESS_OK
+    return bytes(memoryview(raw)[:1]) in (b"{", b"[") or (method in m.PARAMLESS_OK and bytes(raw) == b"null")
+
+
+def _repaired(body: bytes, method: str) -> tuple[bytes, Envelope]:
+    """Add what Lean requires and the editor left out: ``jsonrpc`` and an object ``params``."""
+    message = wire.decode_any(body)
+    message["jsonrpc"] = "2.0"
+    if message.get("params") is None and method not in m.PARAMLESS_OK:
+        message["params"] = {}
+        logger.info("%s arrived without params; sent with params {} (Lean would stop otherwise)", method)
+    elif "params" in message and not isinstance(message["params"], (dict, list)):
+        logger.warning("%s arrived with non-object params %r; sent with params {} instead", method, message["params"])
+        message["params"] = {}
+    body = wire.encode(message)
+    return body, wire.decode_envelope(body)
