@@ -183,7 +183,7 @@ def goal_from_statement(statement: str) -> Goal:
             hyps.append(Hypothesis(names=names, type=inner[colon + 1:].strip()))
         i = close + 1
     rest = rest[i:].lstrip()
-    if not rest.startswith(":"):
+    if not rest.startswith(":") or rest.startswith(":="):
         raise ValueError("statement has no ': type' after its binders")
     body = rest[1:]
     cut = _find_depth0(body, ":=")
@@ -536,9 +536,11 @@ def _operand(text: str, before: bool) -> str:
 
 
 def _is_literal(operand: str) -> bool:
+    """A numeral or a bracketed expression over numerals only (``(2 : ℝ)``, ``(1 / 2 - 1)``)."""
     o = strip_parens(operand)
-    o = re.sub(r":\s*\S+$", "", o).strip()  # (2 : ℝ)
-    return bool(re.fullmatch(r"-?\d+(\.\d+)?(\s*/\s*\d+)?", o))
+    if not o or not re.search(r"\d", o):
+        return False
+    return all(i in _NUMBER_TYPES for i in identifiers(o))
 
 
 def _is_linear(term: str) -> bool:
