@@ -199,11 +199,19 @@ def _lookup(data: Any, dotted: str) -> Any:
     return node
 
 
-def _explain(exc: msgspec.ValidationError, data: Mapping[str, Any], origin: str) -> ConfigError:
+def _explain(exc: msgspec.ValidationError, data: Any, origin: str, prefix: str = "") -> ConfigError:
     """Turn msgspec's message into ``origin: dotted.key: what is wrong``."""
     found = _AT.match(str(exc))
     assert found is not None
     message, path = found["msg"], _dotted(found["path"] or "")
+    if prefix:
+        unknown = _UNKNOWN.search(message)
+        if unknown:
+            key = f"{prefix}.{path + '.' if path else ''}{unknown['field']}"
+            known = ", ".join(f for f in CustomModel.__struct_fields__)
+            return ConfigError(f"{origin}: {key}: unknown key (known keys: {known})")
+        detail = str(_explain(exc, data, origin))[len(origin) + 2:]
+        return ConfigError(f"{origin}: {prefix}{'.' if path else ': '}{detail}")
     unknown = _UNKNOWN.search(message)
     if unknown:
         key = f"{path}.{unknown['field']}" if path else unknown["field"]
@@ -219,8 +227,8 @@ def _explain(exc: msgspec.ValidationError, data: Mapping[str, Any], origin: str)
             got = repr(_lookup(data, path)).replace("'", '"')
         except (KeyError, IndexError, TypeError):
             got = expected["got"]
-        want = expected["want"].replace(" | null", " or nothing")
-        return ConfigError(f"{origin}: {path}: expected {want}, got {got}")
+        want = expected["want"].replace(" | null", " or nothing").replace("array", "list").replace("object", "table")
+        return ConfigError(f"{origin}: {path + ': ' if path else ''}expected {want}, got {got}")
     return ConfigError(f"{origin}: {path + ': ' if path else ''}{message[:1].lower() + message[1:]}")
 
 
@@ -240,6 +248,13 @@ def _section_fields(path: str) -> list[str]:
 def _validate(data: dict[str, Any], origin: str) -> None:
     if "origins" in data:
         raise ConfigError(f"{origin}: origins: unknown key (sections: {', '.join(SECTIONS)})")
+    custom = data.get("models", {}).get("custom") if isinstance(data.get("models"), dict) else None
+    if isinstance(custom, dict):  # per model, so errors name models.custom.<id> (msgspec says [...])
+        for model_id, spec in custom.items():
+            try:
+                msgspec.convert(spec, CustomModel)
+            except msgspec.ValidationError as exc:
+                raise _explain(exc, spec, origin, prefix=f"models.custom.{model_id}") from None
     try:
         msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
@@ -333,7 +348,9 @@ def read_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
 def _merge(base: dict[str, Any], update: Mapping[str, Any], origin: str, origins: dict[str, str], prefix: str = "") -> None:
     for key, value in update.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict):
+            if not isinstance(base.get(key), dict):
+                base[key] = {}
             _merge(base[key], value, origin, origins, dotted + ".")
         else:
             base[key] = value
