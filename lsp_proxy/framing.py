@@ -21,7 +21,7 @@ DEFAULT_MAX_SIZE = 64 * 2**20
 _READ_CHUNK = 256 * 1024
 # A header block longer than this without a terminator is garbage, not a header.
 _MAX_HEADER = 64 * 1024
-_LENGTH_LINE = re.compile(rb"(?im)^[ \t]*content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
+_LENGTH_LINE = re.compile(rb"(?i)content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?(?:\n|$)")
 
 
 def encode_frame(body: bytes) -> bytes:
@@ -103,7 +103,9 @@ class FrameReader:
         match = matches[-1]
         if match.start() > 0:
             prefix = header[: match.start()]
-            if not all(_is_header_line(line) for line in prefix.splitlines() if line.strip()):
+            if not prefix.endswith(b"\n") or not all(
+                _is_header_line(line) for line in prefix.splitlines() if line.strip()
+            ):
                 self.resyncs += 1
                 logger.warning("skipped %d bytes of garbage before a header: %r", len(prefix), prefix[:200])
         value = match.group(1).strip()
