@@ -366,7 +366,7 @@ async def test_lean_garbage_skipped_session_continues(caplog):
     """Junk on Lean's stdout is skipped and logged; the next frame is delivered."""
     s = Session()
     await s.handshake()
-    s.server.send_raw(b"panic: something\n")
+    s.server.send_raw(b"Traceback (most recent call last)\n")
     s.server.send({"id": 1, "result": "ok"})
     assert (await s.editor.message())["result"] == "ok"
     assert "garbage" in caplog.text
