@@ -1,0 +1,65 @@
+"""Ranking helpers: masked top-k and fusion of lexical and dense rankings.
+
+Two fusions are offered and compared in ``bench/premise_eval.py``: reciprocal-rank fusion
+(``rrf``) and a weighted sum of per-query normalised scores (``weighted``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+RRF_K = 60.0
+
+
+def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None, *, positive_only: bool = False) -> np.ndarray:
+    """Ids of the ``k`` best documents (best first), among ``mask`` if given."""
+    s = scores
+    if mask is not None or positive_only:
+        s = scores.astype(np.float32, copy=True)
+        if mask is not None:
+            s[~mask] = -np.inf
+        if positive_only:
+            s[s <= 0] = -np.inf
+    n = len(s)
+    if n == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    k = min(k, n)
+    part = np.argpartition(-s, k - 1)[:k]
+    order = part[np.argsort(-s[part], kind="stable")]
+    return order[np.isfinite(s[order])]
+
+
+def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, k: float = RRF_K) -> dict[int, float]:
+    """Reciprocal-rank fusion: ``sum_i w_i / (k + rank_i)`` over the rankings a document is in."""
+    weights = weights or [1.0] * len(rankings)
+    fused: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights):
+        for r, doc in enumerate(ranking.tolist()):
+            fused[doc] = fused.get(doc, 0.0) + w / (k + r + 1)
+    return fused
+
+
+def weighted(
+    lexical: np.ndarray, dense: np.ndarray, candidates: np.ndarray, dense_weight: float
+) -> dict[int, float]:
+    """``(1-w) * lex/max(lex) + w * (dense - floor)/(max - floor)`` over ``candidates``.
+
+    Both scores are scaled per query so they are on [0, 1] among the candidates; ``floor``
+    is the lowest dense score among them.
+    """
+    if len(candidates) == 0:
+        return {}
+    lex = lexical[candidates].astype(np.float64)
+    den = dense[candidates].astype(np.float64)
+    lmax = lex.max()
+    lex = lex / lmax if lmax > 0 else lex * 0
+    lo, hi = den.min(), den.max()
+    den = (den - lo) / (hi - lo) if hi > lo else den * 0
+    fused = (1 - dense_weight) * lex + dense_weight * den
+    return dict(zip(candidates.tolist(), fused.tolist()))
+
+
+def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best ``(doc, score)`` pairs of a fusion, best first."""
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

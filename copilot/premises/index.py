@@ -1,0 +1,548 @@
+"""``PremiseIndex``: the project's declarations, searchable lexically (and densely), kept current.
+
+All public methods are blocking and thread-safe (one re-entrant lock); copilot calls them
+from a worker thread. ``open`` never raises for a broken stored index: it logs and rebuilds.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .accessibility import import_closure
+from .dense import DenseIndex, encode_all
+from .extract_source import FileResult, extract_file, extract_files, module_name
+from .fusion import ranked, rrf, top_k, weighted
+from .lexical import LexicalIndex, build_base
+from .query import dense_query_text, document_text, document_tokens, goal_query_tokens, query_tokens
+from .records import EXTRACTOR_VERSION, Declaration, PremiseHit
+from .sources import SourceRoot, discover_roots, list_files
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+#: Candidates taken from each ranking before fusion.
+FUSION_DEPTH = 200
+#: Fusion used when an encoder is configured: ("weighted", dense weight) or ("rrf", dense weight).
+DEFAULT_FUSION: tuple[str, float] = ("weighted", 0.5)
+
+
+class PremiseIndex:
+    """A project's premise index. Create it with ``PremiseIndex.open``."""
+
+    def __init__(self, project_root: Path, folder: Path, encoder=None) -> None:
+        self.project_root = project_root.resolve()
+        self.folder = folder
+        self.encoder = encoder
+        self.fusion = DEFAULT_FUSION
+        self._lock = threading.RLock()
+        self._watcher = None
+        self._roots: list[SourceRoot] = []
+        self._files: list[store.FileInfo] = []
+        self._file_id: dict[str, int] = {}
+        self._base_decls: list[Declaration] = []
+        self._base_file = np.zeros(0, np.int32)
+        self._base_line = np.zeros(0, np.int32)
+        self._delta = store.Delta(files={}, decls={}, removed=[])
+        self._delta_decls: list[Declaration] = []
+        self._delta_file = np.zeros(0, np.int32)
+        self._delta_line = np.zeros(0, np.int32)
+        self._lexical: LexicalIndex | None = None
+        self._dense: DenseIndex | None = None
+        self._alive = np.zeros(0, bool)
+        self._names_sorted: np.ndarray | None = None
+        self._short_sorted: np.ndarray | None = None
+        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self.build_seconds = 0.0
+        self.rebuilt_reason: str | None = None
+
+    # ------------------------------------------------------------------ opening / building
+
+    @classmethod
+    def open(
+        cls,
+        project_root: Path,
+        *,
+        encoder=None,
+        build: bool = True,
+        progress: Progress | None = None,
+        cache_root: Path | None = None,
+        include_toolchain: bool = True,
+    ) -> "PremiseIndex":
+        """Load the project's index, bringing it up to date; rebuild it if stale or corrupt.
+
+        With ``build=False`` a missing or unusable index gives an empty one instead of a build.
+        With an ``encoder``, dense vectors are built (or reused when the stored encoder id
+        matches) and searches fuse lexical and dense rankings.
+        """
+        project_root = Path(project_root).resolve()
+        folder = store.index_dir(project_root, cache_root)
+        idx = cls(project_root, folder, encoder)
+        idx._roots = discover_roots(project_root, include_toolchain=include_toolchain)
+        try:
+            idx._load()
+            if encoder is not None and idx._dense is None:
+                raise store.IndexCorrupt("no vectors for the configured encoder")
+            idx._refresh_changed(progress)
+            return idx
+        except store.IndexCorrupt as e:
+            idx.rebuilt_reason = str(e)
+            log.warning("premise index at %s unusable (%s); %s", folder, e, "rebuilding" if build else "empty")
+        except Exception as e:  # never crash the caller over a stored index
+            idx.rebuilt_reason = f"load failed: {e!r}"
+            log.exception("premise index at %s failed to load; rebuilding", folder)
+        if build:
+            idx.rebuild(progress)
+        else:
+            idx._install([], [], np.zeros(0, np.int32), np.zeros(0, np.int32), None)
+        return idx
+
+    def rebuild(self, progress: Progress | None = None) -> None:
+        """Extract every file of every root again and write a fresh snapshot."""
+        t0 = time.perf_counter()
+        files = list_files(self._roots)
+        results = extract_files(
+            [(f, r) for f, r, _ in files], progress=(lambda d, t: progress("extract", d, t)) if progress else None
+        )
+        infos: list[store.FileInfo] = []
+        decls: list[Declaration] = []
+        doc_file: list[int] = []
+        doc_line: list[int] = []
+        for (path, root, kind), res in zip(files, results):
+            info = _file_info(path, root, kind, res)
+            if res.error:
+                log.warning("skipped %s: %s", path, res.error)
+            fid = len(infos)
+            infos.append(info)
+            decls += res.declarations
+            doc_file += [fid] * len(res.declarations)
+            doc_line += [d.line for d in res.declarations]
+        if progress:
+            progress("lexical", 0, 1)
+        base = build_base([document_tokens(d) for d in decls])
+        if progress:
+            progress("lexical", 1, 1)
+        vectors = None
+        if self.encoder is not None:
+            texts = [document_text(d) for d in decls]
+            vectors = encode_all(self.encoder, texts, progress=(lambda d, t: progress("dense", d, t)) if progress else None)
+        self.build_seconds = time.perf_counter() - t0
+        manifest = store.Manifest(
+            format_version=store.FORMAT_VERSION,
+            extractor_version=EXTRACTOR_VERSION,
+            encoder_id=getattr(self.encoder, "id", None),
+            project_root=str(self.project_root),
+            created=time.time(),
+            n_docs=len(decls),
+            files=infos,
+            roots=[(str(r.path), r.kind) for r in self._roots],
+            build_seconds=self.build_seconds,
+        )
+        lex = LexicalIndex(base)
+        try:
+            store.write_snapshot(
+                self.folder, manifest, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32),
+                lex.save_base, vectors,
+            )
+        except OSError as e:  # an unwritable cache still gives a working in-memory index
+            log.warning("could not write the premise index to %s: %s", self.folder, e)
+        self._install(infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex)
+
+    def _load(self) -> None:
+        folder = self.folder
+        if not (folder / "manifest.json").exists():
+            raise store.IndexCorrupt("no index yet")
+        m = store.read_manifest(folder)
+        if m.roots != [(str(r.path), r.kind) for r in self._roots]:
+            raise store.IndexCorrupt("the project's source roots changed")
+        enc_id = getattr(self.encoder, "id", None)
+        decls, doc_file, doc_line = store.read_decls(folder, m.n_docs)
+        vectors = None
+        if enc_id is not None and m.encoder_id == enc_id:
+            vectors = store.read_vectors(folder, m.n_docs)
+        try:
+            lex = LexicalIndex(LexicalIndex.load_base(folder))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise store.IndexCorrupt(f"lexical index unreadable: {e}") from e
+        if lex.base.n_docs != m.n_docs:
+            raise store.IndexCorrupt("lexical index and declarations disagree")
+        if len(doc_file) and int(doc_file.max()) >= len(m.files):
+            raise store.IndexCorrupt("declarations refer to unknown files")
+        self.build_seconds = m.build_seconds
+        self._install(m.files, decls, doc_file, doc_line, vectors, lex)
+        delta = store.read_delta(folder)
+        with self._lock:
+            self._delta = delta
+            for path, info in delta.files.items():
+                self._ensure_file(info)
+            self._apply_delta()
+
+    def _install(self, infos, decls, doc_file, doc_line, vectors, lex: LexicalIndex | None = None) -> None:
+        with self._lock:
+            self._files = list(infos)
+            self._file_id = {f.path: i for i, f in enumerate(self._files)}
+            self._base_decls = decls
+            self._base_file = doc_file
+            self._base_line = doc_line
+            self._lexical = lex or LexicalIndex(build_base([document_tokens(d) for d in decls]))
+            self._dense = DenseIndex(vectors) if vectors is not None else None
+            self._delta = store.Delta(files={}, decls={}, removed=[])
+            self._apply_delta()
+
+    # ------------------------------------------------------------------ incremental updates
+
+    def _ensure_file(self, info: store.FileInfo) -> int:
+        fid = self._file_id.get(info.path)
+        if fid is None:
+            fid = len(self._files)
+            self._files.append(info)
+            self._file_id[info.path] = fid
+        else:
+            self._files[fid] = info
+        return fid
+
+    def _apply_delta(self) -> None:
+        """Recompute tombstones, delta documents and their arrays from ``self._delta``."""
+        changed = set(self._delta.decls) | set(self._delta.removed)
+        changed_ids = np.asarray([self._file_id[p] for p in changed if p in self._file_id], np.int32)
+        tomb = np.isin(self._base_file, changed_ids) if len(changed_ids) else np.zeros(len(self._base_file), bool)
+        ddecls: list[Declaration] = []
+        dfile: list[int] = []
+        for path, decls in self._delta.decls.items():
+            fid = self._file_id[path]
+            ddecls += decls
+            dfile += [fid] * len(decls)
+        self._delta_decls = ddecls
+        self._delta_file = np.asarray(dfile, np.int32)
+        self._delta_line = np.asarray([d.line for d in ddecls], np.int32)
+        assert self._lexical is not None
+        self._lexical.tombstones = tomb
+        self._lexical.replace([], [document_tokens(d) for d in ddecls])
+        if self._dense is not None:
+            self._dense.set_delta(self._encode_delta(ddecls))
+        self._alive = np.concatenate([~tomb, np.ones(len(ddecls), bool)])
+        self._names_sorted = None
+        self._short_sorted = None
+        self._mask_cache.clear()
+
+    def _encode_delta(self, ddecls: list[Declaration]) -> np.ndarray:
+        cache = getattr(self, "_delta_vec_cache", {})
+        missing = [d for d in ddecls if (d.name, d.signature) not in cache]
+        if missing and self.encoder is not None:
+            vecs = self.encoder.encode([document_text(d) for d in missing])
+            for d, v in zip(missing, vecs):
+                cache[(d.name, d.signature)] = np.asarray(v, np.float32)
+        self._delta_vec_cache = cache
+        dim = self._dense.dim if self._dense else 0
+        if not ddecls:
+            return np.zeros((0, dim), np.float32)
+        return np.stack([cache.get((d.name, d.signature), np.zeros(dim, np.float32)) for d in ddecls])
+
+    def _root_for(self, path: Path) -> tuple[Path, str]:
+        best: SourceRoot | None = None
+        for r in self._roots:
+            try:
+                path.relative_to(r.path)
+            except ValueError:
+                continue
+            if best is None or len(str(r.path)) > len(str(best.path)):
+                best = r
+        if best is None:
+            raise ValueError(f"{path} is not inside the project {self.project_root}")
+        return best.path, best.kind
+
+    def update_file(self, path: Path) -> int:
+        """Re-extract ``path`` and replace its declarations; returns how many it now has.
+
+        A file that no longer lexes (say, mid-edit with an open comment) keeps its previous
+        declarations and is counted as skipped. A missing file is removed.
+        """
+        path = Path(path).resolve()
+        if not path.exists():
+            self.remove_file(path)
+            return 0
+        root, kind = self._root_for(path)
+        res = extract_file(path, root)
+        with self._lock:
+            info = _file_info(path, root, kind, res)
+            if res.error:
+                log.warning("skipped %s: %s", path, res.error)
+                fid = self._file_id.get(str(path))
+                if fid is not None:  # keep the declarations; record the error
+                    old = self._files[fid]
+                    self._files[fid] = store.FileInfo(
+                        old.path, old.root, old.kind, old.module, info.mtime_ns, info.size,
+                        old.prelude, old.imports, res.error,
+                    )
+                    self._delta.files[str(path)] = self._files[fid]
+                    self._save_delta()
+                    return self._count_file(fid)
+            self._ensure_file(info)
+            self._delta.files[str(path)] = info
+            self._delta.decls[str(path)] = res.declarations
+            if str(path) in self._delta.removed:
+                self._delta.removed.remove(str(path))
+            self._apply_delta()
+            self._save_delta()
+            return len(res.declarations)
+
+    def remove_file(self, path: Path) -> None:
+        """Forget every declaration of ``path`` (deleted or renamed away)."""
+        key = str(Path(path).resolve())
+        with self._lock:
+            fid = self._file_id.get(key)
+            if fid is None:
+                return
+            self._delta.decls.pop(key, None)
+            self._delta.files.pop(key, None)
+            if key not in self._delta.removed:
+                self._delta.removed.append(key)
+            old = self._files[fid]
+            self._files[fid] = store.FileInfo(old.path, old.root, old.kind, old.module, -1, -1, False, [], "removed")
+            self._apply_delta()
+            self._save_delta()
+
+    def _count_file(self, fid: int) -> int:
+        return int(np.count_nonzero(self._base_file[self._alive[: len(self._base_file)]] == fid)) + int(
+            np.count_nonzero(self._delta_file == fid)
+        )
+
+    def _save_delta(self) -> None:
+        try:
+            if (self.folder / "manifest.json").exists():
+                store.write_delta(self.folder, self._delta)
+        except OSError as e:
+            log.warning("could not save the premise index delta: %s", e)
+
+    def _refresh_changed(self, progress: Progress | None) -> None:
+        """Bring files changed on disk since the snapshot (or the last delta) up to date."""
+        current = {str(f.resolve()): (f, r, k) for f, r, k in list_files(self._roots)}
+        changed: list[Path] = []
+        with self._lock:
+            known = {f.path: f for f in self._files if f.error != "removed"}
+        for key, (f, _, _) in current.items():
+            info = known.get(key)
+            st = f.stat()
+            if info is None or info.mtime_ns != st.st_mtime_ns or info.size != st.st_size:
+                changed.append(f)
+        gone = [Path(k) for k in known if k not in current]
+        if len(changed) + len(gone) > max(200, len(current) // 5):
+            raise store.IndexCorrupt(f"{len(changed) + len(gone)} files changed since the index was built")
+        for i, f in enumerate(changed):
+            self.update_file(f)
+            if progress:
+                progress("update", i + 1, len(changed))
+        for g in gone:
+            self.remove_file(g)
+
+    # ------------------------------------------------------------------ search
+
+    def _decl(self, doc: int) -> Declaration:
+        nb = len(self._base_decls)
+        return self._base_decls[doc] if doc < nb else self._delta_decls[doc - nb]
+
+    def _doc_file(self) -> np.ndarray:
+        return np.concatenate([self._base_file, self._delta_file])
+
+    def _doc_line(self) -> np.ndarray:
+        return np.concatenate([self._base_line, self._delta_line])
+
+    def module_of(self, file: Path) -> tuple[str, list[str], bool]:
+        """Module name, imports and prelude flag of ``file`` (read from disk if not indexed)."""
+        key = str(Path(file).resolve())
+        fid = self._file_id.get(key)
+        if fid is not None and self._files[fid].error != "removed":
+            f = self._files[fid]
+            return f.module, list(f.imports), f.prelude
+        path = Path(key)
+        try:
+            root, _ = self._root_for(path)
+        except ValueError:
+            root = path.parent
+        res = extract_file(path, root) if path.exists() else FileResult(path.name, module_name(path.name))
+        return module_name(path.relative_to(root).as_posix()), res.imports, res.prelude
+
+    def accessible_mask(self, file: Path, line: int | None) -> np.ndarray:
+        """Documents visible at ``line`` of ``file``: its import closure plus its own lines above."""
+        key = str(Path(file).resolve())
+        module, imports, prelude = self.module_of(Path(key))
+        cache_key = (key, line, len(self._alive), id(self._delta_decls))
+        cached = self._mask_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        graph = {f.module: f.imports for f in self._files if f.error != "removed"}
+        graph[module] = imports
+        visible = import_closure(module, graph) - {module}
+        if not prelude:
+            visible |= import_closure("Init", graph)
+        allowed_file = np.asarray(
+            [f.module in visible and f.error != "removed" for f in self._files], dtype=bool
+        )
+        doc_file = self._doc_file()
+        mask = allowed_file[doc_file] if len(allowed_file) else np.zeros(len(doc_file), bool)
+        fid = self._file_id.get(key)
+        if fid is not None:
+            same = doc_file == fid
+            if line is not None:
+                same &= self._doc_line() < line
+            mask = mask | same
+        mask &= self._alive
+        if len(self._mask_cache) > 64:
+            self._mask_cache.clear()
+        self._mask_cache[cache_key] = mask
+        return mask
+
+    def _rank(self, lex_tokens: list[str], dense_text: str, k: int, file: Path | None, line: int | None) -> list[PremiseHit]:
+        with self._lock:
+            assert self._lexical is not None
+            mask = self.accessible_mask(file, line) if file is not None else self._alive
+            lex = self._lexical.scores(lex_tokens)
+            use_dense = self._dense is not None and self.encoder is not None and dense_text.strip()
+            if not use_dense:
+                ids = top_k(lex, k, mask, positive_only=True)
+                return [PremiseHit.from_declaration(self._decl(int(i)), float(lex[i])) for i in ids]
+            qvec = self.encoder.encode([dense_text])[0]
+            den = self._dense.scores(qvec)
+            fused = fuse(lex, den, mask, k, self.fusion)
+            return [PremiseHit.from_declaration(self._decl(i), s) for i, s in fused]
+
+    def search(self, query: str, k: int = 32, *, file: Path | None = None, line: int | None = None) -> list[PremiseHit]:
+        """Best ``k`` declarations for ``query`` (goal, statement or words), best first.
+
+        With ``file``, only declarations that file can use are returned (its imports,
+        transitively, and its own declarations above ``line``).
+        """
+        return self._rank(query_tokens(query), dense_query_text(query), k, file, line)
+
+    def search_goal(self, goal_text: str, k: int = 32, *, file: Path | None = None, line: int | None = None) -> list[PremiseHit]:
+        """Like ``search`` for a pretty-printed goal state (hypotheses, then ``⊢ target``)."""
+        g = goal_text if "⊢" in goal_text else f"⊢ {goal_text}"
+        return self._rank(goal_query_tokens(g), dense_query_text(g), k, file, line)
+
+    def _sorted_names(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._names_sorted is None or self._short_sorted is None:
+            n = len(self._alive)
+            names = [self._decl(i).name for i in range(n)]
+            self._names_sorted = np.asarray(sorted(range(n), key=names.__getitem__), np.int64)
+            short = [nm.rsplit(".", 1)[-1] for nm in names]
+            self._short_sorted = np.asarray(sorted(range(n), key=short.__getitem__), np.int64)
+        return self._names_sorted, self._short_sorted
+
+    def search_prefix(self, prefix: str, k: int = 32) -> list[PremiseHit]:
+        """Declarations whose full name (or, failing that, last component) starts with ``prefix``.
+
+        Shorter names come first; score is 1.0 for full-name matches, 0.5 for last-component ones.
+        """
+        with self._lock:
+            by_full, by_short = self._sorted_names()
+            found: dict[int, float] = {}
+            for order, key_fn, score in (
+                (by_full, lambda d: d.name, 1.0),
+                (by_short, lambda d: d.name.rsplit(".", 1)[-1], 0.5),
+            ):
+                lo, hi = 0, len(order)
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if key_fn(self._decl(int(order[mid]))) < prefix:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                i = lo
+                taken = 0
+                while i < len(order) and taken < 4 * k + 64:
+                    doc = int(order[i])
+                    if not key_fn(self._decl(doc)).startswith(prefix):
+                        break
+                    if self._alive[doc] and doc not in found:
+                        found[doc] = score
+                        taken += 1
+                    i += 1
+                if len(found) >= k:
+                    break
+            best = sorted(found.items(), key=lambda kv: (-kv[1], len(self._decl(kv[0]).name), self._decl(kv[0]).name))
+            return [PremiseHit.from_declaration(self._decl(d), s) for d, s in best[:k]]
+
+    # ------------------------------------------------------------------ watching / stats
+
+    def start_watching(self, debounce: float = 0.3) -> None:
+        """Watch the project's ``.lean`` files and update the index on save, delete and rename."""
+        from .watch import ProjectWatcher
+
+        with self._lock:
+            if self._watcher is None:
+                self._watcher = ProjectWatcher(self, debounce=debounce)
+                self._watcher.start()
+
+    def stop_watching(self) -> None:
+        """Stop the watcher started by ``start_watching`` (no-op if none)."""
+        with self._lock:
+            w, self._watcher = self._watcher, None
+        if w is not None:
+            w.stop()
+
+    def stats(self) -> dict:
+        """Counts: declarations (alive), by kind, files by root kind, skipped files, delta size."""
+        with self._lock:
+            alive = int(self._alive.sum())
+            kinds: dict[str, int] = {}
+            for i in np.flatnonzero(self._alive).tolist():
+                kd = self._decl(i).kind
+                kinds[kd] = kinds.get(kd, 0) + 1
+            files_by_kind: dict[str, int] = {}
+            skipped = {}
+            for f in self._files:
+                if f.error == "removed":
+                    continue
+                files_by_kind[f.kind] = files_by_kind.get(f.kind, 0) + 1
+                if f.error:
+                    skipped[f.path] = f.error
+            return {
+                "project": str(self.project_root),
+                "index_dir": str(self.folder),
+                "declarations": alive,
+                "by_kind": dict(sorted(kinds.items())),
+                "files": sum(files_by_kind.values()),
+                "files_by_root": files_by_kind,
+                "skipped_files": len(skipped),
+                "skipped": skipped,
+                "delta_files": len(self._delta.decls) + len(self._delta.removed),
+                "dense": self._dense is not None,
+                "encoder": getattr(self.encoder, "id", None),
+                "build_seconds": round(self.build_seconds, 3),
+                "rebuilt_reason": self.rebuilt_reason,
+            }
+
+
+def fuse(lex: np.ndarray, den: np.ndarray, mask: np.ndarray, k: int, how: tuple[str, float]) -> list[tuple[int, float]]:
+    """Fuse lexical and dense scores over the masked documents; ``how`` = (method, dense weight)."""
+    method, w = how
+    lex_top = top_k(lex, FUSION_DEPTH, mask, positive_only=True)
+    den_top = top_k(den, FUSION_DEPTH, mask)
+    if method == "rrf":
+        fused = rrf([lex_top, den_top], [1 - w, w])
+    elif method == "weighted":
+        cands = np.unique(np.concatenate([lex_top, den_top]))
+        fused = weighted(lex, den, cands, w)
+    elif method == "dense":
+        fused = {int(i): float(den[i]) for i in den_top}
+    else:
+        raise ValueError(f"unknown fusion {method!r}")
+    return ranked(fused, k)
+
+
+def _file_info(path: Path, root: Path, kind: str, res: FileResult) -> store.FileInfo:
+    try:
+        st = path.stat()
+        mtime, size = st.st_mtime_ns, st.st_size
+    except OSError:
+        mtime, size = -1, -1
+    return store.FileInfo(
+        path=str(path.resolve()), root=str(root), kind=kind, module=res.module, mtime_ns=mtime, size=size,
+        prelude=res.prelude, imports=list(res.imports), error=res.error,
+    )

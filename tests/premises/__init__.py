@@ -1,0 +1,1 @@
+"""Tests of the premise index (copilot/premises)."""
