@@ -1,0 +1,375 @@
+"""Lean-verified checking of candidate proofs, in shadow documents, one or many at a time.
+
+A :class:`CheckTarget` says *where* a proof goes: a user file's text, the enclosing
+declaration and the hole (a ``sorry`` or a cursor). :class:`Checker` builds a shadow text —
+the user's text up to the declaration, then one copy of the declaration per candidate under a
+fresh name (``…_lc_cand_<i>``), the candidate in the hole, each copy wrapped in
+``set_option maxHeartbeats N in`` and followed by ``#print axioms`` — sends it to Lean, waits
+(``waitForDiagnostics``, wall-time limit) and attributes diagnostics to candidates by range.
+
+Verdicts (:class:`CheckResult`):
+
+* ``accepted``: the copy has no error, no ``sorry`` warning and no ``sorryAx`` among its
+  axioms (unless the declaration keeps *other* ``sorry`` s of the user), and its statement
+  text is unchanged;
+* ``incomplete``: the only errors are "unsolved goals"; ``goals`` are the goals left after the
+  candidate (``plainGoal`` at its end): a valid proof *step*;
+* ``error``: Lean's first error message (or a sorry/axiom/statement problem);
+* ``timeout``: the wall-time limit or Lean's heartbeat limit was hit;
+* ``rejected-unsafe``: refused by :mod:`copilot.safety`; Lean never saw it.
+
+The user's document is never touched.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+
+from copilot.proof_text import (
+    Declaration,
+    Hole,
+    HoleKind,
+    SorryLocation,
+    declarations,
+    fill_hole,
+    find_declaration,
+    hole_at_cursor,
+    hole_for_sorry,
+    locate_sorries,
+    lsp_to_offset,
+    normalize_statement,
+    offset_to_lsp,
+)
+from copilot.safety import DEFAULT_POLICY, SafetyPolicy, check_candidate
+from copilot.shadow import ShadowDocument, ShadowPool
+from lsp_proxy.errors import WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout
+from lsp_proxy.lean_client import Diagnostic, LeanClient
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["accepted", "error", "incomplete", "timeout", "rejected-unsafe"]
+CANDIDATE_NAME = "_lc_cand_{}"
+_TIMEOUT_MESSAGE = re.compile(r"deterministic\)? timeout|maximum recursion depth|heartbeats", re.IGNORECASE)
+_AXIOMS_MESSAGE = re.compile(r"depends on axioms: \[(.*?)\]", re.DOTALL)
+_NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler")
+
+
+class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What Lean said about one candidate (see the module docstring for the statuses)."""
+
+    status: Status
+    candidate: str
+    message: str = ""
+    goals: list[str] = msgspec.field(default_factory=list)
+    diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """Where candidates go: ``uri``/``text`` of the user's file (a snapshot), the enclosing
+    declaration, the hole, and whether the declaration has other ``sorry`` s besides it."""
+
+    uri: str
+    text: str
+    decl: Declaration
+    hole: Hole
+    other_sorries: bool = False
+
+    @classmethod
+    def for_sorry(cls, uri: str, text: str, location: SorryLocation, kind: HoleKind | None = None) -> CheckTarget:
+        """The target for one ``sorry`` found by :func:`copilot.proof_text.locate_sorries`."""
+        decl = find_declaration(text, location.start)
+        if decl is None:
+            raise ValueError(f"no declaration encloses the sorry at line {location.line + 1}")
+        others = any(
+            s.start != location.start and decl.start <= s.start < decl.end for s in locate_sorries(text)
+        )
+        return cls(uri, text, decl, hole_for_sorry(text, location, kind), others)
+
+    @classmethod
+    def at_cursor(cls, uri: str, text: str, line: int, character: int) -> CheckTarget:
+        """A tactic hole at a cursor position (LSP line/UTF-16 character)."""
+        offset = lsp_to_offset(text, line, character)
+        decl = find_declaration(text, offset)
+        if decl is None:
+            raise ValueError(f"no declaration at line {line + 1}")
+        others = any(decl.start <= s.start < decl.end for s in locate_sorries(text))
+        return cls(uri, text, decl, hole_at_cursor(text, offset), others)
+
+    def with_kind(self, kind: HoleKind) -> CheckTarget:
+        """The same hole, re-classified (e.g. once Lean said whether it is a tactic position)."""
+        hole = Hole(self.hole.start, self.hole.end, kind, self.hole.layout, self.hole.needs_parens, self.hole.indent)
+        return CheckTarget(self.uri, self.text, self.decl, hole, self.other_sorries)
+
+    def apply(self, proof: str) -> str:
+        """The user's text with the hole filled by ``proof`` (the edit to offer)."""
+        return fill_hole(self.text, self.hole, proof).text
+
+
+@dataclass(frozen=True)
+class CheckerConfig:
+    """``max_heartbeats`` wraps every copy; ``wall_timeout`` + ``per_candidate_timeout`` × n
+    bounds one elaboration; ``verify_axioms`` adds ``#print axioms`` per copy."""
+
+    max_heartbeats: int = 200_000
+    wall_timeout: float = 30.0
+    per_candidate_timeout: float = 5.0
+    goal_timeout: float = 10.0
+    verify_axioms: bool = True
+    batch_size: int = 16
+    policy: SafetyPolicy = DEFAULT_POLICY
+
+
+@dataclass
+class _Slot:
+    candidate: str
+    start: int = 0
+    end: int = 0
+    cand_end: int = 0
+    print_start: int = -1
+    print_end: int = -1
+    statement_ok: bool = True
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    axiom_infos: list[str] = field(default_factory=list)
+
+
+def _new_name(decl: Declaration, index: int) -> str | None:
+    if decl.name is None:
+        return None
+    base = CANDIDATE_NAME.format(index)
+    if "." in decl.name and "«" not in decl.name:
+        return decl.name.rsplit(".", 1)[0] + "." + base
+    return base
+
+
+def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: CheckerConfig) -> tuple[str, list[_Slot]]:
+    """The shadow text for a batch and, per candidate, where its copy and tactics are."""
+    decl, hole, source = target.decl, target.hole, target.text
+    prefix = source[: decl.start]
+    if prefix and not prefix.endswith("\n"):
+        prefix += "\n"
+    pieces = [prefix]
+    offset = len(prefix)
+    slots = []
+    decl_text = source[decl.start : decl.end]
+    local_hole = Hole(
+        hole.start - decl.start, hole.end - decl.start, hole.kind, hole.layout, hole.needs_parens, hole.indent
+    )
+    for index, candidate in enumerate(candidates):
+        slot = _Slot(candidate)
+        filled = fill_hole(decl_text, local_hole, candidate)
+        copy, cand_end = filled.text, filled.end
+        name = _new_name(decl, index)
+        if name is not None and decl.name_start is not None and decl.name_end is not None:
+            ns, ne = decl.name_start - decl.start, decl.name_end - decl.start
+            copy = copy[:ns] + name + copy[ne:]
+            cand_end += len(name) - (ne - ns)
+        parsed = declarations(copy)
+        slot.statement_ok = bool(parsed) and normalize_statement(parsed[0].signature) == normalize_statement(
+            decl.signature
+        )
+        header = f"set_option maxHeartbeats {config.max_heartbeats} in\n"
+        slot.start = offset
+        slot.cand_end = offset + len(header) + cand_end
+        block = header + copy
+        slot.end = offset + len(block)
+        if config.verify_axioms and name is not None:
+            line = f"\n\n#print axioms {name}"
+            slot.print_start = slot.end + 2
+            slot.print_end = slot.end + len(line)
+            block += line
+        block += "\n\n"
+        pieces.append(block)
+        offset += len(block)
+        slots.append(slot)
+    return "".join(pieces), slots
+
+
+def _is_timeout(diag: Diagnostic) -> bool:
+    return diag.is_error and bool(_TIMEOUT_MESSAGE.search(diag.message))
+
+
+def _goals_from_message(message: str) -> list[str]:
+    body = message.split("\n", 1)[1] if "\n" in message else ""
+    return [g.strip("\n") for g in re.split(r"\n\s*\n", body) if g.strip()]
+
+
+class Checker:
+    """Checks candidates for :class:`CheckTarget` s in shadow documents (never the user's)."""
+
+    def __init__(self, client: LeanClient, config: CheckerConfig | None = None, pool: ShadowPool | None = None) -> None:
+        self.client = client
+        self.config = config or CheckerConfig()
+        self.pool = pool or ShadowPool(client)
+        self.elaborations = 0  # how many shadow versions were sent (for stats and benches)
+
+    async def close(self) -> None:
+        """Close every shadow document."""
+        await self.pool.close_all()
+
+    # ------------------------------------------------------------------ goals at a hole
+
+    async def initial_goals(self, target: CheckTarget) -> tuple[list[str] | None, HoleKind]:
+        """Goals at the hole in the unchanged declaration: tactic goals (``plainGoal``) if
+        there are any, else the expected type (``plainTermGoal``, kind ``term``)."""
+        decl_text = target.text[target.decl.start : target.decl.end]
+        prefix = target.text[: target.decl.start]
+        text = prefix + decl_text + "\n"
+        hole_offset = target.hole.start
+        line, character = offset_to_lsp(text, hole_offset)
+        async with self.pool.acquire(target.uri) as doc:
+            version = await self.pool.set_text(doc, text)
+            self.elaborations += 1
+            await self.client.wait_for_diagnostics(doc.uri, version, timeout=self.config.wall_timeout)
+            goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
+            if goal is not None:
+                return list(goal.goals), "tactic"
+            term = await self.client.plain_term_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
+            if term is not None:
+                return [term.goal], "term"
+            return None, target.hole.kind
+
+    # ------------------------------------------------------------------ checking
+
+    async def check(self, target: CheckTarget, candidate: str) -> CheckResult:
+        """Check one candidate (one elaboration)."""
+        return (await self.check_many(target, [candidate], batch=False))[0]
+
+    async def check_many(self, target: CheckTarget, candidates: Sequence[str], *, batch: bool = True) -> list[CheckResult]:
+        """Check candidates, in order. Unsafe ones are refused without Lean; duplicates are
+        checked once; the rest go ``batch_size`` per elaboration (or one each with
+        ``batch=False``)."""
+        results: dict[str, CheckResult] = {}
+        to_check: list[str] = []
+        for candidate in candidates:
+            if candidate in results or candidate in to_check:
+                continue
+            verdict = check_candidate(candidate, self.config.policy)
+            if not verdict.ok:
+                results[candidate] = CheckResult(status="rejected-unsafe", candidate=candidate, message=verdict.reason)
+            else:
+                to_check.append(candidate)
+        size = max(1, self.config.batch_size) if batch else 1
+        for start in range(0, len(to_check), size):
+            chunk = to_check[start : start + size]
+            for result in await self._check_chunk(target, chunk):
+                results[result.candidate] = result
+        return [results[c] for c in candidates]
+
+    async def _check_chunk(self, target: CheckTarget, chunk: list[str], depth: int = 0) -> list[CheckResult]:
+        started = time.monotonic()
+        text, slots = build_shadow_text(target, chunk, self.config)
+        timeout = self.config.wall_timeout + self.config.per_candidate_timeout * len(chunk)
+        async with self.pool.acquire(target.uri) as doc:
+            try:
+                diagnostics = await self._elaborate(doc, text, timeout)
+            except LeanTimeout:
+                await self._cancel_elaboration(doc, target)
+                if len(chunk) > 1 and depth < 2:
+                    logger.info("batch of %d timed out; retrying in halves", len(chunk))
+                    half = len(chunk) // 2
+                    timed_out = True
+                else:
+                    elapsed = time.monotonic() - started
+                    return [
+                        CheckResult(status="timeout", candidate=c, message=f"no verdict within {timeout:g} s", elapsed_s=elapsed)
+                        for c in chunk
+                    ]
+            else:
+                timed_out = False
+                self._attribute(text, slots, diagnostics)
+                results = [await self._verdict(doc, text, target, slot) for slot in slots]
+        if timed_out:
+            first = await self._check_chunk(target, chunk[:half], depth + 1)
+            second = await self._check_chunk(target, chunk[half:], depth + 1)
+            return first + second
+        elapsed = (time.monotonic() - started) / max(1, len(chunk))
+        return [msgspec.structs.replace(r, elapsed_s=elapsed) for r in results]
+
+    async def _elaborate(self, doc: ShadowDocument, text: str, timeout: float) -> list[Diagnostic]:
+        """Send the text, wait for its diagnostics; revive a crashed worker once."""
+        for attempt in (1, 2):
+            version = await self.pool.set_text(doc, text)
+            self.elaborations += 1
+            try:
+                diagnostics = await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)
+            except LeanRequestError as exc:
+                if exc.code in (WORKER_EXITED, WORKER_CRASHED) and attempt == 1:
+                    logger.warning("Lean worker for %s crashed; reviving", doc.uri)
+                    continue
+                raise
+            progress = self.client.progress(doc.uri)
+            if progress.failed and progress.version == version and attempt == 1:
+                logger.warning("Lean reported a fatal error for %s; reviving", doc.uri)
+                continue
+            return diagnostics
+        raise LeanError(f"Lean worker for {doc.uri} keeps crashing")
+
+    async def _cancel_elaboration(self, doc: ShadowDocument, target: CheckTarget) -> None:
+        """Stop Lean working on a timed-out version by sending the prefix alone."""
+        try:
+            await self.pool.set_text(doc, target.text[: target.decl.start])
+        except LeanError as exc:
+            logger.warning("could not reset shadow %s: %s", doc.uri, exc)
+
+    def _attribute(self, text: str, slots: list[_Slot], diagnostics: list[Diagnostic]) -> None:
+        for diag in diagnostics:
+            start = diag.extent.start
+            offset = lsp_to_offset(text, start.line, start.character)
+            for slot in slots:
+                if slot.start <= offset < slot.end:
+                    slot.diagnostics.append(diag)
+                    break
+                if slot.print_start <= offset < slot.print_end:
+                    if diag.severity == 3:
+                        slot.axiom_infos.append(diag.message)
+                    break
+
+    async def _verdict(self, doc: ShadowDocument, text: str, target: CheckTarget, slot: _Slot) -> CheckResult:
+        diags = slot.diagnostics
+        base = {"candidate": slot.candidate, "diagnostics": diags}
+        if not slot.statement_ok:
+            return CheckResult(status="error", message="the candidate changes the declaration's statement", **base)
+        errors = [d for d in diags if d.is_error]
+        if any(_is_timeout(d) for d in errors):
+            return CheckResult(status="timeout", message=next(d.message for d in errors if _is_timeout(d)), **base)
+        if errors and all(d.is_unsolved_goals for d in errors):
+            goals = await self._goals_after(doc, text, slot)
+            if goals is None:
+                goals = [g for d in errors for g in _goals_from_message(d.message)]
+            return CheckResult(status="incomplete", message=errors[0].message, goals=goals, **base)
+        if errors:
+            first = next((d for d in errors if not d.is_unsolved_goals), errors[0])
+            return CheckResult(status="error", message=first.message, **base)
+        if not target.other_sorries:
+            if any(d.is_sorry_warning for d in diags):
+                return CheckResult(status="error", message="declaration uses sorry", **base)
+            axioms = " ".join(_AXIOMS_MESSAGE.findall(" ".join(slot.axiom_infos)))
+            if "sorryAx" in axioms:
+                return CheckResult(status="error", message="the proof depends on sorryAx (a premise uses sorry)", **base)
+            if not self.config.policy.allow_native and any(a in axioms for a in _NATIVE_AXIOMS):
+                return CheckResult(status="error", message="the proof trusts the compiler (native axioms)", **base)
+        return CheckResult(status="accepted", **base)
+
+    async def _goals_after(self, doc: ShadowDocument, text: str, slot: _Slot) -> list[str] | None:
+        line, character = offset_to_lsp(text, slot.cand_end)
+        try:
+            goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
+        except LeanError as exc:
+            logger.info("no goals after candidate: %s", exc)
+            return None
+        if goal is None or not goal.goals:
+            return None
+        return list(goal.goals)

@@ -1,0 +1,453 @@
+"""Finding things in Lean source text: ``sorry`` s, enclosing declarations, and where a proof
+goes (a *hole*), plus filling a hole with a tactic sequence at the right indentation.
+
+Everything is token-aware (:mod:`copilot.lean_lexer`): ``sorry`` in comments, strings or as part
+of an identifier (``sorry_lemma``) is not a sorry. Positions are Python string offsets unless a
+field says ``line``/``character`` (LSP: 0-based line, UTF-16 column).
+
+Used by the checker, the proof search, the editor features and ``fill-sorries``.
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Literal
+
+from copilot.lean_lexer import Token, column_of, line_indent, tokenize
+
+HoleKind = Literal["tactic", "term"]
+
+DECL_KEYWORDS = frozenset(
+    {"theorem", "lemma", "def", "example", "instance", "abbrev", "opaque", "structure", "class", "inductive", "axiom"}
+)
+MODIFIERS = frozenset({"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "scoped", "local"})
+OTHER_COMMANDS = frozenset(
+    {
+        "namespace", "end", "section", "open", "variable", "universe", "set_option", "import", "attribute",
+        "macro", "syntax", "elab", "notation", "macro_rules", "elab_rules", "mutual", "deriving", "export",
+        "infix", "infixl", "infixr", "prefix", "postfix", "initialize", "omit", "include", "add_decl_doc",
+        "open_locale", "alias", "compile_inductive", "assert_not_exists",
+    }
+)
+HAVE_LIKE = frozenset({"have", "haveI", "obtain", "suffices", "replace", "show", "let", "letI", "calc"})
+_TACTIC_AFTER = frozenset({"by", ";", "<;>", "·", "first", "try", "repeat", "all_goals", "any_goals", "focus", "iterate", "|"})
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A top-level declaration. ``start`` includes its doc comment, attributes, modifiers and a
+    leading ``set_option … in``; ``end`` is just after its last token. ``statement`` is the
+    text from the keyword up to ``:=`` (exclusive, stripped); ``signature`` is the part after
+    the name. ``body_start`` is the offset just after ``:=`` (``None`` without one)."""
+
+    start: int
+    end: int
+    keyword: str
+    keyword_start: int
+    name: str | None
+    name_start: int | None
+    name_end: int | None
+    statement: str
+    signature: str
+    body_start: int | None
+
+    def text(self, source: str) -> str:
+        return source[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class SorryLocation:
+    """One ``sorry`` token: offsets, LSP position, whether it stands for a tactic or a term,
+    whether it sits in a ``have``-like step, and its declaration's name."""
+
+    start: int
+    end: int
+    line: int
+    character: int
+    kind: HoleKind
+    in_have: bool
+    declaration: str | None
+
+
+@dataclass(frozen=True)
+class Hole:
+    """Where a proof goes: ``text[start:end]`` is replaced. ``kind`` says whether the
+    replacement is tactics (``tactic``) or a term (``term``: it becomes a ``by`` block).
+    ``layout`` says how a multi-line tactic sequence is laid out: ``aligned`` (every line at
+    the hole's column: the hole starts its line or follows ``·``/``=>``), ``newline`` (after a
+    same-line ``by``: new lines indented past the step) or ``parens`` (after ``;``/``<;>``:
+    a parenthesised sequence). ``needs_parens`` marks a term hole not right after ``:=``.
+    ``indent`` is the column of the step holding the hole (ignoring ``·``)."""
+
+    start: int
+    end: int
+    kind: HoleKind
+    layout: Literal["aligned", "newline", "parens"] = "aligned"
+    needs_parens: bool = True
+    indent: int = 0
+
+
+@dataclass(frozen=True)
+class FilledText:
+    """The text with a hole filled, and where the inserted tactics start and end."""
+
+    text: str
+    start: int
+    end: int
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def utf16_len(text: str) -> int:
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+def offset_to_lsp(text: str, offset: int) -> tuple[int, int]:
+    """(line, UTF-16 character) of an offset."""
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    return line, utf16_len(text[start:offset])
+
+
+def lsp_to_offset(text: str, line: int, character: int) -> int:
+    """Offset of an LSP (line, UTF-16 character) position, clamped to the text."""
+    start = 0
+    for _ in range(line):
+        nxt = text.find("\n", start)
+        if nxt < 0:
+            return len(text)
+        start = nxt + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    units = 0
+    for i in range(start, end):
+        if units >= character:
+            return i
+        units += 2 if ord(text[i]) > 0xFFFF else 1
+    return end
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def _is_command_head(token: Token, source: str) -> bool:
+    if column_of(source, token.start) != 0:
+        return False
+    if token.kind == "comment":
+        return token.text.startswith("/--") or token.text.startswith("/-!")
+    if token.kind == "symbol":
+        return token.text in ("@[", "#") or token.text.startswith("#")
+    if token.kind == "ident":
+        return token.text in DECL_KEYWORDS or token.text in MODIFIERS or token.text in OTHER_COMMANDS
+    return False
+
+
+def _is_prefix_segment(tokens: list[Token]) -> bool:
+    """A segment that only decorates the next command (doc comment, attributes, modifiers,
+    ``set_option … in``)."""
+    if not tokens:
+        return True
+    first = tokens[0]
+    if first.kind == "ident" and first.text == "set_option":
+        return tokens[-1].kind == "ident" and tokens[-1].text == "in"
+    if first.kind == "comment" and first.text.startswith("/-!"):
+        return False
+    depth = 0
+    for token in tokens:
+        if token.kind == "comment":
+            continue
+        if token.text in ("@[", "[", "("):
+            depth += 1
+        elif token.text in ("]", ")"):
+            depth -= 1
+        elif depth == 0 and not (token.kind == "ident" and token.text in MODIFIERS):
+            return False
+    return True
+
+
+def declarations(source: str) -> list[Declaration]:
+    """Every top-level declaration in ``source``, in order."""
+    tokens = tokenize(source)
+    heads = [i for i, t in enumerate(tokens) if _is_command_head(t, source)]
+    segments: list[tuple[int, int]] = []
+    pending_start: int | None = None
+    for n, head in enumerate(heads):
+        stop = heads[n + 1] if n + 1 < len(heads) else len(tokens)
+        seg = tokens[head:stop]
+        if _is_prefix_segment([t for t in seg if t.kind != "comment" or t is seg[0]]) and n + 1 < len(heads):
+            if pending_start is None:
+                pending_start = head
+            continue
+        segments.append((head if pending_start is None else pending_start, stop))
+        pending_start = None
+    out = []
+    for first, stop in segments:
+        decl = _declaration(source, tokens[first:stop])
+        if decl is not None:
+            out.append(decl)
+    return out
+
+
+def _declaration(source: str, seg: list[Token]) -> Declaration | None:
+    keyword_index = None
+    depth = 0
+    for i, token in enumerate(seg):
+        if token.text in ("@[", "[", "(", "{", "⟨"):
+            depth += 1
+        elif token.text in ("]", ")", "}", "⟩"):
+            depth -= 1
+        elif depth == 0 and token.kind == "ident" and token.text in DECL_KEYWORDS:
+            keyword_index = i
+            break
+        elif depth == 0 and token.kind == "ident" and token.text in OTHER_COMMANDS and token.text != "set_option":
+            if token.text != "in":
+                return None
+    if keyword_index is None:
+        return None
+    keyword = seg[keyword_index]
+    code = [t for t in seg if t.kind != "comment"]
+    end = code[-1].end if code else keyword.end
+    name = name_start = name_end = None
+    after = seg[keyword_index + 1] if keyword_index + 1 < len(seg) else None
+    if after is not None and after.kind == "ident" and keyword.text != "example":
+        following = seg[keyword_index + 2] if keyword_index + 2 < len(seg) else None
+        if keyword.text != "instance" or following is None or following.text in (":", "(", "[", "{", "⦃", "where"):
+            name, name_start, name_end = after.text, after.start, after.end
+    assign = None
+    depth = 0
+    for token in seg[keyword_index + 1 :]:
+        if token.kind == "comment":
+            continue
+        if token.text in ("(", "[", "{", "⟨", "⦃"):
+            depth += 1
+        elif token.text in (")", "]", "}", "⟩", "⦄"):
+            depth -= 1
+        elif depth == 0 and token.text == ":=":
+            assign = token
+            break
+        elif depth == 0 and token.text in ("where", "|"):
+            break
+    stmt_end = assign.start if assign else end
+    statement = source[keyword.start : stmt_end].strip()
+    sig_from = name_end if name_end is not None else keyword.end
+    signature = source[sig_from:stmt_end].strip()
+    return Declaration(
+        start=seg[0].start,
+        end=end,
+        keyword=keyword.text,
+        keyword_start=keyword.start,
+        name=name,
+        name_start=name_start,
+        name_end=name_end,
+        statement=statement,
+        signature=signature,
+        body_start=assign.end if assign else None,
+    )
+
+
+def find_declaration(source: str, offset: int) -> Declaration | None:
+    """The declaration containing ``offset`` (``start <= offset <= end``), or ``None``."""
+    for decl in declarations(source):
+        if decl.start <= offset <= decl.end:
+            return decl
+    return None
+
+
+def normalize_statement(statement: str) -> str:
+    """Whitespace-insensitive form of a statement, for the "statement unchanged" check."""
+    return re.sub(r"\s+", " ", statement).strip()
+
+
+# --------------------------------------------------------------------------- sorries
+
+
+def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, bool]:
+    """Heuristic tactic/term classification of ``tokens[index]`` plus an in-have flag.
+
+    Tactic blocks are tracked by column: ``by`` opens a block whose column is that of the
+    next token; a token starting a line at a block's column is a tactic; tokens after ``;``,
+    ``<;>``, ``·``, ``by``, combinators (``try``, ``all_goals``…), and after ``=>`` of a
+    ``case``/``next``/``|`` alternative inside a block are tactics."""
+    blocks: list[tuple[int, int]] = []  # (column, index of the 'by' token)
+    line_first: dict[int, int] = {}
+    for i, token in enumerate(tokens):
+        line = source.count("\n", 0, token.start)
+        line_first.setdefault(line, i)
+    prev_line = -1
+    for i in range(index + 1):
+        token = tokens[i]
+        line = source.count("\n", 0, token.start)
+        first_on_line = line != prev_line
+        prev_line = line
+        col = column_of(source, token.start)
+        if first_on_line:
+            while blocks and col < blocks[-1][0]:
+                blocks.pop()
+        if i > 0 and tokens[i - 1].text == "by":
+            blocks.append((col, i - 1))
+        if i == index:
+            break
+    token = tokens[index]
+    prev = tokens[index - 1] if index > 0 else None
+    col = column_of(source, token.start)
+    line = source.count("\n", 0, token.start)
+    first_on_line = line_first.get(line) == index
+    in_block = bool(blocks)
+    kind: HoleKind = "term"
+    if prev is not None and prev.text in _TACTIC_AFTER and (prev.text != "|" or in_block):
+        kind = "tactic"
+    elif in_block and first_on_line and col == blocks[-1][0]:
+        kind = "tactic"
+    elif in_block and prev is not None and prev.text == "=>":
+        head = tokens[line_first[source.count("\n", 0, prev.start)]]
+        if head.text in ("case", "next", "|", "case'") :
+            kind = "tactic"
+    elif in_block and prev is not None and prev.text == "." and first_on_line is False:
+        kind = "tactic"
+    in_have = False
+    own_index = line_first[line]
+    while own_index < index and tokens[own_index].text in ("·", "."):
+        own_index += 1
+    own_head = tokens[own_index]
+    if own_head.text in HAVE_LIKE:
+        in_have = True
+    elif blocks:
+        by_token = tokens[blocks[-1][1]]
+        by_head = tokens[line_first[source.count("\n", 0, by_token.start)]]
+        in_have = by_head.text in HAVE_LIKE
+    return kind, in_have
+
+
+def locate_sorries(source: str) -> list[SorryLocation]:
+    """Every ``sorry`` token in ``source`` (not in comments, strings or identifiers), with
+    its tactic/term kind, ``have`` context and declaration name."""
+    decls = declarations(source)
+    tokens = tokenize(source, keep_comments=False)
+    out = []
+    for index, token in enumerate(tokens):
+        if token.kind != "ident" or token.text != "sorry":
+            continue
+        decl = next((d for d in decls if d.start <= token.start < d.end), None)
+        scope = tokens
+        local_index = index
+        if decl is not None:
+            first = next(i for i, t in enumerate(tokens) if t.start >= decl.start)
+            scope = [t for t in tokens[first:] if t.start < decl.end]
+            local_index = index - first
+        kind, in_have = _classify(scope, local_index, source)
+        line, character = offset_to_lsp(source, token.start)
+        out.append(
+            SorryLocation(
+                start=token.start,
+                end=token.end,
+                line=line,
+                character=character,
+                kind=kind,
+                in_have=in_have,
+                declaration=decl.name if decl else None,
+            )
+        )
+    return out
+
+
+def step_indent(source: str, offset: int) -> int:
+    """Column of the first token on the line of ``offset``, skipping focus dots ``·``."""
+    start = source.rfind("\n", 0, offset) + 1
+    i = start
+    while i < len(source) and source[i] in " ·.":
+        if source[i] in "·." and not (i + 1 < len(source) and source[i + 1] in " \n"):
+            break
+        i += 1
+    return i - start
+
+
+def _hole(source: str, start: int, end: int, kind: HoleKind) -> Hole:
+    prev_tokens = tokenize(source[max(0, start - 400) : start], keep_comments=False)
+    prev = prev_tokens[-1].text if prev_tokens else ""
+    line_start = source.rfind("\n", 0, start) + 1
+    first_on_line = not source[line_start:start].strip()
+    if first_on_line or prev in ("·", ".", "=>"):
+        layout = "aligned"
+    elif prev == "by":
+        layout = "newline"
+    else:
+        layout = "parens"
+    following = source[end:].lstrip(" ")
+    needs_parens = not (prev == ":=" or (prev == "(" and following.startswith(")")))
+    return Hole(start, end, kind, layout=layout, needs_parens=needs_parens, indent=step_indent(source, start))
+
+
+def hole_for_sorry(source: str, location: SorryLocation, kind: HoleKind | None = None) -> Hole:
+    """The hole a ``sorry`` leaves; ``kind`` overrides the heuristic (e.g. after asking Lean
+    whether there is a tactic goal there)."""
+    return _hole(source, location.start, location.end, kind or location.kind)
+
+
+def hole_at_cursor(source: str, offset: int) -> Hole:
+    """A tactic hole at a cursor (empty range)."""
+    return _hole(source, offset, offset, "tactic")
+
+
+# --------------------------------------------------------------------------- filling
+
+
+def tactic_lines(tactics: str) -> list[str]:
+    """Split a tactic sequence into lines, dropping blank edges and common indentation."""
+    lines = textwrap.dedent(tactics.replace("\r\n", "\n").strip("\n")).rstrip().split("\n")
+    return [line.rstrip() for line in lines]
+
+
+def fill_hole(source: str, hole: Hole, tactics: str) -> FilledText:
+    """Replace the hole with ``tactics`` (one or more lines), laid out per ``hole.layout``
+    for tactic holes; a term hole becomes ``by …`` (parenthesised unless right after
+    ``:=``), one line for one tactic, otherwise a ``by`` block on new lines."""
+    lines = tactic_lines(tactics)
+    column = column_of(source, hole.start)
+    close = ""
+    if hole.kind == "tactic":
+        if len(lines) == 1:
+            lead, body = "", lines[0]
+        elif hole.layout == "newline":
+            pad = " " * (hole.indent + 2)
+            lead, body = "\n" + pad, ("\n" + pad).join(lines)
+        elif hole.layout == "parens":
+            lead, body, close = "(", ("\n" + " " * (column + 1)).join(lines), ")"
+        else:
+            lead, body = "", ("\n" + " " * column).join(lines)
+    else:
+        open_, close = ("(", ")") if hole.needs_parens else ("", "")
+        if len(lines) == 1:
+            lead, body = f"{open_}by ", lines[0]
+        else:
+            pad = " " * (hole.indent + 4 if hole.needs_parens else hole.indent + 2)
+            lead, body = f"{open_}by\n{pad}", ("\n" + pad).join(lines)
+    prefix = source[: hole.start]
+    if lead.startswith("\n"):
+        prefix = prefix.rstrip(" ")
+    text = prefix + lead + body + close + source[hole.end :]
+    start = len(prefix) + len(lead)
+    return FilledText(text, start, start + len(body))
+
+
+def strip_statement(candidate: str, decl: Declaration) -> str | None:
+    """For whole-proof candidates: if ``candidate`` repeats the declaration (``theorem foo …
+    := by``), return only the proof after ``:= by``; ``None`` if it restates a *different*
+    statement. A candidate that is only a proof is returned unchanged."""
+    tokens = tokenize(candidate, keep_comments=False)
+    if not tokens or tokens[0].text not in DECL_KEYWORDS:
+        stripped = candidate.strip()
+        if stripped.startswith("by\n") or stripped.startswith("by "):
+            return stripped[2:].strip("\n")
+        return candidate
+    parsed = declarations(candidate)
+    if not parsed or normalize_statement(parsed[0].signature) != normalize_statement(decl.signature):
+        return None
+    body_start = parsed[0].body_start
+    if body_start is None:
+        return None
+    body = candidate[body_start:].strip()
+    if body.startswith("by"):
+        body = body[2:]
+    return textwrap.dedent(body.strip("\n")).strip()

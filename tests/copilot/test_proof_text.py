@@ -1,0 +1,122 @@
+"""Token-aware sorry location, declaration finding, hole filling and statement stripping."""
+from __future__ import annotations
+
+from copilot.proof_text import (
+    declarations,
+    fill_hole,
+    find_declaration,
+    hole_at_cursor,
+    hole_for_sorry,
+    locate_sorries,
+    lsp_to_offset,
+    offset_to_lsp,
+    strip_statement,
+)
+
+SOURCE = '''import Foo
+
+/-- A doc comment that mentions sorry. -/
+@[simp]
+theorem foo (n : Nat) : n + 0 = n := by
+  sorry
+
+theorem bar : True := sorry -- sorry in a comment
+
+def sorry_lemma := "sorry"
+
+/- a block comment
+   with sorry inside /- nested sorry -/ still comment -/
+theorem baz (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
+  constructor
+  · sorry
+  · have h : q := by sorry
+    exact (sorry)
+
+namespace X
+theorem qux : 1 = 1 := by simp; sorry
+end X
+
+set_option maxHeartbeats 400 in
+theorem w : True := by
+  have h : True := sorry
+  exact h
+'''
+
+
+def test_declarations_include_decorations_and_statement() -> None:
+    """Declarations start at their doc comment/attributes/set_option prefix, end at their last
+    token, and carry the statement up to ``:=``."""
+    decls = {d.name: d for d in declarations(SOURCE)}
+    assert set(decls) == {"foo", "bar", "sorry_lemma", "baz", "qux", "w"}
+    foo = decls["foo"]
+    assert SOURCE[foo.start:].startswith("/-- A doc comment")
+    assert SOURCE[: foo.end].endswith("  sorry")
+    assert foo.statement == "theorem foo (n : Nat) : n + 0 = n"
+    assert foo.signature == "(n : Nat) : n + 0 = n"
+    assert SOURCE[decls["w"].start:].startswith("set_option maxHeartbeats 400 in")
+    assert SOURCE[: decls["bar"].end].endswith(":= sorry")  # trailing comment excluded
+    offset = SOURCE.index("exact (sorry)")
+    assert find_declaration(SOURCE, offset).name == "baz"
+    assert find_declaration(SOURCE, 0) is None
+
+
+def test_locate_sorries_ignores_comments_strings_and_identifiers() -> None:
+    """Only real sorry tokens are found: not in comments, strings or ``sorry_lemma``."""
+    found = locate_sorries(SOURCE)
+    assert [s.declaration for s in found] == ["foo", "bar", "baz", "baz", "baz", "qux", "w"]
+    for s in found:
+        assert SOURCE[s.start:s.end] == "sorry"
+        assert lsp_to_offset(SOURCE, s.line, s.character) == s.start
+
+
+def test_locate_sorries_classifies_tactic_term_and_have() -> None:
+    """Tactic vs term sorries and the have context are told apart."""
+    kinds = [(s.kind, s.in_have) for s in locate_sorries(SOURCE)]
+    assert kinds == [
+        ("tactic", False),  # foo: alone in a by block
+        ("term", False),  # bar: := sorry
+        ("tactic", False),  # baz: after ·
+        ("tactic", True),  # baz: have … := by sorry
+        ("term", False),  # baz: exact (sorry)
+        ("tactic", False),  # qux: after ;
+        ("term", True),  # w: have … := sorry
+    ]
+
+
+def _fill(nth: int, tactics: str) -> str:
+    loc = locate_sorries(SOURCE)[nth]
+    filled = fill_hole(SOURCE, hole_for_sorry(SOURCE, loc), tactics)
+    assert filled.text[filled.start:filled.end].split("\n")[0] == tactics.split("\n")[0]
+    return filled.text
+
+
+def test_fill_hole_keeps_indentation_for_every_kind_of_hole() -> None:
+    """Multi-line proofs are laid out validly wherever the sorry was."""
+    assert "n + 0 = n := by\n  intro x\n  simp\n" in _fill(0, "intro x\nsimp")
+    assert "theorem bar : True := by\n  intro x\n  simp" in _fill(1, "intro x\nsimp")
+    assert "theorem bar : True := by trivial" in _fill(1, "trivial")
+    assert "  · intro x\n    simp\n" in _fill(2, "intro x\nsimp")
+    assert "have h : q := by\n      intro x\n      simp\n    exact" in _fill(3, "intro x\nsimp")
+    assert "exact (by\n      intro x\n      simp)" in _fill(4, "intro x\nsimp")
+    assert "by simp; (intro x\n                                 simp)" in _fill(5, "intro x\nsimp")
+    assert "have h : True := by\n    intro x\n    simp\n  exact h" in _fill(6, "intro x\nsimp")
+
+
+def test_hole_at_cursor_and_positions_are_utf16() -> None:
+    """Cursor holes insert in place; LSP positions count UTF-16 units."""
+    text = "theorem t : 𝔽 = 𝔽 := by\n  \n"
+    offset = text.index("\n  \n") + 3
+    filled = fill_hole(text, hole_at_cursor(text, offset), "rfl")
+    assert filled.text == "theorem t : 𝔽 = 𝔽 := by\n  rfl\n"
+    assert offset_to_lsp(text, text.index("=")) == (0, 15)
+    assert lsp_to_offset(text, 0, 15) == text.index("=")
+
+
+def test_strip_statement_for_whole_proof_candidates() -> None:
+    """A whole-proof candidate may repeat the statement (stripped) but not change it."""
+    decl = next(d for d in declarations(SOURCE) if d.name == "foo")
+    assert strip_statement("theorem foo (n : Nat) : n + 0 = n := by\n  simp", decl) == "simp"
+    assert strip_statement("theorem foo (n : Nat) :  n + 0 = n := by simp", decl) == "simp"
+    assert strip_statement("theorem foo (n : Nat) : n = n := by simp", decl) is None
+    assert strip_statement("by\n  simp\n  rfl", decl) == "  simp\n  rfl".strip("\n")
+    assert strip_statement("simp", decl) == "simp"
