@@ -651,9 +651,7 @@ class Router:
                 self._server = server
                 writer = self._spawn_task(self._lean_writer(server, replay), "lean-writer")
                 pump = self._spawn_task(self._lean_pump(server), "lean-pump")
-                rc = await server.wait()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(pump), 2.0)
+                rc = await self._wait_server(server, pump)
                 for task in (writer, pump):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -675,6 +673,25 @@ class Router:
                 logger.warning("Lean server exited unexpectedly (code %s); restarting in %.2fs", rc, delay)
                 await asyncio.sleep(delay)
             self.restarts += 1
+
+    async def _wait_server(self, server: ServerHandle, pump: asyncio.Task[None]) -> int:
+        """Wait until the server is gone: it exited, or it closed its stdout (then it is stopped)."""
+        exited = asyncio.ensure_future(server.wait())
+        await asyncio.wait({exited, pump}, return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():
+            # Let the pump read what Lean wrote before exiting.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pump), 2.0)
+            return exited.result()
+        try:
+            return await asyncio.wait_for(asyncio.shield(exited), 1.0)
+        except asyncio.TimeoutError:
+            if not self._stopping:
+                logger.warning("Lean closed its output but is still running; stopping it")
+            return await server.stop(self._stop_grace)
+        finally:
+            if not exited.done():
+                exited.cancel()
 
     def _server_lost(self, rc: int | None) -> None:
         """Answer what Lean will never answer now; fail the proxy's own requests."""
