@@ -44,10 +44,11 @@ export function expandHome(value: string, home: string = os.homedir()): string {
  */
 export function locateCompanion(options: LocateOptions, isExecutable = isExecutableFile): LocateResult {
     const platform = options.platform ?? process.platform
+    const paths = platform === 'win32' ? path.win32 : path.posix
     const home = options.home ?? os.homedir()
     const configured = options.configured.trim()
     if (configured) {
-        const file = path.resolve(expandHome(configured, home))
+        const file = paths.resolve(expandHome(configured, home))
         return isExecutable(file) ? { kind: 'found', path: file } : { kind: 'missing', configured: file, searched: [file] }
     }
     const separator = platform === 'win32' ? ';' : ':'
@@ -56,13 +57,13 @@ export function locateCompanion(options: LocateOptions, isExecutable = isExecuta
             ? (options.pathExt ?? '.EXE;.CMD;.BAT;.COM').split(';').filter(Boolean).map(ext => `lean-companion${ext.toLowerCase()}`)
             : ['lean-companion']
     const dirs = options.envPath.split(separator).filter(Boolean)
-    dirs.push(path.join(home, '.local', 'bin'))
+    dirs.push(paths.join(home, '.local', 'bin'))
     const searched: string[] = []
     for (const dir of dirs) {
         for (const name of names) {
-            const file = path.join(expandHome(dir, home), name)
+            const file = paths.join(expandHome(dir, home), name)
             searched.push(file)
-            if (path.isAbsolute(file) && isExecutable(file)) return { kind: 'found', path: file }
+            if (paths.isAbsolute(file) && isExecutable(file)) return { kind: 'found', path: file }
         }
     }
     return { kind: 'missing', searched }

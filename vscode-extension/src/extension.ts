@@ -44,6 +44,9 @@ export class Companion implements CommandHost, vscode.Disposable {
     private pollTimer: ReturnType<typeof setInterval> | undefined
     private readonly sentSettings = new Map<string, string>()
     private missingNotified = false
+    /** True between a successful start and a stop: the shims are meant to be in use. */
+    private active = false
+    private queue: Promise<void> = Promise.resolve()
     private readonly disposables: vscode.Disposable[] = []
 
     constructor(private readonly context: vscode.ExtensionContext) {
@@ -81,8 +84,21 @@ export class Companion implements CommandHost, vscode.Disposable {
         return findChannel(uri, this.paths.runtimeDir)
     }
 
-    /** Find lean-companion, write the shims, register them, restart Lean if that changed anything. */
-    async start(): Promise<void> {
+    /**
+     * Find lean-companion, write the shims, register them, restart Lean if that changed
+     * anything. Starts and stops run one after the other, never interleaved.
+     */
+    start(): Promise<void> {
+        return this.serialized(() => this.startNow())
+    }
+
+    private serialized(step: () => Promise<void>): Promise<void> {
+        const next = this.queue.then(step, step)
+        this.queue = next.catch(() => undefined)
+        return next
+    }
+
+    private async startNow(): Promise<void> {
         if (!this.enabled) {
             this.log('disabled (leanCompanion.enabled is false)')
             return
@@ -98,6 +114,7 @@ export class Companion implements CommandHost, vscode.Disposable {
             return
         }
         this.companion = located.path
+        this.active = true
         this.log(`using ${located.path}`)
         const written = await writeShims({
             shimDir: this.paths.shimDir,
@@ -146,7 +163,12 @@ export class Companion implements CommandHost, vscode.Disposable {
     }
 
     /** Take the shims out of Lean's PATH and restart Lean without the companion. */
-    private async stop(): Promise<void> {
+    private stop(): Promise<void> {
+        return this.serialized(() => this.stopNow())
+    }
+
+    private async stopNow(): Promise<void> {
+        this.active = false
         this.stopPolling()
         this.statusBar.hide()
         const removed = await unregisterShimDir(this.paths.shimDir)
@@ -157,9 +179,14 @@ export class Companion implements CommandHost, vscode.Disposable {
     private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
         const change = classifyChange(section => event.affectsConfiguration(section))
         try {
+            if (event.affectsConfiguration('leanCompanion.enabled')) {
+                // Our own Enable/Disable commands already did the work.
+                if (this.enabled && !this.active) await this.start()
+                else if (!this.enabled && this.active) await this.stop()
+                return
+            }
             if (change.restart) {
                 if (this.enabled) await this.start()
-                else await this.stop()
                 return
             }
             if (change.notify) await this.sendSettings(true)

@@ -1,0 +1,1 @@
+"""Editor integrations: the VS Code extension, Neovim against the proxy, packaging."""
