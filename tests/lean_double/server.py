@@ -1,0 +1,726 @@
+"""The double's watchdog: lifecycle, documents, simulated workers, requests, RPC and faults.
+
+Everything runs on one asyncio loop; a reader thread decodes frames from stdin in order and a
+blocking writer puts frames on stdout. Each request runs as its own task, so replies can come
+out of order, and each gets exactly one reply (a result, an error, or -32800 when cancelled).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from . import jsonrpc
+from .capabilities import initialize_result
+from .documents import LineIndex, apply_change, normalize_newlines
+from .elaborator import ElabOptions, Elaboration, elaborate
+from .faults import Faults
+from .framing import encode
+from .goals import RefMaker, interactive_goal, interactive_goals, plain_goal_result, tagged
+from .msglog import MessageLog
+from .scenario import MISSING, Scenario
+
+CLOSED_FILE = "Cannot process request to closed file '{uri}'"
+TERMINATED = "The file worker for {uri} has been terminated."
+WORKER_EXITED = "Server process for {uri} crashed, see stderr for exception."
+WORKER_CRASHED = "Server process for {uri} crashed, likely due to a stack overflow or a bug."
+GARBAGE = b"\x00\xff lean-double injected garbage: this is not an LSP frame \r\n\r\n"
+HOVER_KEYWORDS = frozenset({"theorem", "lemma", "example", "def", "by", "fun", "have", "show", "from", "at",
+                            "with", "import", "open", "namespace", "section", "end", "where", "let", "in"})
+IDENT_CHARS = r"[\w.'!?₀-₉ᵢ-ᵪ«»]+"
+
+
+@dataclass
+class Config:
+    lean_version: tuple[int, int] = (4, 30)
+    elab_delay_ms: int = 200
+    per_decl_delay_ms: int = 0
+    strict_params: bool = True
+    lake_early_empty: bool = False
+    refresh_requests: int = 0
+    progress_done_twice: bool = False
+    restart_delay_ms: int = 200
+    rpc_expiry_s: float = 30.0
+    sorry_wording: str = "new"
+    try_this_format: str = "old"
+    goals_accomplished: bool = False
+    faults: Faults = field(default_factory=Faults)
+
+
+class RequestError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class Pending:
+    msg: jsonrpc.Message
+    uri: str | None = None
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class Session:
+    last: float
+    refs: RefMaker
+
+
+@dataclass
+class Run:
+    """One simulated elaboration of one document version."""
+
+    version: int
+    elab: Elaboration
+    upto_line: int = -1
+    finished: bool = False
+    superseded: bool = False
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class Document:
+    uri: str
+    text: str
+    version: int
+    generation: int = 0
+    sessions: dict[int, Session] = field(default_factory=dict)
+    crashed: bool = False
+    queue: list[Pending] = field(default_factory=list)
+    run: Run | None = None
+    finished_version: int = -1
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        event, self.changed = self.changed, asyncio.Event()
+        event.set()
+
+    async def wait(self, predicate: Callable[[], bool]) -> None:
+        while True:
+            event = self.changed
+            if predicate():
+                return
+            await event.wait()
+
+
+class Eof:
+    """The reader reached the end of stdin."""
+
+
+@dataclass
+class Fatal:
+    reason: str
+
+
+def id_key(value: int | str) -> tuple[str, int | str]:
+    return (type(value).__name__, value)
+
+
+def stderr(text: str) -> None:
+    try:
+        sys.stderr.write(f"[lean-double] {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class Output:
+    """Blocking frame writer on a file descriptor; logs every frame."""
+
+    def __init__(self, fd: int, log: MessageLog) -> None:
+        self.fd, self.log, self.closed = fd, log, False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.log.record("send", message)
+        self.write(encode(message))
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError:
+            self.closed = True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+
+def _uri_text_document(params: Any) -> str:
+    return params["textDocument"]["uri"]
+
+
+def _uri_plain(params: Any) -> str:
+    return params["uri"]
+
+
+def _uri_resolve(params: Any) -> str:
+    return params["data"]["params"]["textDocument"]["uri"]
+
+
+class Server:
+    """The simulated watchdog plus one simulated worker per open document."""
+
+    def __init__(self, config: Config, scenario: Scenario, output: Output, log: MessageLog) -> None:
+        self.config, self.scenario, self.out, self.log = config, scenario, output, log
+        self.state = "await-initialize"
+        self.docs: dict[str, Document] = {}
+        self.pending: dict[tuple[str, int | str], Pending] = {}
+        self.received = 0
+        self.server_ids = 0
+        self.client_caps: dict[str, Any] = {}
+        self.rng = random.Random(config.faults.seed)
+        self.options = ElabOptions(config.sorry_wording, config.try_this_format, config.goals_accomplished)
+        self.uniq = iter(range(1000, 10**12)).__next__
+        self.handlers: dict[str, tuple[Callable[[Any], str] | None, Callable[..., Awaitable[Any]]]] = {
+            "textDocument/waitForDiagnostics": (_uri_plain, self.wait_for_diagnostics),
+            "$/lean/plainGoal": (_uri_text_document, self.plain_goal),
+            "$/lean/plainTermGoal": (_uri_text_document, self.plain_term_goal),
+            "$/lean/rpc/connect": (_uri_plain, self.rpc_connect),
+            "$/lean/rpc/call": (_uri_text_document, self.rpc_call),
+            "$/lean/waitForILeans": (None, self.empty_object),
+            "textDocument/hover": (_uri_text_document, self.hover),
+            "textDocument/completion": (_uri_text_document, self.completion),
+            "completionItem/resolve": (None, self.echo),
+            "textDocument/codeAction": (_uri_text_document, self.code_action),
+            "codeAction/resolve": (_uri_resolve, self.code_action_resolve),
+            "workspace/symbol": (None, self.empty_list),
+        }
+        for method in ("definition", "declaration", "typeDefinition", "references", "documentHighlight",
+                       "documentSymbol", "foldingRange", "inlayHint", "documentColor"):
+            self.handlers[f"textDocument/{method}"] = (_uri_text_document, self.empty_list_after_elab)
+        for method in ("semanticTokens/full", "semanticTokens/range"):
+            self.handlers[f"textDocument/{method}"] = (_uri_text_document, self.empty_tokens)
+        self.handlers["textDocument/signatureHelp"] = (_uri_text_document, self.null_result)
+
+    # ------------------------------------------------------------ main loop
+
+    async def run(self, inbox: asyncio.Queue) -> int:
+        """Process client messages in order; returns the exit code."""
+        while True:
+            item = await inbox.get()
+            if isinstance(item, Eof):
+                return self.on_eof()
+            if isinstance(item, Fatal):
+                self.fatal(item.reason)
+            self.received += 1
+            self.log.record("recv", item.raw)
+            faults = self.config.faults
+            if faults.crash_after is not None and self.received >= faults.crash_after:
+                stderr(f"injected crash at client message {self.received}: exit {faults.crash_exit_code}")
+                os._exit(faults.crash_exit_code)
+            exit_code = self.dispatch(item)
+            if exit_code is not None:
+                return exit_code
+            if faults.garbage_after is not None and self.received == faults.garbage_after:
+                self.log.record("send-raw", bytes=len(GARBAGE))
+                self.out.write(GARBAGE)
+            if faults.silent_eof_after is not None and self.received == faults.silent_eof_after:
+                stderr("injected silent EOF: stdout closed")
+                self.out.close()
+                if faults.silent_eof_mode == "exit":
+                    return 0
+
+    def fatal(self, reason: str) -> None:
+        stderr(f"fatal (Lean's server would exit here): {reason}")
+        os._exit(1)
+
+    def on_eof(self) -> int:
+        if self.state == "shutdown":
+            return 0
+        self.terminate_workers()
+        stderr("end of input before 'shutdown': exiting with code 1")
+        return 1
+
+    def dispatch(self, msg: jsonrpc.Message) -> int | None:
+        if self.state == "await-initialize":
+            if msg.kind != "request" or msg.method != "initialize":
+                self.fatal(f"expected the 'initialize' request first, got {msg.method or msg.kind!r}")
+            if not isinstance(msg.params, dict) or not isinstance(msg.params.get("capabilities"), dict):
+                self.fatal("initialize params must be an object with 'capabilities'")
+            self.client_caps = msg.params["capabilities"]
+            self.out.send(jsonrpc.response(msg.id, initialize_result(self.config.lean_version)))
+            self.state = "await-initialized"
+            return None
+        if self.state == "await-initialized":
+            if msg.kind != "notification" or msg.method != "initialized":
+                self.fatal(f"Expected method 'initialized', got {msg.method or msg.kind!r}")
+            self.state = "running"
+            self.out.send(jsonrpc.request("register_lean_watcher", "client/registerCapability", {
+                "registrations": [{"id": "lean_watcher", "method": "workspace/didChangeWatchedFiles",
+                                   "registerOptions": {"watchers": [{"globPattern": "**/*.lean"},
+                                                                    {"globPattern": "**/*.ilean"}]}}]}))
+            return None
+        if msg.kind in ("response", "error"):
+            return None  # Lean ignores replies to its own requests
+        if self.state == "shutdown":
+            if msg.kind == "request":
+                self.send_error(msg.id, -32600, "Request received after 'shutdown' request.")
+                return None
+            return 0 if msg.method == "exit" else None
+        if msg.kind == "request":
+            if self.config.strict_params and not msg.has_params and msg.method != "shutdown":
+                self.fatal(f"request {msg.method!r} without params is an invalid JSON-RPC message")
+            self.on_request(msg)
+            return None
+        if msg.method == "exit":
+            if not msg.has_params:
+                self.terminate_workers()
+                self.fatal("Watchdog error: Got invalid JSON-RPC message ('exit' before 'shutdown')")
+            stderr("Got unsupported notification: exit")
+            return None
+        if self.config.strict_params and not msg.has_params:
+            self.fatal(f"notification {msg.method!r} without params is an invalid JSON-RPC message")
+        self.on_notification(msg)
+        return None
+
+    # ------------------------------------------------------------ replies
+
+    def send_error(self, id_: int | str, code: int, message: str) -> None:
+        self.out.send(jsonrpc.error_response(id_, code, message))
+
+    async def finish(self, pend: Pending, message: dict[str, Any]) -> None:
+        """Send the one reply for a pending request (delayed at random under --shuffle-replies)."""
+        faults = self.config.faults
+        if faults.shuffle_replies:
+            await asyncio.sleep(self.rng.uniform(0, faults.shuffle_max_ms / 1000))
+        self.complete(pend, message)
+
+    def complete(self, pend: Pending, message: dict[str, Any]) -> None:
+        key = id_key(pend.msg.id)
+        if self.pending.get(key) is not pend:
+            return
+        del self.pending[key]
+        self.out.send(message)
+
+    def fail(self, pend: Pending, code: int, message: str) -> None:
+        if pend.task is not None and pend.task is not asyncio.current_task():
+            pend.task.cancel()
+        self.complete(pend, jsonrpc.error_response(pend.msg.id, code, message))
+
+    def fail_uri(self, uri: str, code: int, message: str) -> None:
+        for pend in [p for p in self.pending.values() if p.uri == uri]:
+            self.fail(pend, code, message)
+
+    # ------------------------------------------------------------ requests
+
+    def on_request(self, msg: jsonrpc.Message) -> None:
+        pend = Pending(msg)
+        self.pending[id_key(msg.id)] = pend
+        if msg.method == "shutdown":
+            self.terminate_workers()
+            self.state = "shutdown"
+            self.complete(pend, jsonrpc.response(msg.id, None))
+            return
+        entry = self.handlers.get(msg.method or "")
+        if entry is None:
+            self.fail(pend, -32601, f"No request handler found for '{msg.method}'")
+            return
+        uri_of, handler = entry
+        doc = None
+        if uri_of is not None:
+            try:
+                pend.uri = uri_of(msg.params)
+                if not isinstance(pend.uri, str):
+                    raise TypeError("uri is not a string")
+            except (KeyError, TypeError, IndexError) as exc:
+                self.fail(pend, -32700, f"Cannot parse request params: {msg.method}: {exc!r}")
+                return
+            doc = self.docs.get(pend.uri)
+            if doc is None:
+                self.fail(pend, -32801, CLOSED_FILE.format(uri=pend.uri))
+                return
+            if doc.crashed:
+                doc.queue.append(pend)
+                return
+        pend.task = asyncio.create_task(self.run_request(pend, handler, doc))
+
+    async def run_request(self, pend: Pending, handler: Callable[..., Awaitable[Any]], doc: Document | None) -> None:
+        try:
+            result = await handler(pend.msg.params, doc)
+        except RequestError as exc:
+            await self.finish(pend, jsonrpc.error_response(pend.msg.id, exc.code, exc.message))
+            return
+        except asyncio.CancelledError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            await self.finish(pend, jsonrpc.error_response(pend.msg.id, -32700, f"Cannot parse request params: {exc!r}"))
+            return
+        except Exception as exc:  # a bug in the double: report it like Lean's internal errors
+            stderr("handler failed:\n" + traceback.format_exc())
+            await self.finish(pend, jsonrpc.error_response(pend.msg.id, -32603, f"internal error: {exc!r}"))
+            return
+        await self.finish(pend, jsonrpc.response(pend.msg.id, result))
+
+    async def wait_command(self, doc: Document, line: int) -> Run:
+        """Wait until the current run has elaborated the command containing ``line``."""
+        run = doc.run
+        assert run is not None
+        await doc.wait(lambda: run.finished or run.superseded or run.upto_line >= line)
+        return run
+
+    def position_entry(self, uri: str, line: int, character: int, key: str) -> Any:
+        for entry in self.scenario.positions:
+            if entry.line == line and entry.character == character and entry.uri in (None, uri):
+                value = getattr(entry, key)
+                if value is not MISSING:
+                    return value
+        return MISSING
+
+    async def wait_for_diagnostics(self, params: dict, doc: Document) -> dict:
+        version = params.get("version", 0)
+        await doc.wait(lambda: doc.finished_version >= version)
+        return {}
+
+    async def plain_goal(self, params: dict, doc: Document) -> Any:
+        return plain_goal_result(await self.goals_at(doc, params["position"]))
+
+    async def goals_at(self, doc: Document, position: dict) -> list[str] | None:
+        line, character = int(position["line"]), int(position["character"])
+        run = await self.wait_command(doc, line)
+        override = self.position_entry(doc.uri, line, character, "goals")
+        if override is not MISSING:
+            return override
+        return run.elab.goals_at(line, run.elab.index.cp_col(line, character))
+
+    async def plain_term_goal(self, params: dict, doc: Document) -> Any:
+        line, character = int(params["position"]["line"]), int(params["position"]["character"])
+        run = await self.wait_command(doc, line)
+        override = self.position_entry(doc.uri, line, character, "term_goal")
+        if override is not MISSING:
+            if override is not None and "range" not in override:
+                override = {**override, "range": {"start": params["position"], "end": params["position"]}}
+            return override
+        return run.elab.term_goal_at(line, run.elab.index.cp_col(line, character))
+
+    async def hover(self, params: dict, doc: Document) -> Any:
+        import re
+
+        line, character = int(params["position"]["line"]), int(params["position"]["character"])
+        run = await self.wait_command(doc, line)
+        index = run.elab.index
+        if not 0 <= line < len(index.lines):
+            return None
+        col = index.cp_col(line, character)
+        for m in re.finditer(IDENT_CHARS, index.lines[line]):
+            if m.start() <= col < m.end():
+                ident = m.group().strip(".")
+                if ident in HOVER_KEYWORDS or ident[0].isdigit():
+                    return None
+                value = self.scenario.hover.get(ident, f"```lean\n{ident}\n```")
+                return {"contents": {"kind": "markdown", "value": value},
+                        "range": index.lsp_range((line, m.start()), (line, m.end()))}
+        return None
+
+    async def completion(self, params: dict, doc: Document) -> Any:
+        line, character = int(params["position"]["line"]), int(params["position"]["character"])
+        await self.wait_command(doc, line)
+        entries = self.scenario.completion
+        if entries and all(isinstance(e, dict) and "items" in e and "line" in e for e in entries):
+            for e in entries:
+                if e["line"] == line and e.get("character", character) == character:
+                    return {"isIncomplete": e.get("isIncomplete", False), "items": e["items"]}
+            return {"isIncomplete": True, "items": []}
+        if entries:
+            return {"isIncomplete": False, "items": entries}
+        return {"isIncomplete": True, "items": []}
+
+    async def code_action(self, params: dict, doc: Document) -> Any:
+        rng = params["range"]
+        run = await self.wait_command(doc, int(rng["end"]["line"]))
+        index = run.elab.index
+        start = (rng["start"]["line"], index.cp_col(rng["start"]["line"], rng["start"]["character"]))
+        end = (rng["end"]["line"], index.cp_col(rng["end"]["line"], rng["end"]["character"]))
+        actions = []
+        for cmd in run.elab.commands:
+            for tt in cmd.try_this:
+                if tt.start <= end and start <= tt.end:
+                    actions.append({
+                        "title": f"Try this: {tt.suggestion}",
+                        "kind": "quickfix",
+                        "isPreferred": True,
+                        "edit": {"documentChanges": [{
+                            "textDocument": {"uri": doc.uri, "version": run.version},
+                            "edits": [{"range": index.lsp_range(tt.start, tt.end), "newText": tt.suggestion}],
+                        }]},
+                    })
+        return actions
+
+    async def code_action_resolve(self, params: dict, doc: Document) -> Any:
+        data = params["data"]
+        if not isinstance(data.get("providerName"), str) or not isinstance(data.get("providerResultIndex"), int):
+            raise RequestError(-32801, CLOSED_FILE.format(uri=doc.uri))
+        await self.wait_command(doc, int(data["params"]["range"]["end"]["line"]))
+        return params
+
+    async def echo(self, params: Any, doc: Any) -> Any:
+        return params
+
+    async def empty_object(self, params: Any, doc: Any) -> Any:
+        return {}
+
+    async def empty_list(self, params: Any, doc: Any) -> Any:
+        return []
+
+    async def null_result(self, params: Any, doc: Any) -> Any:
+        return None
+
+    async def empty_list_after_elab(self, params: Any, doc: Document) -> Any:
+        run = doc.run
+        assert run is not None
+        await doc.wait(lambda: run.finished or run.superseded)
+        return []
+
+    async def empty_tokens(self, params: Any, doc: Document) -> Any:
+        return {"data": []}
+
+    # ------------------------------------------------------------ RPC
+
+    def new_session(self, doc: Document) -> int:
+        session_id = self.rng.getrandbits(64) | (1 << 63)
+        wire = (self.client_caps.get("lean") or {}).get("rpcWireFormat", "v0")
+        refs = RefMaker(wire, numeric=self.config.lean_version < (4, 29))
+        doc.sessions[session_id] = Session(time.monotonic(), refs)
+        return session_id
+
+    def session(self, doc: Document, session_id: Any) -> Session | None:
+        session = doc.sessions.get(session_id) if isinstance(session_id, int) else None
+        if session is None:
+            return None
+        if time.monotonic() - session.last > self.config.rpc_expiry_s:
+            del doc.sessions[session_id]
+            return None
+        session.last = time.monotonic()
+        return session
+
+    async def rpc_connect(self, params: dict, doc: Document) -> Any:
+        return {"sessionId": self.new_session(doc)}
+
+    async def rpc_call(self, params: dict, doc: Document) -> Any:
+        session = self.session(doc, params.get("sessionId"))
+        if session is None:
+            raise RequestError(-32900, "Outdated RPC session")
+        method = params["method"]
+        inner = params.get("params")
+        inner = inner if isinstance(inner, dict) else {}
+        position = inner.get("position", params.get("position"))
+        if method == "Lean.Widget.getInteractiveGoals":
+            goals = await self.goals_at(doc, position)
+            return interactive_goals(goals, session.refs, self.uniq)
+        if method == "Lean.Widget.getInteractiveTermGoal":
+            term = await self.plain_term_goal({"position": position}, doc)
+            if term is None:
+                return None
+            goal = interactive_goal(term["goal"], session.refs, self.uniq)
+            return {"hyps": goal["hyps"], "type": goal["type"], "ctx": goal["ctx"], "range": term["range"],
+                    "term": session.refs()}
+        if method == "Lean.Widget.getWidgets":
+            await self.wait_command(doc, int(position["line"]))
+            return {"widgets": list(self.scenario.widgets)}
+        if method == "Lean.Widget.getWidgetSource":
+            digest = str(inner.get("hash"))
+            if digest not in self.scenario.widget_sources:
+                raise RequestError(-32602, f"No widget module with hash {digest} registered")
+            return {"sourcetext": self.scenario.widget_sources[digest]}
+        if method == "Lean.Widget.getInteractiveDiagnostics":
+            run = doc.run
+            assert run is not None
+            index = run.elab.index
+            diags = [d.to_lsp(index) for d in run.elab.diagnostics()] if run.finished else []
+            for d in diags:
+                d["message"] = tagged(d["message"], session.refs)["tag"][1]
+            return diags
+        raise RequestError(-32601, f"No RPC method '{method}' found")
+
+    def rpc_notification(self, params: dict) -> None:
+        doc = self.docs.get(params.get("uri", ""))
+        if doc is not None and not doc.crashed:
+            self.session(doc, params.get("sessionId"))
+
+    # ------------------------------------------------------------ notifications
+
+    def on_notification(self, msg: jsonrpc.Message) -> None:
+        params = msg.params if isinstance(msg.params, dict) else {}
+        method = msg.method or ""
+        if method == "textDocument/didOpen":
+            self.did_open(params)
+        elif method == "textDocument/didChange":
+            self.did_change(params)
+        elif method == "textDocument/didClose":
+            self.did_close(params)
+        elif method == "$/cancelRequest":
+            self.cancel(params.get("id"))
+        elif method in ("$/lean/rpc/release", "$/lean/rpc/keepAlive"):
+            self.rpc_notification(params)
+        elif method in ("textDocument/didSave", "workspace/didChangeWatchedFiles") or method.startswith("$/"):
+            pass
+        else:
+            stderr(f"Got unsupported notification: {method}")
+
+    def cancel(self, request_id: Any) -> None:
+        if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
+            return
+        pend = self.pending.get(id_key(request_id))
+        if pend is None:
+            return
+        for doc in self.docs.values():
+            if pend in doc.queue:
+                doc.queue.remove(pend)
+        self.fail(pend, -32800, "")
+
+    def did_open(self, params: dict) -> None:
+        td = params["textDocument"]
+        uri = td["uri"]
+        if uri in self.docs:
+            self.close_document(self.docs.pop(uri), publish=False)
+        doc = Document(uri, normalize_newlines(td.get("text", "")), int(td.get("version", 0)))
+        self.docs[uri] = doc
+        self.start_run(doc, self.config.elab_delay_ms)
+
+    def did_change(self, params: dict) -> None:
+        td = params.get("textDocument", {})
+        doc = self.docs.get(td.get("uri"))
+        changes = params.get("contentChanges") or []
+        if doc is None or not changes:
+            return
+        for change in changes:
+            doc.text = apply_change(doc.text, change)
+        doc.version = int(td.get("version") or 0)
+        if doc.crashed:
+            stderr(f"[{doc.uri}] restarting crashed worker")
+            doc.crashed = False
+            doc.generation += 1
+            self.start_run(doc, self.config.elab_delay_ms)
+            queued, doc.queue = doc.queue, []
+            for pend in queued:
+                entry = self.handlers[pend.msg.method or ""]
+                pend.task = asyncio.create_task(self.run_request(pend, entry[1], doc))
+            return
+        old_header = doc.run.elab.header if doc.run else ""
+        run = self.start_run(doc, self.config.elab_delay_ms)
+        if run.elab.header != old_header:
+            stderr(f"[{doc.uri}] imports changed: restarting the worker")
+            doc.generation += 1
+            doc.sessions.clear()
+            self.restart_run(doc, run)
+
+    def restart_run(self, doc: Document, run: Run) -> None:
+        if run.task is not None:
+            run.task.cancel()
+        run.task = asyncio.create_task(self.elaborate_run(doc, run, self.config.restart_delay_ms + self.config.elab_delay_ms))
+
+    def did_close(self, params: dict) -> None:
+        doc = self.docs.pop(params.get("textDocument", {}).get("uri", ""), None)
+        if doc is not None:
+            self.close_document(doc, publish=True)
+
+    def close_document(self, doc: Document, publish: bool) -> None:
+        if doc.run is not None:
+            doc.run.superseded = True
+            if doc.run.task is not None:
+                doc.run.task.cancel()
+        self.fail_uri(doc.uri, -32801, TERMINATED.format(uri=doc.uri))
+        doc.queue.clear()
+        doc.notify()
+        if publish:
+            self.out.send(jsonrpc.notification("textDocument/publishDiagnostics",
+                                               {"uri": doc.uri, "version": doc.version, "diagnostics": []}))
+
+    def terminate_workers(self) -> None:
+        for doc in list(self.docs.values()):
+            self.close_document(doc, publish=True)
+        self.docs.clear()
+
+    # ------------------------------------------------------------ simulated worker
+
+    def start_run(self, doc: Document, delay_ms: int) -> Run:
+        if doc.run is not None:
+            doc.run.superseded = True
+            if doc.run.task is not None:
+                doc.run.task.cancel()
+        elab = elaborate(doc.text, self.scenario, self.options, doc.uri)
+        run = Run(doc.version, elab)
+        doc.run = run
+        doc.notify()
+        run.task = asyncio.create_task(self.elaborate_run(doc, run, delay_ms))
+        return run
+
+    def progress(self, doc: Document, run: Run, processing: list[dict[str, Any]]) -> None:
+        if run.superseded:
+            return
+        self.out.send(jsonrpc.notification("$/lean/fileProgress", {
+            "textDocument": {"uri": doc.uri, "version": run.version}, "processing": processing}))
+
+    def publish(self, doc: Document, run: Run, diagnostics: list[Any]) -> None:
+        if run.superseded:
+            return
+        silent_ok = bool((self.client_caps.get("lean") or {}).get("silentDiagnosticSupport"))
+        payload = [d.to_lsp(run.elab.index) for d in diagnostics if silent_ok or not d.silent]
+        if self.config.faults.huge_diagnostic_bytes:
+            payload.append({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                            "fullRange": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                            "severity": 3, "source": "Lean 4",
+                            "message": "x" * self.config.faults.huge_diagnostic_bytes})
+        self.out.send(jsonrpc.notification("textDocument/publishDiagnostics",
+                                           {"uri": doc.uri, "version": run.version, "diagnostics": payload}))
+
+    async def elaborate_run(self, doc: Document, run: Run, delay_ms: int) -> None:
+        index: LineIndex = run.elab.index
+        whole = {"start": {"line": 0, "character": 0}, "end": index.end_position()}
+        self.progress(doc, run, [{"range": whole, "kind": 1}])
+        if self.config.lake_early_empty:
+            self.publish(doc, run, [])
+        for _ in range(self.config.refresh_requests):
+            self.out.send(jsonrpc.request(self.server_ids, "workspace/semanticTokens/refresh"))
+            self.server_ids += 1
+        await asyncio.sleep(delay_ms / 1000)
+        marker = self.config.faults.worker_crash_on
+        if marker and marker in doc.text:
+            self.crash_worker(doc, run)
+            return
+        delays = self.scenario.delays.get("decls", {}) if isinstance(self.scenario.delays.get("decls"), dict) else {}
+        so_far: list[Any] = []
+        for cmd in run.elab.commands:
+            pause = 0
+            if cmd.keyword is not None:
+                pause = self.config.per_decl_delay_ms + int(delays.get(cmd.name or "", 0))
+            if pause:
+                await asyncio.sleep(pause / 1000)
+            so_far.extend(cmd.diagnostics)
+            run.upto_line = cmd.last_line
+            doc.notify()
+            if pause and cmd.diagnostics:
+                self.publish(doc, run, so_far)
+        self.publish(doc, run, so_far)
+        self.progress(doc, run, [])
+        if self.config.progress_done_twice:
+            self.progress(doc, run, [])
+        run.finished = True
+        doc.finished_version = max(doc.finished_version, run.version)
+        doc.notify()
+
+    def crash_worker(self, doc: Document, run: Run) -> None:
+        code = self.config.faults.worker_crash_exit_code
+        stderr(f"[{doc.uri}] injected worker crash (exit code {code})")
+        run.superseded = True
+        doc.crashed = True
+        doc.sessions.clear()
+        template, err = (WORKER_EXITED, -32901) if code == 1 else (WORKER_CRASHED, -32902)
+        self.fail_uri(doc.uri, err, template.format(uri=doc.uri))
+        whole = {"start": {"line": 0, "character": 0}, "end": run.elab.index.end_position()}
+        self.out.send(jsonrpc.notification("$/lean/fileProgress", {
+            "textDocument": {"uri": doc.uri, "version": doc.version}, "processing": [{"range": whole, "kind": 2}]}))
+        doc.notify()
