@@ -1,0 +1,194 @@
+"""The checker against the Lean test double: verdicts, batched == single, unsafe candidates
+never reach Lean, the user's document and directory are never touched, timeouts."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from copilot.checker import Checker, CheckerConfig, CheckTarget, build_shadow_text
+from copilot.proof_text import locate_sorries
+from copilot.shadow import is_shadow_uri, shadow_uri
+from tests.copilot.double import SCENARIOS, double_client, write_scenario
+from tests.copilot.test_safety import HOSTILE
+
+TEXT = """import Foo
+
+theorem t (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by
+  rw [Nat.add_zero]
+  sorry
+
+theorem later : True := trivial
+"""
+
+CANDIDATES = [
+    "rw [Nat.add_zero]\nexact h",  # accepted
+    "rw [Nat.add_zero]",  # incomplete: a ≤ b left
+    "simp",  # error
+    "exact h",  # error: type mismatch
+    "skip",  # incomplete, same goal
+    "sorry",  # rejected-unsafe
+    "slow_tactic",  # error: unknown tactic here
+]
+
+
+def _target(tmp_path: Path, text: str = TEXT) -> CheckTarget:
+    uri = (tmp_path / "A.lean").as_uri()
+    return CheckTarget.for_sorry(uri, text, locate_sorries(text)[0])
+
+
+def _summary(results):
+    return [(r.status, r.message.split("\n")[0], r.goals) for r in results]
+
+
+async def test_verdicts_and_batched_agrees_with_single(tmp_path: Path) -> None:
+    """Each candidate gets the verdict Lean's answer implies, and one batched elaboration
+    gives exactly the single-candidate verdicts."""
+    target = _target(tmp_path)
+    async with double_client() as client:
+        checker = Checker(client, CheckerConfig(batch_size=16))
+        batched = await checker.check_many(target, CANDIDATES)
+        elaborations_batched = checker.elaborations
+        single = await checker.check_many(target, CANDIDATES, batch=False)
+        await checker.close()
+    assert _summary(batched) == _summary(single)
+    statuses = [r.status for r in batched]
+    assert statuses == ["accepted", "incomplete", "error", "error", "incomplete", "rejected-unsafe", "error"]
+    assert batched[1].goals == ["a b : Nat\nh : a ≤ b\n⊢ a ≤ b"]
+    assert batched[2].message == "simp made no progress"
+    assert elaborations_batched == 1
+    assert checker.elaborations == 1 + 6  # one per safe candidate when unbatched
+
+
+async def test_unsafe_candidates_never_reach_lean(tmp_path: Path) -> None:
+    """Every hostile candidate of the safety corpus is refused before Lean: the double's
+    message log shows none of them in any document text."""
+    log = tmp_path / "double.jsonl"
+    target = _target(tmp_path)
+    async with double_client(SCENARIOS / "search.json", "--log", str(log)) as client:
+        checker = Checker(client)
+        hostile = [c for c in HOSTILE if c.strip()]
+        results = await checker.check_many(target, hostile + ["rw [Nat.add_zero]\nexact h"])
+        await checker.close()
+    assert all(r.status == "rejected-unsafe" for r in results[:-1])
+    assert results[-1].status == "accepted"
+    texts = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        params = entry.get("params") or {}
+        if entry.get("method") == "textDocument/didOpen":
+            texts.append(params["textDocument"]["text"])
+        if entry.get("method") == "textDocument/didChange":
+            texts.extend(c["text"] for c in params["contentChanges"])
+    assert texts, "the double saw no document at all"
+    sent = "\n".join(texts)
+    assert "sorry" not in sent.replace("declaration uses", "")
+    for candidate in hostile:
+        assert candidate.strip() not in sent.replace(TEXT, ""), candidate
+
+
+async def test_user_document_and_directory_are_never_touched(tmp_path: Path) -> None:
+    """Checking opens only shadow URIs (never the user's), writes nothing to the user's
+    directory, and closes its shadows at the end."""
+    log = tmp_path / "logs" / "double.jsonl"
+    log.parent.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "A.lean").write_text(TEXT, encoding="utf-8")
+    before = sorted(os.listdir(project))
+    target = _target(project)
+    async with double_client(SCENARIOS / "search.json", "--log", str(log)) as client:
+        checker = Checker(client)
+        await checker.check(target, "rw [Nat.add_zero]\nexact h")
+        assert client.open_documents == [shadow_uri(target.uri, 0)]
+        await checker.close()
+        assert client.open_documents == []
+    assert sorted(os.listdir(project)) == before
+    assert (project / "A.lean").read_text(encoding="utf-8") == TEXT
+    uris = set()
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry.get("dir") == "recv" and entry.get("method", "").startswith("textDocument/did"):
+            uris.add(entry["params"]["textDocument"]["uri"])
+    assert uris and all(is_shadow_uri(u) for u in uris)
+    assert target.uri not in uris
+    assert shadow_uri(target.uri, 0).startswith(project.as_uri() + "/.lean-companion-shadow-A-")
+
+
+async def test_other_sorries_and_axioms_decide_acceptance(tmp_path: Path) -> None:
+    """A proof that depends on sorryAx (a sorried premise, seen through ``#print axioms``) is
+    not accepted; a declaration that keeps another user sorry may still accept a step."""
+    scenario = write_scenario(
+        tmp_path / "axioms.json",
+        {
+            "declarations": {
+                "(a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0": "a b : Nat\nh : a ≤ b\n⊢ a + 0 ≤ b + 0",
+                "(p : Prop) (hp : p) : p ∧ True": "p : Prop\nhp : p\n⊢ p ∧ True",
+            },
+            "tactics": [
+                {"goal": "*", "tactic": "exact sorry_lemma", "result": []},
+                {"goal": "*", "tactic": "exact good_lemma", "result": []},
+            ],
+            "diagnostics": [
+                {
+                    "pattern": "exact sorry_lemma\\s*\\n\\s*#print axioms (_lc_cand_\\d+)",
+                    "group": 1,
+                    "severity": 3,
+                    "message": "'_lc_cand' depends on axioms: [propext, sorryAx]",
+                }
+            ],
+        },
+    )
+    text = "theorem t (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  sorry\n"
+    target = _target(tmp_path, text)
+    two = "theorem t (p : Prop) (hp : p) : p ∧ True := by\n  constructor\n  · sorry\n  · sorry\n"
+    locs = locate_sorries(two)
+    target_two = CheckTarget.for_sorry((tmp_path / "B.lean").as_uri(), two, locs[1])
+    async with double_client(scenario) as client:
+        checker = Checker(client)
+        results = await checker.check_many(target, ["exact sorry_lemma", "exact good_lemma"])
+        kept = await checker.check(target_two, "trivial")
+        await checker.close()
+    assert results[0].status == "error" and "sorryAx" in results[0].message
+    assert results[1].status == "accepted"
+    assert target_two.other_sorries and kept.status == "accepted"
+    assert any(d.is_sorry_warning for d in kept.diagnostics)
+
+
+async def test_heartbeat_and_wall_time_timeouts(tmp_path: Path) -> None:
+    """Lean's heartbeat error becomes ``timeout``; so does a check that exceeds the wall-time
+    limit, after which the shadow is reset and the next check works."""
+    scenario = write_scenario(
+        tmp_path / "slow.json",
+        {
+            "declarations": {"(x : Nat) : x = x + 0": "x : Nat\n⊢ x = x + 0"},
+            "tactics": [
+                {"goal": "*", "tactic": "heavy", "result": {"error": "(deterministic) timeout at `whnf`, maximum number of heartbeats (200000) has been reached"}},
+                {"goal": "*", "tactic": "rfl_ok", "result": []},
+            ],
+            "delays": {"decls": {"_lc_cand_0": 1500}},
+        },
+    )
+    text = "theorem t (x : Nat) : x = x + 0 := by\n  sorry\n"
+    target = _target(tmp_path, text)
+    async with double_client(scenario) as client:
+        quick = Checker(client, CheckerConfig(wall_timeout=0.4, per_candidate_timeout=0.0))
+        slow = await quick.check(target, "rfl_ok")  # copy 0 takes 1.5 s in this scenario
+        assert slow.status == "timeout"
+        relaxed = Checker(client, CheckerConfig(wall_timeout=10.0), pool=quick.pool)
+        results = await relaxed.check_many(target, ["heavy", "rfl_ok"])
+        await quick.close()
+    assert [r.status for r in results] == ["timeout", "accepted"]
+
+
+def test_shadow_text_wraps_renames_and_keeps_statement() -> None:
+    """Each copy is wrapped in set_option maxHeartbeats, renamed, followed by #print axioms,
+    and the statement check sees the signature unchanged."""
+    target = CheckTarget.for_sorry("file:///p/A.lean", TEXT, locate_sorries(TEXT)[0])
+    text, slots = build_shadow_text(target, ["simp", "rfl"], CheckerConfig(max_heartbeats=1234))
+    assert text.startswith("import Foo\n\nset_option maxHeartbeats 1234 in\ntheorem _lc_cand_0 (a b : Nat)")
+    assert "theorem _lc_cand_1 (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  rw [Nat.add_zero]\n  rfl" in text
+    assert "#print axioms _lc_cand_1" in text
+    assert "later" not in text  # truncated after the declaration
+    assert all(s.statement_ok for s in slots)
+    assert text[slots[1].cand_end - 3 : slots[1].cand_end] == "rfl"
