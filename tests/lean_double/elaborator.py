@@ -330,6 +330,12 @@ def _split_tactics(masked_line: str, cl: _Line) -> list[Tactic]:
     return out
 
 
+def _open_brackets(item: Any) -> int:
+    if isinstance(item, Bullet):
+        return _open_brackets(item.items[-1]) if item.items else 0
+    return sum(item.text.count(c) for c in "([{⟨") - sum(item.text.count(c) for c in ")]}⟩")
+
+
 def _extend(item: Any, masked_lines: list[str], cl: _Line) -> None:
     if isinstance(item, Bullet):
         if item.items:
@@ -344,6 +350,10 @@ def _parse_items(lines: list[_Line], i: int, col: int, masked_lines: list[str]) 
     items: list[Any] = []
     while i < len(lines):
         cl = lines[i]
+        if items and _open_brackets(items[-1]) > 0:
+            _extend(items[-1], masked_lines, cl)  # inside brackets columns do not matter
+            i += 1
+            continue
         if cl.col < col:
             break
         if cl.col > col:

@@ -73,6 +73,20 @@ def top_level_split(text: str, sep: str) -> tuple[str, str] | None:
     return None
 
 
+def strip_parens(text: str) -> str:
+    """Drop one pair of parentheses enclosing the whole text."""
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        return text[1:-1].strip()
+    return text
+
+
 def _closed() -> Outcome:
     return Outcome(goals=[])
 
@@ -82,8 +96,10 @@ def builtin(goal: str, tactic: str) -> Outcome | None:
     parts = split_goal(goal)
     words = tactic.split()
     head, args = words[0], words[1:]
-    target = parts.target
+    target = strip_parens(parts.target)
     if head in ("sorry", "admit") and not args:
+        return Outcome(goals=[], sorry=True)
+    if head in ("exact", "apply", "refine", "refine'") and args == ["sorry"]:
         return Outcome(goals=[], sorry=True)
     if tactic == "skip":
         return Outcome(goals=[goal])
@@ -115,7 +131,7 @@ def builtin(goal: str, tactic: str) -> Outcome | None:
         for sep, tags in ((" ∧ ", ("left", "right")), (" ↔ ", ("mp", "mpr"))):
             split = top_level_split(target, sep)
             if split:
-                a, b = split
+                a, b = strip_parens(split[0]), strip_parens(split[1])
                 targets = (a, b) if sep == " ∧ " else (f"{a} → {b}", f"{b} → {a}")
                 return Outcome(goals=[join_goal(GoalParts(t, parts.hyps, tgt)) for t, tgt in zip(tags, targets)])
         return None
