@@ -1,0 +1,164 @@
+-- Drives a headless Neovim (0.7+) as a real LSP client of the proxy, through the
+-- lean_companion plugin module. Run by tests/editors/test_nvim_*.py:
+--   nvim --headless -u NONE -i NONE -n -c 'luafile tests/editors/nvim/session.lua'
+-- Environment: LC_PLUGIN_DIR, LC_CMD_JSON (the server command), LC_FILE (the .lean file),
+-- LC_OUT (where the observations go, as JSON), LC_SCENARIO ('roundtrip' or 'crash').
+-- This script only observes and records; the Python test makes the assertions.
+
+local out = {}
+local function env(name)
+  local value = os.getenv(name)
+  assert(value and value ~= '', 'missing environment variable ' .. name)
+  return value
+end
+
+local function write_out()
+  local f = assert(io.open(env('LC_OUT'), 'w'))
+  f:write(vim.fn.json_encode(out))
+  f:close()
+end
+
+local publishes = {}
+local original_publish = vim.lsp.handlers['textDocument/publishDiagnostics']
+vim.lsp.handlers['textDocument/publishDiagnostics'] = function(err, result, ctx, config)
+  table.insert(publishes, { count = #result.diagnostics, version = result.version or vim.NIL, at = vim.loop.now() })
+  return original_publish(err, result, ctx, config)
+end
+
+local function diagnostics(bufnr)
+  local list = {}
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    table.insert(list, { lnum = d.lnum, col = d.col, severity = d.severity, message = d.message })
+  end
+  table.sort(list, function(a, b) return a.lnum < b.lnum end)
+  return list
+end
+
+local function sync(client, method, params, bufnr, timeout)
+  local response, err = client.request_sync(method, params, timeout or 15000, bufnr)
+  if not response then
+    return { transport_error = tostring(err) }
+  end
+  if response.err then
+    return { error = { code = response.err.code, message = response.err.message } }
+  end
+  return { result = response.result == nil and vim.NIL or response.result }
+end
+
+local function roundtrip(lc, client, bufnr)
+  out.hover = sync(client, 'textDocument/hover', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 0, character = 26 },
+  }, bufnr)
+  out.plain_goal = sync(client, '$/lean/plainGoal', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 4, character = 2 },
+  }, bufnr)
+  out.code_actions = sync(client, 'textDocument/codeAction', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = { line = 1, character = 2 }, ['end'] = { line = 1, character = 8 } },
+    context = { diagnostics = {} },
+  }, bufnr)
+  -- apply the double's "Try this" quickfix through the plugin's :LeanCompanionTry path
+  local offered = {}
+  vim.ui.select = function(items, opts, on_choice)
+    for _, item in ipairs(items) do
+      table.insert(offered, opts.format_item and opts.format_item(item) or tostring(item))
+    end
+    on_choice(items[1], 1)
+  end
+  vim.api.nvim_win_set_cursor(0, { 2, 2 })
+  vim.cmd('LeanCompanionTry')
+  vim.wait(10000, function()
+    return vim.api.nvim_buf_get_lines(bufnr, 1, 2, false)[1] ~= '  exact?'
+  end, 20)
+  out.offered = offered
+  out.line_after_action = vim.api.nvim_buf_get_lines(bufnr, 1, 2, false)[1]
+  -- the edit goes to Lean as didChange: the "Try this" message must go away
+  out.try_this_gone = vim.wait(15000, function()
+    for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+      if d.message:match('Try this') then
+        return false
+      end
+    end
+    return #vim.diagnostic.get(bufnr) > 0
+  end, 50)
+  out.diagnostics_after_edit = diagnostics(bufnr)
+  -- the companion's own namespace: answered by the proxy (a result or an error, never a hang)
+  out.status = sync(client, '$/leanCompanion/status', vim.empty_dict(), bufnr, 10000)
+end
+
+local function crash(lc, client, bufnr)
+  local before = #publishes
+  out.publishes_before = before
+  -- A burst of requests; the double exits at its Nth message, so some are in flight then.
+  local outcomes = {}
+  local sent = 0
+  for i = 1, 25 do
+    sent = sent + 1
+    client.request('textDocument/hover', {
+      textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 3, character = 30 },
+    }, function(err, result)
+      table.insert(outcomes, { i = i, ok = err == nil, code = err and err.code or vim.NIL,
+        message = err and err.message or vim.NIL })
+    end, bufnr)
+    vim.wait(40, function() return false end, 10)
+  end
+  out.sent = sent
+  out.all_answered = vim.wait(30000, function() return #outcomes == sent end, 50)
+  out.outcomes = outcomes
+  -- the restarted server re-opens the document: diagnostics arrive again
+  out.republished = vim.wait(30000, function()
+    for i = before + 1, #publishes do
+      if publishes[i].count > 0 then
+        return true
+      end
+    end
+    return false
+  end, 50)
+  out.publishes = publishes
+  out.diagnostics_after = diagnostics(bufnr)
+  out.hover_after = sync(client, 'textDocument/hover', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 0, character = 26 },
+  }, bufnr)
+  -- and the session goes on: an edit is elaborated by the new server
+  vim.api.nvim_buf_set_lines(bufnr, 4, 5, false, { '  simp' })
+  out.edit_elaborated = vim.wait(15000, function()
+    for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+      if d.lnum == 3 and d.message:match('sorry') then
+        return false
+      end
+    end
+    return true
+  end, 50)
+  out.diagnostics_after_edit = diagnostics(bufnr)
+end
+
+local ok, problem = pcall(function()
+  vim.opt.runtimepath:prepend(env('LC_PLUGIN_DIR'))
+  local lc = require('lean_companion')
+  lc.setup({ cmd = vim.fn.json_decode(env('LC_CMD_JSON')), keymaps = true })
+  out.nvim = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) .. '.' .. tostring(vim.version().patch)
+  vim.cmd('edit ' .. vim.fn.fnameescape(env('LC_FILE')))
+  local bufnr = vim.api.nvim_get_current_buf()
+  out.filetype = vim.bo[bufnr].filetype
+  out.attached = vim.wait(20000, function() return lc.client(bufnr) ~= nil end, 20)
+  local client = lc.client(bufnr)
+  assert(client, 'no lean-companion client attached')
+  out.client_name = client.name
+  out.keymap = vim.fn.maparg('<LocalLeader>cs', 'n') ~= ''
+  out.first_diagnostics = vim.wait(20000, function() return #vim.diagnostic.get(bufnr) >= 2 end, 20)
+  out.diagnostics = diagnostics(bufnr)
+  local scenario = env('LC_SCENARIO')
+  if scenario == 'roundtrip' then
+    roundtrip(lc, client, bufnr)
+  else
+    crash(lc, client, bufnr)
+  end
+  out.still_attached = lc.client(bufnr) ~= nil and not client.is_stopped()
+  out.client_count = #vim.lsp.get_active_clients()
+end)
+out.ok = ok
+if not ok then
+  out.problem = tostring(problem)
+end
+write_out()
+vim.cmd('qa!')

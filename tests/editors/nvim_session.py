@@ -1,0 +1,118 @@
+"""Run ``tests/editors/nvim/session.lua`` in a headless Neovim whose LSP server is
+``lean-companion serve -- <the Lean test double>``, and return what the script observed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SESSION_SCRIPT = REPO_ROOT / "tests" / "editors" / "nvim" / "session.lua"
+PLUGIN_DIR = REPO_ROOT / "packaging" / "nvim"
+SCENARIO = REPO_ROOT / "tests" / "lean_double" / "scenarios" / "basic.json"
+
+LEAN_FILE = """\
+theorem add_comm' (a b : Nat) : a + b = b + a := by
+  exact?
+
+theorem add_zero' (n : Nat) : n + 0 = n := by
+  sorry
+"""
+
+
+def require_nvim() -> str:
+    """The ``nvim`` executable, or skip (CI installs Debian's 0.7.2 in scripts/setup.sh --dev)."""
+    nvim = shutil.which("nvim")
+    if nvim is None:
+        pytest.skip("nvim is not installed (apt-get install neovim)")
+    return nvim
+
+
+def require_double() -> None:
+    """Skip when the Lean test double is not in this checkout."""
+    if not (REPO_ROOT / "tests" / "lean_double" / "__main__.py").exists() or not SCENARIO.exists():
+        pytest.skip("the Lean test double (tests/lean_double) is not available")
+
+
+def nvim_env(tmp: Path) -> dict[str, str]:
+    """An environment that keeps Neovim's state in ``tmp`` and lets ``python -m`` find the repo."""
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        HOME=str(tmp / "home"),
+        XDG_CONFIG_HOME=str(tmp / "xdg" / "config"),
+        XDG_DATA_HOME=str(tmp / "xdg" / "data"),
+        XDG_STATE_HOME=str(tmp / "xdg" / "state"),
+        XDG_CACHE_HOME=str(tmp / "xdg" / "cache"),
+        LEAN_COMPANION_RUNTIME_DIR=str(tmp / "runtime"),
+    )
+    (tmp / "home").mkdir(exist_ok=True)
+    return env
+
+
+def make_project(tmp: Path) -> Path:
+    """A folder with a ``lean-toolchain`` (the root marker) and ``T.lean``."""
+    project = tmp / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.30.0\n")
+    (project / "T.lean").write_text(LEAN_FILE)
+    return project
+
+
+def double_command(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "tests.lean_double", "--scenario", str(SCENARIO), *extra]
+
+
+def crash_once_wrapper(tmp: Path, crash_after: int) -> Path:
+    """A server command that starts the double with ``--crash-after`` the first time only, so
+    the proxy's restarted server behaves."""
+    marker = tmp / "crashed-once"
+    first = " ".join(_sh(a) for a in double_command("--crash-after", str(crash_after)))
+    again = " ".join(_sh(a) for a in double_command())
+    script = tmp / "double-crashing-once.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {_sh(str(marker))} ]; then : > {_sh(str(marker))}; exec {first}; fi\n"
+        f"exec {again}\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def _sh(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def run_session(tmp: Path, scenario: str, server_cmd: list[str], proxy: tuple[str, ...] = ("copilot.cli", "serve")) -> dict[str, Any]:
+    """Run the Lua session with the proxy in front of ``server_cmd``: ``lean-companion serve``
+    by default, or ``("lsp_proxy",)`` for the bare proxy."""
+    nvim = require_nvim()
+    project = make_project(tmp)
+    out = tmp / "observations.json"
+    proxy_log = tmp / "proxy.log"
+    cmd = [sys.executable, "-m", *proxy, "--log-file", str(proxy_log), "--", *server_cmd]
+    env = nvim_env(tmp)
+    env.update(
+        LC_PLUGIN_DIR=str(PLUGIN_DIR),
+        LC_CMD_JSON=json.dumps(cmd),
+        LC_FILE=str(project / "T.lean"),
+        LC_OUT=str(out),
+        LC_SCENARIO=scenario,
+    )
+    result = subprocess.run(
+        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SESSION_SCRIPT}"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=180,
+    )
+    log = proxy_log.read_text(errors="replace") if proxy_log.exists() else "(no proxy log)"
+    assert out.exists(), f"nvim wrote no observations (rc {result.returncode})\n{result.stderr[-3000:]}\n{log[-3000:]}"
+    observed = json.loads(out.read_text())
+    observed["_proxy_log"] = log
+    assert observed.get("ok"), f"the Lua session failed: {observed.get('problem')}\n{log[-3000:]}"
+    return observed

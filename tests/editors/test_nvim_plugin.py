@@ -1,0 +1,75 @@
+"""The ``lean_companion`` Neovim module's own logic, in headless Neovim: the proxy command it
+builds (lake serve in a Lake project, lean --server elsewhere), root detection, the user
+commands it defines and the keymaps it can turn off."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.editors.nvim_session import PLUGIN_DIR, nvim_env, require_nvim
+
+pytestmark = pytest.mark.nvim
+
+PROBE = r"""
+vim.opt.runtimepath:prepend(os.getenv('LC_PLUGIN_DIR'))
+local lc = require('lean_companion')
+local root = os.getenv('LC_ROOT')
+local out = {}
+lc.setup({ serve_args = { '--log-file', '/tmp/x.log' } })
+out.lake_cmd = lc.cmd(root .. '/lakeproj')
+out.lean_cmd = lc.cmd(root .. '/plain')
+out.root_nested = lc.find_root(root .. '/lakeproj/Sub/Dir/A.lean')
+out.root_none = lc.find_root('/A.lean') or vim.NIL
+lc.setup({ companion = '/opt/lc/bin/lean-companion', server_cmd = { 'lake', '+leanprover/lean4:v4.9.0', 'serve', '--' } })
+out.custom_cmd = lc.cmd(root .. '/plain')
+lc.setup({ cmd = { 'x', 'y' } })
+out.override_cmd = lc.cmd(root .. '/lakeproj')
+local names = {}
+for name, _ in pairs(vim.api.nvim_get_commands({})) do
+  if name:match('^LeanCompanion') then table.insert(names, name) end
+end
+table.sort(names)
+out.commands = names
+local messages = {}
+vim.notify = function(msg) table.insert(messages, msg) end
+lc.suggest()
+out.messages = messages
+local f = io.open(os.getenv('LC_OUT'), 'w')
+f:write(vim.fn.json_encode(out))
+f:close()
+vim.cmd('qa!')
+"""
+
+
+def test_module_builds_commands_and_finds_roots(tmp_path: Path) -> None:
+    """`cmd(root)` wraps `lake serve --` for a Lake project and `lean --server` otherwise, after
+    `lean-companion serve <serve_args> --`; explicit `server_cmd`/`cmd` win; the root is the
+    nearest folder with a marker; all :LeanCompanion* commands exist; without a client the
+    commands say so instead of failing."""
+    nvim = require_nvim()
+    (tmp_path / "lakeproj" / "Sub" / "Dir").mkdir(parents=True)
+    (tmp_path / "lakeproj" / "lakefile.toml").write_text('name = "p"\n')
+    (tmp_path / "plain").mkdir()
+    probe = tmp_path / "probe.lua"
+    probe.write_text(PROBE)
+    out = tmp_path / "out.json"
+    env = nvim_env(tmp_path)
+    env.update(LC_PLUGIN_DIR=str(PLUGIN_DIR), LC_ROOT=str(tmp_path), LC_OUT=str(out))
+    result = subprocess.run([nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {probe}"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert out.exists(), result.stderr
+    got = json.loads(out.read_text())
+    assert got["lake_cmd"] == ["lean-companion", "serve", "--log-file", "/tmp/x.log", "--", "lake", "serve", "--"]
+    assert got["lean_cmd"] == ["lean-companion", "serve", "--log-file", "/tmp/x.log", "--", "lean", "--server"]
+    assert got["root_nested"] == str(tmp_path / "lakeproj")
+    assert got["root_none"] is None
+    assert got["custom_cmd"] == ["/opt/lc/bin/lean-companion", "serve", "--", "lake", "+leanprover/lean4:v4.9.0", "serve", "--"]
+    assert got["override_cmd"] == ["x", "y"]
+    assert got["commands"] == sorted([
+        "LeanCompanionFillAll", "LeanCompanionFillSorry", "LeanCompanionLog", "LeanCompanionPremises",
+        "LeanCompanionStatus", "LeanCompanionSuggest", "LeanCompanionTry",
+    ])
+    assert len(got["messages"]) == 1 and "no lean-companion client" in got["messages"][0]
