@@ -1,0 +1,202 @@
+"""Requests against the double as a process: ids, cancellation, RPC, hover, completion, code actions."""
+from __future__ import annotations
+
+import asyncio
+
+from tests.double.driver import Driver
+from tests.lean_double import BASIC_SCENARIO
+from tests.lean_double.goals import strip_tags
+
+URI = "file:///p/A.lean"
+SWAP = """theorem swap (p q : Prop) : p ∧ q → q ∧ p := by
+  intro h
+  constructor
+  · exact h.2
+  · exact h.1
+"""
+
+
+async def started(*options: str, delay: str = "20", capabilities: dict | None = None) -> Driver:
+    d = await Driver.start("--elab-delay-ms", delay, *options, scenario=BASIC_SCENARIO)
+    await d.initialize(capabilities)
+    return d
+
+
+def pos(line: int, character: int) -> dict:
+    return {"line": line, "character": character}
+
+
+async def test_cancel_pending_request_gets_exactly_one_minus_32800():
+    """$/cancelRequest for a pending id: one reply, code -32800 with an empty message."""
+    d = await started(delay="1500")
+    await d.open(URI, SWAP)
+    rid = await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": URI}, "position": pos(1, 2)}, id_="goal-1")
+    await d.notify("$/cancelRequest", {"id": "goal-1"})
+    reply = await d.reply(rid)
+    assert reply["error"] == {"code": -32800, "message": ""}
+    await d.notify("$/cancelRequest", {"id": "goal-1"})  # unknown by now: ignored
+    await d.diagnostics(URI, 1)
+    await asyncio.sleep(0.1)
+    assert sum(1 for m in d.messages if m.get("id") == "goal-1") == 1
+    assert await d.shutdown() == 0
+
+
+async def test_numeric_and_string_ids_are_distinct():
+    """Request ids 7 and "7" are different requests, each answered under its own id."""
+    d = await started()
+    await d.open(URI, SWAP)
+    await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": URI}, "position": pos(1, 2)}, id_=7)
+    await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": URI}, "position": pos(2, 13)}, id_="7")
+    a = await d.wait_for(lambda m: m.get("id") == 7 and "result" in m)
+    b = await d.wait_for(lambda m: m.get("id") == "7" and "result" in m)
+    assert a["result"]["goals"] == ["p q : Prop\n⊢ p ∧ q → q ∧ p"]
+    assert len(b["result"]["goals"]) == 2
+    assert b["result"]["rendered"] == ("```lean\ncase left\np q : Prop\nh : p ∧ q\n⊢ q\n```\n---\n"
+                                       "```lean\ncase right\np q : Prop\nh : p ∧ q\n⊢ p\n```")
+    assert await d.shutdown() == 0
+
+
+async def test_utf16_positions_with_astral_characters_and_crlf():
+    """Goal positions and diagnostic ranges count UTF-16 units; CRLF text is handled as LF."""
+    d = await started()
+    text = "theorem 𝔽swap (p q : Prop) : p ∧ q → q ∧ p := by\r\n  intro h\r\n  constructor\r\n  frobnicate\r\n"
+    await d.open(URI, text)
+    [diag] = [x for x in await d.diagnostics(URI, 1)]
+    assert diag["range"] == {"start": pos(3, 2), "end": pos(3, 12)}
+    # `by` is at code-point column 46 but UTF-16 column 47 (𝔽 takes two units).
+    assert (await d.goal(URI, 0, 47))["goals"] == ["p q : Prop\n⊢ p ∧ q → q ∧ p"]
+    assert await d.goal(URI, 0, 46) is None
+    # Edit at the end of the file after an astral character on the same line.
+    await d.change(URI, 2, [{"range": {"start": pos(3, 2), "end": pos(3, 12)}, "text": "· exact h.2\r\n  · exact h.1"}])
+    assert await d.diagnostics(URI, 2) == []
+    await d.change(URI, 3, [{"range": {"start": pos(5, 0), "end": pos(5, 0)}, "text": "-- 🎉 done\n"}])
+    assert await d.diagnostics(URI, 3) == []
+    assert await d.shutdown() == 0
+
+
+async def test_hover_completion_and_resolve():
+    """Hover gives the identifier's range and scripted markdown; completion returns scripted items."""
+    d = await started()
+    text = "theorem c (a b : Nat) : a + b = b + a := by\n  exact Nat.add_comm a b\n"
+    await d.open(URI, text)
+    hover = (await d.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": pos(1, 12)}))["result"]
+    assert hover["range"] == {"start": pos(1, 8), "end": pos(1, 20)}
+    assert hover["contents"]["kind"] == "markdown" and "Addition is commutative" in hover["contents"]["value"]
+    generic = (await d.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": pos(0, 8)}))["result"]
+    assert generic["contents"]["value"] == "```lean\nc\n```"
+    assert (await d.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": pos(0, 2)}))["result"] is None
+    comp = (await d.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": pos(1, 12)}))["result"]
+    assert comp["isIncomplete"] is False and [i["label"] for i in comp["items"]] == ["Nat.add_comm", "Nat.add_zero"]
+    item = comp["items"][0]
+    assert (await d.request("completionItem/resolve", item))["result"] == item
+    assert await d.shutdown() == 0
+
+
+async def test_try_this_code_action_and_resolve_rules():
+    """exact? yields a Try-this quickfix replacing the tactic; resolve needs Lean-shaped data."""
+    d = await started()
+    text = "theorem c (a b : Nat) : a + b = b + a := by\n  exact?\n"
+    await d.open(URI, text)
+    params = {"textDocument": {"uri": URI}, "range": {"start": pos(1, 4), "end": pos(1, 4)}, "context": {"diagnostics": []}}
+    [action] = (await d.request("textDocument/codeAction", params))["result"]
+    assert action == {"title": "Try this: exact Nat.add_comm a b", "kind": "quickfix", "isPreferred": True,
+                      "edit": {"documentChanges": [{"textDocument": {"uri": URI, "version": 1},
+                                                    "edits": [{"range": {"start": pos(1, 2), "end": pos(1, 8)},
+                                                               "newText": "exact Nat.add_comm a b"}]}]}}
+    elsewhere = dict(params, range={"start": pos(0, 0), "end": pos(0, 3)})
+    assert (await d.request("textDocument/codeAction", elsewhere))["result"] == []
+    lean_shaped = {"title": "x", "data": {"params": params, "providerName": "p", "providerResultIndex": 0}}
+    assert (await d.request("codeAction/resolve", lean_shaped))["result"] == lean_shaped
+    foreign = {"title": "ours", "data": {"params": params, "mine": True}}
+    assert (await d.request("codeAction/resolve", foreign))["error"]["code"] == -32801
+    assert (await d.request("codeAction/resolve", {"title": "no data"}))["error"]["code"] == -32700
+    assert await d.shutdown() == 0
+
+
+async def test_rpc_sessions_interactive_goals_and_errors():
+    """connect gives a 64-bit id; getInteractiveGoals mirrors plainGoal; bad sessions get -32900."""
+    d = await started(capabilities={"lean": {"rpcWireFormat": "v1"}})
+    await d.open(URI, SWAP)
+    sid = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    assert isinstance(sid, int) and sid >= 2**63
+    call = {"textDocument": {"uri": URI}, "position": pos(2, 13), "sessionId": sid,
+            "method": "Lean.Widget.getInteractiveGoals",
+            "params": {"textDocument": {"uri": URI}, "position": pos(2, 13)}}
+    goals = (await d.request("$/lean/rpc/call", call))["result"]["goals"]
+    plain = await d.goal(URI, 2, 13)
+    assert len(goals) == 2 and goals[0]["userName"] == "left" and goals[0]["goalPrefix"] == "⊢ "
+    assert [h["names"] for h in goals[0]["hyps"]] == [["p", "q"], ["h"]]
+    assert list(goals[0]["ctx"]) == ["__rpcref"]
+    rendered = ["case " + g["userName"] + "\n" + "".join(
+        " ".join(h["names"]) + " : " + strip_tags(h["type"]) + "\n" for h in g["hyps"]) + g["goalPrefix"] + strip_tags(g["type"])
+        for g in goals]
+    assert rendered == plain["goals"]
+    outside = dict(call, position=pos(0, 0), params={"textDocument": {"uri": URI}, "position": pos(0, 0)})
+    assert (await d.request("$/lean/rpc/call", outside))["result"] is None
+    widgets = dict(call, method="Lean.Widget.getWidgets", params=pos(1, 0))
+    assert (await d.request("$/lean/rpc/call", widgets))["result"] == {"widgets": []}
+    unknown = dict(call, method="Lean.Widget.noSuchThing")
+    assert "No RPC method" in (await d.request("$/lean/rpc/call", unknown))["error"]["message"]
+    assert (await d.request("$/lean/rpc/call", dict(call, sessionId=sid + 1)))["error"] == \
+        {"code": -32900, "message": "Outdated RPC session"}
+    await d.notify("$/lean/rpc/keepAlive", {"uri": URI, "sessionId": sid})
+    await d.notify("$/lean/rpc/release", {"uri": URI, "sessionId": sid, "refs": [goals[0]["ctx"]]})
+    assert "result" in await d.request("$/lean/rpc/call", call)
+    # Close and reopen: a new worker, so the old session is outdated.
+    await d.notify("textDocument/didClose", {"textDocument": {"uri": URI}})
+    await d.open(URI, SWAP)
+    assert (await d.request("$/lean/rpc/call", call))["error"]["code"] == -32900
+    assert await d.shutdown() == 0
+
+
+async def test_rpc_sessions_expire_without_keepalive():
+    """A session unused for longer than --rpc-expiry-s is outdated."""
+    d = await started("--rpc-expiry-s", "0.3")
+    await d.open(URI, SWAP)
+    sid = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    call = {"textDocument": {"uri": URI}, "position": pos(1, 2), "sessionId": sid,
+            "method": "Lean.Widget.getInteractiveGoals", "params": {"textDocument": {"uri": URI}, "position": pos(1, 2)}}
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        await d.notify("$/lean/rpc/keepAlive", {"uri": URI, "sessionId": sid})
+    assert "result" in await d.request("$/lean/rpc/call", call)
+    await asyncio.sleep(0.45)
+    assert (await d.request("$/lean/rpc/call", call))["error"]["code"] == -32900
+    assert await d.shutdown() == 0
+
+
+async def test_header_edit_restarts_the_worker():
+    """Changing the imports restarts the worker: old RPC sessions die, diagnostics start over."""
+    d = await started("--restart-delay-ms", "100")
+    text = "import Mathlib.Tactic\n\n" + SWAP
+    await d.open(URI, text)
+    await d.diagnostics(URI, 1)
+    sid = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    await d.change(URI, 2, [{"range": {"start": pos(0, 7), "end": pos(0, 21)}, "text": "Std"}])
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await d.diagnostics(URI, 2) == []
+    assert loop.time() - t0 >= 0.1
+    call = {"textDocument": {"uri": URI}, "position": pos(3, 2), "sessionId": sid,
+            "method": "Lean.Widget.getInteractiveGoals", "params": {"textDocument": {"uri": URI}, "position": pos(3, 2)}}
+    assert (await d.request("$/lean/rpc/call", call))["error"]["code"] == -32900
+    # A body edit keeps the worker (and a new session) alive.
+    sid2 = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    await d.change(URI, 3, [{"range": {"start": pos(7, 0), "end": pos(7, 0)}, "text": "\n"}])
+    await d.diagnostics(URI, 3)
+    assert "result" in await d.request("$/lean/rpc/call", dict(call, sessionId=sid2))
+    assert await d.shutdown() == 0
+
+
+async def test_term_goal_and_empty_standard_results():
+    """plainTermGoal answers {goal, range} for term bodies; other Lean requests answer empty."""
+    d = await started()
+    text = "theorem f (a b : Nat) : a + b = b + a := Nat.add_comm a b\n"
+    await d.open(URI, text)
+    term = (await d.request("$/lean/plainTermGoal", {"textDocument": {"uri": URI}, "position": pos(0, 45)}))["result"]
+    assert term == {"goal": "a b : Nat\n⊢ a + b = b + a", "range": {"start": pos(0, 41), "end": pos(0, 57)}}
+    td = {"textDocument": {"uri": URI}}
+    assert (await d.request("textDocument/documentSymbol", td))["result"] == []
+    assert (await d.request("textDocument/semanticTokens/full", td))["result"] == {"data": []}
+    assert (await d.request("textDocument/definition", dict(td, position=pos(0, 45))))["result"] == []
+    assert await d.shutdown() == 0
