@@ -39,13 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", help="append one JSON line per message received and sent to this file")
     f = p.add_argument_group("fault injection")
     f.add_argument("--crash-after", type=int, help="exit abruptly when the Nth client message arrives")
-    f.add_argument("--crash-exit-code", type=int, default=137)
+    f.add_argument("--crash-exit-code", type=int, help="exit code of --crash-after (default 137)")
     f.add_argument("--worker-crash-on", help="a file worker crashes while elaborating text containing this string")
-    f.add_argument("--worker-crash-exit-code", type=int, default=134, help="1 gives -32901 errors, anything else -32902")
+    f.add_argument("--worker-crash-exit-code", type=int, help="1 gives -32901 errors, anything else -32902 (default 134)")
     f.add_argument("--garbage-after", type=int, help="write non-LSP bytes to stdout after the Nth client message")
-    f.add_argument("--huge-diagnostic-bytes", type=int, default=0, help="add an information diagnostic of this many bytes to every publish")
+    f.add_argument("--huge-diagnostic-bytes", type=int, help="add an information diagnostic of this many bytes to every publish")
     f.add_argument("--silent-eof-after", type=int, help="close stdout after the Nth client message")
-    f.add_argument("--silent-eof-mode", choices=("hang", "exit"), default="hang")
+    f.add_argument("--silent-eof-mode", choices=("hang", "exit"), help="after --silent-eof-after: keep running (hang, default) or exit 0")
     f.add_argument("--shuffle-replies", action="store_true", help="delay replies at random so they come out of order")
     f.add_argument("--seed", type=int, help="random seed (session ids, shuffling)")
     return p
@@ -56,12 +56,7 @@ def build_config(args: argparse.Namespace, scenario: Scenario) -> Config:
     delays = scenario.delays
     faults = Faults()
     faults.update(scenario.faults, "scenario faults")
-    cli_faults = {name: getattr(args, name) for name in Faults.names() if getattr(args, name, None) not in (None, False, 0)}
-    if args.crash_exit_code != 137:
-        cli_faults["crash_exit_code"] = args.crash_exit_code
-    if args.silent_eof_mode != "hang":
-        cli_faults["silent_eof_mode"] = args.silent_eof_mode
-    cli_faults.pop("shuffle_max_ms", None)
+    cli_faults = {name: getattr(args, name) for name in Faults.names() if getattr(args, name, None) not in (None, False)}
     faults.update(cli_faults, "command line")
     return Config(
         lean_version=version,
