@@ -515,10 +515,9 @@ class LeanClient:
         self._progress.pop(uri, None)
         if doc is None:
             return
-        try:
-            await self.connection.notify(methods.DID_CLOSE, {"textDocument": {"uri": uri}})
-        finally:
-            self.connection.set_private_uri(uri, False)
+        # The URI stays private: Lean answers didClose with an empty publishDiagnostics that
+        # must not reach the editor either (and a shadow URI is reused later anyway).
+        await self.connection.notify(methods.DID_CLOSE, {"textDocument": {"uri": uri}})
 
     async def close_all(self) -> None:
         """Close every document this client opened (errors are logged, not raised)."""

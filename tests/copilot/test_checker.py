@@ -192,3 +192,53 @@ def test_shadow_text_wraps_renames_and_keeps_statement() -> None:
     assert "later" not in text  # truncated after the declaration
     assert all(s.statement_ok for s in slots)
     assert text[slots[1].cand_end - 3 : slots[1].cand_end] == "rfl"
+
+
+async def test_checking_through_the_proxy_stays_private(tmp_path: Path) -> None:
+    """Behind the proxy's router (a live editor session), checks run in private shadow
+    documents: the editor sees nothing about them, and its own document keeps working."""
+    import asyncio
+
+    from lsp_proxy.lean_client import LeanClient
+    from lsp_proxy.router import Router
+    from lsp_proxy.transport import LeanProcess, ServerCommand
+    from tests.copilot.double import REPO_ROOT, double_command
+    from tests.lsp_proxy.memory import FrameSink, frame
+
+    editor_in, editor = asyncio.StreamReader(), FrameSink()
+    command = ServerCommand(double_command(SCENARIOS / "search.json", "--elab-delay-ms", "5"), cwd=str(REPO_ROOT))
+    router = Router(editor_in, editor, lambda: LeanProcess.spawn(command))
+    task = asyncio.ensure_future(router.run())
+    seen: list[dict] = []
+
+    async def reply(id_: int) -> dict:
+        while True:
+            message = await editor.message(timeout=10)
+            seen.append(message)
+            if message.get("id") == id_ and "method" not in message:
+                return message
+
+    target = _target(tmp_path)
+    editor_in.feed_data(frame({"id": 0, "method": "initialize", "params": {"capabilities": {}}}))
+    await reply(0)
+    editor_in.feed_data(frame({"method": "initialized", "params": {}}))
+    editor_in.feed_data(frame({"method": "textDocument/didOpen", "params": {"textDocument": {
+        "uri": target.uri, "languageId": "lean4", "version": 1, "text": TEXT}}}))
+    checker = Checker(LeanClient(router))
+    results = await checker.check_many(target, CANDIDATES[:4])
+    await checker.close()
+    editor_in.feed_data(frame({"id": 1, "method": "textDocument/waitForDiagnostics", "params": {"uri": target.uri, "version": 1}}))
+    await reply(1)
+    editor_in.feed_data(frame({"id": 2, "method": "shutdown"}))
+    await reply(2)
+    editor_in.feed_data(frame({"method": "exit"}))
+    assert await asyncio.wait_for(task, 10) == 0
+    while not editor.nothing_pending():
+        seen.append(await editor.message())
+
+    assert [r.status for r in results] == ["accepted", "incomplete", "error", "error"]
+    dumped = json.dumps(seen)
+    leaked = [m for m in seen if ".lean-companion-shadow-" in json.dumps(m) or "_lc_cand_" in json.dumps(m)]
+    assert not leaked, leaked
+    published = [m["params"]["uri"] for m in seen if m.get("method") == "textDocument/publishDiagnostics"]
+    assert published and set(published) == {target.uri}

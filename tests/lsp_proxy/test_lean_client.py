@@ -79,7 +79,7 @@ URI = "file:///p/Shadow.lean"
 
 async def test_open_change_close_send_lean_messages_and_mark_private() -> None:
     """open/change/close send didOpen/didChange/didClose with increasing versions, and the
-    document is private while open."""
+    document is private (and stays so after close)."""
     conn = FakeConnection()
     client = LeanClient(conn)
     await client.open(URI, "theorem t : True := by\r\n  trivial\n")
@@ -94,7 +94,7 @@ async def test_open_change_close_send_lean_messages_and_mark_private() -> None:
     with pytest.raises(ValueError):
         await client.open(URI, "again")
     await client.close(URI)
-    assert conn.private[URI] is False
+    assert conn.private[URI] is True  # Lean's closing empty publish must stay private too
     assert conn.notifications("textDocument/didClose") == [{"textDocument": {"uri": URI}}]
     assert client.open_documents == []
 
