@@ -121,7 +121,10 @@ class CheckTarget:
 @dataclass(frozen=True)
 class CheckerConfig:
     """``max_heartbeats`` wraps every copy; ``wall_timeout`` + ``per_candidate_timeout`` × n
-    bounds one elaboration; ``verify_axioms`` adds ``#print axioms`` per copy."""
+    bounds one elaboration; ``verify_axioms`` adds ``#print axioms`` per copy;
+    ``confirm_accepted`` re-checks alone any candidate accepted behind other copies in a
+    batch (an earlier copy, added to the environment even when it failed, could otherwise be
+    found by ``exact?`` or type-class search and lend its ``sorry``)."""
 
     max_heartbeats: int = 200_000
     wall_timeout: float = 30.0
@@ -129,6 +132,7 @@ class CheckerConfig:
     goal_timeout: float = 10.0
     verify_axioms: bool = True
     batch_size: int = 16
+    confirm_accepted: bool = True
     policy: SafetyPolicy = DEFAULT_POLICY
 
 
@@ -262,9 +266,14 @@ class Checker:
             else:
                 to_check.append(candidate)
         size = max(1, self.config.batch_size) if batch else 1
+        if target.decl.keyword == "instance":
+            size = 1  # instance copies would feed type-class search in later copies
         for start in range(0, len(to_check), size):
             chunk = to_check[start : start + size]
-            for result in await self._check_chunk(target, chunk):
+            chunk_results = await self._check_chunk(target, chunk)
+            for position, result in enumerate(chunk_results):
+                if position > 0 and result.accepted and self.config.confirm_accepted:
+                    result = (await self._check_chunk(target, [result.candidate]))[0]
                 results[result.candidate] = result
         return [results[c] for c in candidates]
 

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from copilot.lean_lexer import Token, is_letter_like, tokenize
 
 MAX_CANDIDATE_CHARS = 4000
+# Names the checker gives its declaration copies (copilot.checker); a candidate must not
+# refer to another candidate's copy.
+RESERVED_PREFIX = "_lc_"
 
 # component -> reason; checked against every dotted component of every identifier.
 _ALWAYS_BANNED: dict[str, str] = {}
@@ -224,6 +227,8 @@ def check_candidate(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafetyV
                 return verdict
             continue
         for part in token.parts:
+            if skeleton(part).startswith(RESERVED_PREFIX):
+                return _refuse(f"`{part}` uses the checker's reserved prefix {RESERVED_PREFIX}")
             reason = _banned_reason(part, policy)
             if reason is not None:
                 return _refuse(f"`{part}` {reason}")

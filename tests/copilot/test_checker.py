@@ -242,3 +242,39 @@ async def test_checking_through_the_proxy_stays_private(tmp_path: Path) -> None:
     assert not leaked, leaked
     published = [m["params"]["uri"] for m in seen if m.get("method") == "textDocument/publishDiagnostics"]
     assert published and set(published) == {target.uri}
+
+
+async def test_accepted_behind_other_copies_is_confirmed_alone(tmp_path: Path) -> None:
+    """A candidate accepted at a later position in a batch is re-checked alone: here the
+    scenario makes `exact_found_prev` succeed only when an earlier copy exists (as `exact?`
+    could find a failed earlier copy in real Lean), so the confirmed verdict is an error."""
+    scenario = write_scenario(
+        tmp_path / "borrow.json",
+        {
+            "declarations": {"(a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0": "a b : Nat\nh : a ≤ b\n⊢ a + 0 ≤ b + 0"},
+            "tactics": [
+                {"goal": "*", "tactic": "exact_found_prev", "result": []},
+                {"goal": "*", "tactic": "honest_closer", "result": []},
+            ],
+            "diagnostics": [
+                {
+                    "pattern": "_lc_cand_0 [^\\n]*\\n  (exact_found_prev)",
+                    "group": 1,
+                    "message": "no earlier copy to borrow from",
+                }
+            ],
+        },
+    )
+    text = "theorem t (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  sorry\n"
+    target = _target(tmp_path, text)
+    async with double_client(scenario) as client:
+        checker = Checker(client)
+        batched = await checker.check_many(target, ["simp", "exact_found_prev", "honest_closer"])
+        assert checker.elaborations == 1 + 2  # the batch, then each later acceptance alone
+        unconfirmed = Checker(client, CheckerConfig(confirm_accepted=False), pool=checker.pool)
+        raw = await unconfirmed.check_many(target, ["simp", "exact_found_prev"])
+        single = await checker.check(target, "exact_found_prev")
+        await checker.close()
+    assert [r.status for r in batched] == ["error", "error", "accepted"]
+    assert batched[1].message == "no earlier copy to borrow from" == single.message
+    assert raw[1].status == "accepted"  # what batching alone would have claimed

@@ -113,6 +113,9 @@ HOSTILE = [
     "",
     "   \n  ",
     "simp" + " " * 5000,
+    # the checker's own copies
+    "exact _lc_cand_0",
+    "simp [Foo._lc_cand_3]",
 ]
 
 BENIGN = [
