@@ -23,7 +23,9 @@ class SorryResult(msgspec.Struct, kw_only=True):
     ``line``/``column`` are 1-based (as editors show them); ``column`` counts UTF-16 code
     units, like LSP and SARIF. The ``sorry`` token spans ``column`` to ``column + 5`` on
     ``line``. ``proof`` is the text that replaces the ``sorry`` token (present when
-    ``status == "filled"``, also in ``--dry-run`` runs, where nothing is written).
+    ``status == "filled"``, also in ``--dry-run`` runs, where nothing is written), as the
+    tactic sequence; ``replacement`` is the exact text that replaces the characters
+    ``replace_start:replace_end`` (code-point offsets) of the file as it was read.
     """
 
     file: str
@@ -33,6 +35,9 @@ class SorryResult(msgspec.Struct, kw_only=True):
     goal: str | None = None
     status: Status
     proof: str | None = None
+    replacement: str | None = None
+    replace_start: int | None = None
+    replace_end: int | None = None
     time_seconds: float = 0.0
     expansions: int = 0
     models: list[str] = msgspec.field(default_factory=list)
@@ -49,6 +54,7 @@ class RunConfig(msgspec.Struct, kw_only=True):
     jobs: int = 1
     mode: Literal["dry-run", "diff", "in-place"] = "dry-run"
     server_cmd: list[str] = msgspec.field(default_factory=list)
+    lean_toolchain: str = ""
 
 
 class Summary(msgspec.Struct, kw_only=True):

@@ -26,12 +26,13 @@ class _Entry(msgspec.Struct):
 
 
 def config_fingerprint(config: RunConfig) -> str:
-    """What of the configuration changes the outcome (not jobs, not the output mode)."""
+    """What of the configuration changes the outcome: budgets, models and the project's Lean
+    toolchain (not jobs, not the output mode, not how the server is started)."""
     relevant = {
         "budget_seconds": config.budget_seconds,
         "max_expansions": config.max_expansions,
         "models": sorted(config.models),
-        "server_cmd": config.server_cmd,
+        "lean_toolchain": config.lean_toolchain,
     }
     return hashlib.sha256(msgspec.json.encode(relevant)).hexdigest()[:16]
 

@@ -1,0 +1,547 @@
+"""The fill-sorries pipeline: find files and sorries, search proofs, re-check, write.
+
+For each file: open it in a headless Lean (no editor), wait for its diagnostics, find every
+``sorry`` (token-aware source scan, cross-checked with Lean's sorry warnings), read each goal,
+and run the Lean-checked proof search (:mod:`copilot.search`) within the budget. Proofs found
+are then applied together and **re-checked in the real file**: no new error, exactly the filled
+declarations lose their sorry warning, and every declaration's statement text is unchanged.
+Only then is anything written (atomically, refusing a file changed since it was read).
+"""
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from copilot.checker import Checker, CheckerConfig, CheckTarget
+from copilot.proof_text import SorryLocation, declarations, locate_sorries, normalize_statement
+from copilot.search import SearchConfig, SearchResult, search
+from local_models.generation import TacticGenerator
+from lsp_proxy.errors import LeanError
+from lsp_proxy.lean_client import Diagnostic, LeanClient
+
+from .report import Report, RunConfig, SorryResult, summarize
+from .resume import ResumeCache, default_cache_path, result_key
+from .writer import ConcurrentModification, Snapshot, atomic_write, read_snapshot, unified_diff
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["dry-run", "diff", "in-place"]
+DEFAULT_EXCLUDES = (".lake/*", "*/.lake/*", "lake-packages/*", "build/*", ".git/*")
+SHADOW_MARKER = ".lean-companion-shadow"
+
+
+@dataclass
+class Options:
+    """Everything one run needs (the CLI builds this)."""
+
+    project: Path
+    paths: list[Path] = field(default_factory=list)
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    budget: float = 60.0
+    max_expansions: int = 200
+    models: list[str] = field(default_factory=list)
+    jobs: int = 1
+    mode: Mode = "diff"
+    resume: bool = False
+    server_cmd: list[str] | None = None
+    use_index: bool = True
+    server_per_job: bool = False
+    open_timeout: float = 600.0
+    heartbeats: int = 200_000
+    batch_size: int = 8
+    cache_path: Path | None = None
+    # Programmatic use (tests, the bench harness): sources added to the portfolio and models.
+    extra_generators: list[TacticGenerator] = field(default_factory=list)
+
+
+class Events:
+    """Progress callbacks (the CLI shows them with rich; tests record them)."""
+
+    def files_found(self, files: Sequence[Path], sorries: int) -> None: ...
+
+    def sorry_done(self, result: SorryResult) -> None: ...
+
+    def file_done(self, path: Path, diff: str | None) -> None: ...
+
+
+@dataclass
+class _Fill:
+    location: SorryLocation
+    result: SorryResult
+
+
+def default_server_cmd(project: Path) -> list[str]:
+    """``lake serve --`` in a Lake project, else ``lean --server``."""
+    if (project / "lakefile.lean").exists() or (project / "lakefile.toml").exists():
+        return ["lake", "serve", "--"]
+    return ["lean", "--server"]
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder upwards with a lakefile (else ``start`` itself)."""
+    start = start.resolve()
+    for folder in [start, *start.parents]:
+        if (folder / "lakefile.lean").exists() or (folder / "lakefile.toml").exists():
+            return folder
+    return start
+
+
+def _relative(path: Path, project: Path) -> str:
+    try:
+        return path.resolve().relative_to(project.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def discover_files(options: Options) -> list[Path]:
+    """The ``.lean`` files to process: PATHS (files or folders) or the whole project,
+    filtered by ``--include``/``--exclude`` globs matched against project-relative paths."""
+    roots = options.paths or [options.project]
+    found: set[Path] = set()
+    for root in roots:
+        root = root if root.is_absolute() else (Path.cwd() / root)
+        if root.is_file():
+            found.add(root.resolve())
+        elif root.is_dir():
+            found.update(p.resolve() for p in root.rglob("*.lean"))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {root}")
+    excludes = [*DEFAULT_EXCLUDES, *options.exclude]
+    selected = []
+    for path in sorted(found):
+        rel = _relative(path, options.project)
+        if SHADOW_MARKER in path.name:
+            continue
+        if options.include and not any(fnmatch.fnmatch(rel, g) for g in options.include):
+            continue
+        if any(fnmatch.fnmatch(rel, g) for g in excludes) and not (options.paths and path in {p.resolve() for p in options.paths}):
+            continue
+        selected.append(path)
+    return selected
+
+
+def _goal_text(goals: Sequence[str] | None) -> str | None:
+    return "\n\n".join(goals) if goals else None
+
+
+def _edit_span(old: str, new: str) -> tuple[int, int, str]:
+    """The single edit turning ``old`` into ``new``: (start, end in old, inserted text)."""
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    return prefix, len(old) - suffix, new[prefix : len(new) - suffix]
+
+
+def apply_edits(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
+    """Apply non-overlapping code-point edits (from the end, so offsets stay valid)."""
+    ordered = sorted(edits)
+    for (_, a_end, _), (b_start, _, _) in zip(ordered, ordered[1:]):
+        if b_start < a_end:
+            raise ValueError("overlapping edits")
+    for start, end, new in reversed(ordered):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+@dataclass
+class RecheckOutcome:
+    ok: bool
+    reason: str = ""
+
+
+def statements_unchanged(old: str, new: str) -> bool:
+    """Every declaration keeps its statement text (up to ``:=``), in order."""
+    before = [(d.keyword, d.name, normalize_statement(d.statement)) for d in declarations(old)]
+    after = [(d.keyword, d.name, normalize_statement(d.statement)) for d in declarations(new)]
+    return before == after
+
+
+def _sorry_declarations(text: str) -> Counter:
+    return Counter(loc.declaration for loc in locate_sorries(text))
+
+
+def judge_recheck(old_text: str, new_text: str, before: list[Diagnostic], after: list[Diagnostic]) -> RecheckOutcome:
+    """Decide whether the filled file is acceptable (see the module docstring)."""
+    if not statements_unchanged(old_text, new_text):
+        return RecheckOutcome(False, "a declaration's statement changed")
+    old_errors = Counter(d.message for d in before if d.is_error)
+    new_errors = Counter(d.message for d in after if d.is_error)
+    extra = new_errors - old_errors
+    if extra:
+        message = next(iter(extra)).splitlines()[0]
+        return RecheckOutcome(False, f"new error in the file: {message}")
+    warned_before = sum(1 for d in before if d.is_sorry_warning)
+    warned_after = sum(1 for d in after if d.is_sorry_warning)
+    still_sorry = len(_sorry_declarations(new_text))
+    gone = len(_sorry_declarations(old_text)) - still_sorry
+    if warned_after > still_sorry:
+        return RecheckOutcome(False, "a filled declaration still uses sorry")
+    if warned_before and warned_after != max(0, warned_before - gone):
+        return RecheckOutcome(False, f"expected {max(0, warned_before - gone)} sorry warning(s), Lean reports {warned_after}")
+    return RecheckOutcome(True)
+
+
+class FileJob:
+    """Fills the sorries of one file with one Lean client."""
+
+    def __init__(
+        self,
+        path: Path,
+        options: Options,
+        client: LeanClient,
+        checker: Checker,
+        generators: Sequence[TacticGenerator],
+        premises: Callable[[str, Path, int], list[str]] | None,
+        cache: ResumeCache | None,
+        run_config: RunConfig,
+        events: Events,
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.client = client
+        self.checker = checker
+        self.generators = generators
+        self.premises = premises
+        self.cache = cache
+        self.run_config = run_config
+        self.events = events
+        self.rel = _relative(path, options.project)
+        self.uri = path.resolve().as_uri()
+        self.version = 1
+        self.results: list[SorryResult] = []
+        self.written = False
+        self.errors: list[str] = []
+
+    def _base(self, loc: SorryLocation, **fields) -> SorryResult:
+        return SorryResult(file=self.rel, line=loc.line + 1, column=loc.character + 1, declaration=loc.declaration, **fields)
+
+    async def _goal(self, loc: SorryLocation) -> str | None:
+        try:
+            goal = await self.client.plain_goal(self.uri, loc.line, loc.character, timeout=60)
+            if goal is not None and goal.goals:
+                return _goal_text(goal.goals)
+            term = await self.client.plain_term_goal(self.uri, loc.line, loc.character, timeout=60)
+            return term.goal if term is not None else None
+        except LeanError as exc:
+            log.warning("%s:%d: could not read the goal: %s", self.rel, loc.line + 1, exc)
+            return None
+
+    async def run(self) -> list[SorryResult]:
+        snapshot = read_snapshot(self.path)
+        text = snapshot.text
+        locations = locate_sorries(text)
+        if not locations:
+            return []
+        await self.client.open(self.uri, text, self.version, private=True)
+        try:
+            diagnostics = await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
+            self._cross_check(locations, diagnostics)
+            fills = await self._search_all(snapshot, locations)
+            if fills:
+                await self._recheck_and_write(snapshot, diagnostics, fills)
+        finally:
+            try:
+                await asyncio.shield(self.client.close(self.uri))
+            except (LeanError, ValueError) as exc:
+                log.debug("closing %s: %s", self.uri, exc)
+        return self.results
+
+    def _cross_check(self, locations: list[SorryLocation], diagnostics: list[Diagnostic]) -> None:
+        warned = sum(1 for d in diagnostics if d.is_sorry_warning)
+        declared = len({loc.declaration for loc in locations})
+        if warned != declared:
+            log.info(
+                "%s: the source has sorries in %d declaration(s), Lean warns about %d "
+                "(errors elsewhere can hide a warning)", self.rel, declared, warned,
+            )
+
+    async def _search_all(self, snapshot: Snapshot, locations: list[SorryLocation]) -> list[_Fill]:
+        fills: list[_Fill] = []
+        seen: Counter = Counter()
+        for loc in locations:
+            goal = await self._goal(loc)
+            occurrence = seen[(loc.declaration, goal)]
+            seen[(loc.declaration, goal)] += 1
+            key = result_key(snapshot.sha256, loc.declaration, goal, occurrence, self.run_config)
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                result = msgspec.structs.replace(cached, file=self.rel, line=loc.line + 1, column=loc.character + 1)
+            else:
+                result = await self._search_one(snapshot, loc, goal)
+                if self.cache is not None:
+                    self.cache.put(key, result)
+            if result.status == "filled":
+                fills.append(_Fill(loc, result))
+            else:
+                self._finish(result)
+        return fills
+
+    async def _search_one(self, snapshot: Snapshot, loc: SorryLocation, goal: str | None) -> SorryResult:
+        started = time.monotonic()
+        try:
+            target = CheckTarget.for_sorry(self.uri, snapshot.text, loc)
+        except ValueError as exc:
+            return self._base(loc, goal=goal, status="error", message=str(exc))
+        premises: list[str] = []
+        if self.premises is not None and goal:
+            try:
+                premises = await asyncio.to_thread(self.premises, goal, self.path, loc.line)
+            except Exception as exc:  # the index is an aid; never fail a search on it
+                log.warning("premise lookup failed: %s", exc)
+        config = SearchConfig(time_budget=self.options.budget, max_expansions=self.options.max_expansions)
+        try:
+            outcome: SearchResult = await search(self.checker, target, self.generators, config=config, premises=premises)
+        except LeanError as exc:
+            return self._base(loc, goal=goal, status="error", message=f"Lean failed: {exc}",
+                              time_seconds=round(time.monotonic() - started, 3))
+        stats = outcome.stats
+        common = dict(
+            goal=goal, time_seconds=round(stats.elapsed_s, 3), expansions=stats.expansions,
+            models=sorted(stats.proposals_by_source) if outcome.status != "proved" else list(dict.fromkeys(stats.proof_sources)),
+        )
+        if outcome.status == "proved" and outcome.new_text is not None:
+            start, end, inserted = _edit_span(snapshot.text, outcome.new_text)
+            return self._base(loc, status="filled", proof=outcome.proof, replacement=inserted,
+                              replace_start=start, replace_end=end, **common)
+        if outcome.status == "timeout":
+            return self._base(loc, status="timeout", message=outcome.message, **common)
+        if outcome.status == "cancelled":
+            raise asyncio.CancelledError()
+        if outcome.status == "no-goal":
+            return self._base(loc, status="error", message=outcome.message, **common)
+        if stats.rejected_unsafe and stats.candidates_checked == 0:
+            return self._base(loc, status="rejected-unsafe",
+                              message=f"all {stats.rejected_unsafe} candidates were refused as unsafe", **common)
+        return self._base(loc, status="failed", message=outcome.message, **common)
+
+    def _finish(self, result: SorryResult) -> None:
+        self.results.append(result)
+        self.events.sorry_done(result)
+
+    async def _elaborate(self, text: str) -> list[Diagnostic]:
+        self.version += 1
+        await self.client.change(self.uri, text, self.version)
+        return await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
+
+    async def _recheck(self, old: str, before: list[Diagnostic], fills: list[_Fill]) -> tuple[str, RecheckOutcome]:
+        edits = [(f.result.replace_start, f.result.replace_end, f.result.replacement) for f in fills]
+        try:
+            new_text = apply_edits(old, edits)  # type: ignore[arg-type]
+        except ValueError as exc:
+            return old, RecheckOutcome(False, str(exc))
+        after = await self._elaborate(new_text)
+        return new_text, judge_recheck(old, new_text, before, after)
+
+    async def _recheck_and_write(self, snapshot: Snapshot, before: list[Diagnostic], fills: list[_Fill]) -> None:
+        new_text, outcome = await self._recheck(snapshot.text, before, fills)
+        accepted = fills
+        if not outcome.ok and len(fills) > 1:
+            # Find the fills that pass one by one, then together.
+            log.info("%s: combined re-check failed (%s); re-checking fills one at a time", self.rel, outcome.reason)
+            accepted = []
+            for fill in fills:
+                _, single = await self._recheck(snapshot.text, before, [*accepted, fill])
+                if single.ok:
+                    accepted.append(fill)
+                else:
+                    self._finish(msgspec.structs.replace(
+                        fill.result, status="error", message=f"proof rejected by the re-check in the file: {single.reason}"))
+            new_text, outcome = (await self._recheck(snapshot.text, before, accepted)) if accepted else (snapshot.text, outcome)
+        elif not outcome.ok:
+            for fill in fills:
+                self._finish(msgspec.structs.replace(
+                    fill.result, status="error", message=f"proof rejected by the re-check in the file: {outcome.reason}"))
+            accepted = []
+        if not accepted or not outcome.ok:
+            return
+        diff = unified_diff(self.rel, snapshot.text, new_text)
+        if self.options.mode == "in-place":
+            try:
+                atomic_write(snapshot, new_text)
+                self.written = True
+            except ConcurrentModification as exc:
+                self.errors.append(str(exc))
+                for fill in accepted:
+                    self._finish(msgspec.structs.replace(fill.result, status="error", message=str(exc)))
+                return
+        for fill in accepted:
+            self._finish(fill.result)
+        self.events.file_done(self.path, diff if self.options.mode == "diff" else None)
+
+
+def _load_generators(options: Options) -> tuple[list[TacticGenerator], list[str]]:
+    from local_models.portfolio import PortfolioGenerator
+
+    toolchain = options.project / "lean-toolchain"
+    lean_version = toolchain.read_text().strip() if toolchain.exists() else None
+    generators: list[TacticGenerator] = [PortfolioGenerator(lean_version)]
+    problems: list[str] = []
+    if options.models:
+        from local_models.config import load_config
+        from local_models.loader import load_generator
+
+        config = load_config(options.project)
+        for model_id in options.models:
+            try:
+                generators.append(load_generator(model_id, config))
+            except Exception as exc:  # a model problem costs that model, not the run
+                problems.append(f"model {model_id}: {exc}")
+    return generators, problems
+
+
+def _premise_lookup(options: Options) -> Callable[[str, Path, int], list[str]] | None:
+    if not options.use_index:
+        return None
+    try:
+        from copilot.premises import PremiseIndex
+
+        index = PremiseIndex.open(options.project)
+    except Exception as exc:
+        log.warning("premise index unavailable, searching without premises: %s", exc)
+        return None
+
+    def lookup(goal: str, path: Path, line: int) -> list[str]:
+        return [hit.name for hit in index.search_goal(goal, 16, file=path, line=line)]
+
+    return lookup
+
+
+async def run(options: Options, events: Events | None = None) -> Report:
+    """Run fill-sorries; on cancellation (Ctrl-C) returns the partial report."""
+    from lsp_proxy.headless import start_lean
+
+    events = events or Events()
+    started_wall = time.monotonic()
+    server_cmd = options.server_cmd or default_server_cmd(options.project)
+    run_config = RunConfig(
+        budget_seconds=options.budget, max_expansions=options.max_expansions, models=list(options.models),
+        jobs=options.jobs, mode=options.mode, server_cmd=server_cmd if options.server_cmd else [],
+        lean_toolchain=_read_toolchain(options.project),
+    )
+    report = Report(
+        project=str(options.project), tool_version=_version(),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config,
+    )
+    files = discover_files(options)
+    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8", errors="replace"))) for path in files}
+    files = [path for path in files if counts[path]]
+    events.files_found(files, sum(counts.values()))
+    if not files:
+        report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return report
+    generators, problems = await asyncio.to_thread(_load_generators, options)
+    generators.extend(options.extra_generators)
+    report.errors.extend(problems)
+    premises = await asyncio.to_thread(_premise_lookup, options)
+    cache = ResumeCache(options.cache_path or default_cache_path(options.project)) if options.resume else None
+    queue: asyncio.Queue[Path] = asyncio.Queue()
+    for path in files:
+        queue.put_nowait(path)
+    jobs: list[FileJob] = []
+    clients: list[LeanClient] = []
+    checker_config = CheckerConfig(max_heartbeats=options.heartbeats, batch_size=options.batch_size)
+
+    async def new_client() -> tuple[LeanClient, Checker]:
+        client = await start_lean(server_cmd, options.project, init_timeout=options.open_timeout)
+        clients.append(client)
+        return client, Checker(client, checker_config)
+
+    async def worker(shared: tuple[LeanClient, Checker] | None) -> None:
+        client, checker = shared or await new_client()
+        while True:
+            try:
+                path = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            job = FileJob(path, options, client, checker, generators, premises, cache, run_config, events)
+            jobs.append(job)
+            try:
+                await job.run()
+            except LeanError as exc:
+                message = f"{job.rel}: Lean failed: {exc}"
+                log.warning(message)
+                job.errors.append(message)
+                done = {(r.line, r.column) for r in job.results}
+                text = path.read_text(encoding="utf-8", errors="replace")
+                for loc in locate_sorries(text):
+                    if (loc.line + 1, loc.character + 1) not in done:
+                        job._finish(job._base(loc, status="error", message=str(exc)))
+            except (OSError, UnicodeDecodeError) as exc:
+                job.errors.append(f"{job.rel}: {exc}")
+
+    interrupted = False
+    try:
+        shared = None if options.server_per_job else await new_client()
+        await asyncio.gather(*(worker(shared) for _ in range(max(1, options.jobs))))
+    except asyncio.CancelledError:
+        interrupted = True
+    except (LeanError, OSError) as exc:
+        report.errors.append(f"could not run Lean ({' '.join(server_cmd)}): {exc}")
+    finally:
+        await asyncio.shield(_shutdown(clients))
+    results = [r for job in jobs for r in job.results]
+    if interrupted:
+        results.extend(_unattempted(files, results, options))
+    report.results = sorted(results, key=lambda r: (r.file, r.line, r.column))
+    report.files_written = sorted(job.rel for job in jobs if job.written)
+    for job in jobs:
+        report.errors.extend(job.errors)
+    report.complete = not interrupted
+    if interrupted:
+        report.errors.append("interrupted by the user: partial report")
+    report.summary = summarize(report.results, files_written=len(report.files_written), seconds=time.monotonic() - started_wall)
+    report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return report
+
+
+def _unattempted(files: Sequence[Path], results: Sequence[SorryResult], options: Options) -> list[SorryResult]:
+    """``skipped`` records for the sorries an interrupted run never decided."""
+    decided = {(r.file, r.line, r.column) for r in results}
+    skipped = []
+    for path in files:
+        rel = _relative(path, options.project)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for loc in locate_sorries(text):
+            if (rel, loc.line + 1, loc.character + 1) not in decided:
+                skipped.append(SorryResult(file=rel, line=loc.line + 1, column=loc.character + 1,
+                                           declaration=loc.declaration, status="skipped",
+                                           message="not attempted: the run was interrupted"))
+    return skipped
+
+
+async def _shutdown(clients: list[LeanClient]) -> None:
+    await asyncio.gather(*(client.shutdown(timeout=10) for client in clients), return_exceptions=True)
+
+
+def _read_toolchain(project: Path) -> str:
+    try:
+        return (project / "lean-toolchain").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lean-companion")
+    except Exception:
+        return "0+unknown"
