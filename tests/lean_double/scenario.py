@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ImportError:
+        tomllib = None  # type: ignore[assignment]
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,8 +222,10 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read scenario: {exc}") from exc
+    if path.suffix == ".toml" and tomllib is None:
+        raise ScenarioError(f"{path}: TOML scenarios need Python 3.11 or the tomli package")
     try:
         data = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else json.loads(raw)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except ValueError as exc:  # TOMLDecodeError is a ValueError
         raise ScenarioError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {exc}") from exc
     return scenario_from_dict(data, str(path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -407,8 +408,6 @@ class Server:
         return run.elab.term_goal_at(line, run.elab.index.cp_col(line, character))
 
     async def hover(self, params: dict, doc: Document) -> Any:
-        import re
-
         line, character = int(params["position"]["line"]), int(params["position"]["character"])
         run = await self.wait_command(doc, line)
         index = run.elab.index
@@ -553,6 +552,12 @@ class Server:
     # ------------------------------------------------------------ notifications
 
     def on_notification(self, msg: jsonrpc.Message) -> None:
+        try:
+            self.handle_notification(msg)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            stderr(f"Cannot parse notification params of {msg.method}: {exc!r} (ignored)")
+
+    def handle_notification(self, msg: jsonrpc.Message) -> None:
         params = msg.params if isinstance(msg.params, dict) else {}
         method = msg.method or ""
         if method == "textDocument/didOpen":
@@ -651,7 +656,11 @@ class Server:
             doc.run.superseded = True
             if doc.run.task is not None:
                 doc.run.task.cancel()
-        elab = elaborate(doc.text, self.scenario, self.options, doc.uri)
+        try:
+            elab = elaborate(doc.text, self.scenario, self.options, doc.uri)
+        except Exception:  # a bug in the mini-elaborator must not take the session down
+            stderr(f"[{doc.uri}] mini-elaborator failed (reporting no diagnostics):\n" + traceback.format_exc())
+            elab = Elaboration(doc.text, LineIndex(doc.text), "", [])
         run = Run(doc.version, elab)
         doc.run = run
         doc.notify()
