@@ -7,13 +7,14 @@ It is deliberately conservative: it never fails, and it marks what it could not 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import re
+from typing import Literal, NamedTuple
 
 TokenKind = Literal["ident", "number", "string", "char", "comment", "symbol"]
 
 # Multi-character symbols that matter to us; everything else is one character.
 _SYMBOLS = (":=", "=>", "<;>", "@[", "#[", "::", "..", "<|>", "<|", "|>.", "|>", "->", "<-")
+_SYMBOL_FIRST = frozenset(sym[0] for sym in _SYMBOLS)
 _SUBSCRIPTS = set("₀₁₂₃₄₅₆₇₈₉ₐₑₒₓₔₕₖₗₘₙₚₛₜᵢᵣᵤᵥⱼᵦᵧᵨᵩᵪ")
 _NOT_IDENT_GREEK = set("λΠΣ")
 
@@ -43,8 +44,7 @@ def is_id_rest(ch: str) -> bool:
     return is_id_first(ch) or ch.isdigit() or ch in "'!?" or ch in _SUBSCRIPTS
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One token: ``text`` spans ``source[start:end]``. For identifiers ``parts`` holds the
     dot-separated components with ``«»`` removed."""
 
@@ -125,15 +125,19 @@ def _ident(text: str, i: int) -> tuple[int, tuple[str, ...], bool]:
             parts.append(text[i + 1 : close])
             i = close + 1
         else:
-            j = i + 1
+            j = _ASCII_IDENT_REST.match(text, i + 1).end()  # type: ignore[union-attr]
             while j < n and is_id_rest(text[j]):
-                j += 1
+                j = _ASCII_IDENT_REST.match(text, j + 1).end()  # type: ignore[union-attr]
             parts.append(text[i:j])
             i = j
         if i + 1 < n and text[i] == "." and (is_id_first(text[i + 1]) or text[i + 1] == "«"):
             i += 1
             continue
         return i, tuple(parts), False
+
+
+_SPACES = re.compile(r"\s+")
+_ASCII_IDENT_REST = re.compile(r"[A-Za-z0-9_'!?]*")
 
 
 def tokenize(text: str, *, keep_comments: bool = True) -> list[Token]:
@@ -143,16 +147,16 @@ def tokenize(text: str, *, keep_comments: bool = True) -> list[Token]:
     while i < n:
         ch = text[i]
         if ch.isspace():
-            i += 1
+            i = _SPACES.match(text, i).end()  # type: ignore[union-attr]
             continue
-        if text.startswith("--", i):
+        if ch == "-" and text.startswith("--", i):
             end = text.find("\n", i)
             end = n if end < 0 else end
             if keep_comments:
                 tokens.append(Token("comment", text[i:end], i, end))
             i = end
             continue
-        if text.startswith("/-", i):
+        if ch == "/" and text.startswith("/-", i):
             end = _block_comment_end(text, i)
             open_ = end < 0
             end = n if open_ else end
@@ -193,14 +197,12 @@ def tokenize(text: str, *, keep_comments: bool = True) -> list[Token]:
             tokens.append(Token("number", text[i:j], i, j))
             i = j
             continue
-        for symbol in _SYMBOLS:
-            if text.startswith(symbol, i):
-                tokens.append(Token("symbol", symbol, i, i + len(symbol)))
-                i += len(symbol)
-                break
+        if ch in _SYMBOL_FIRST:
+            symbol = next((sym for sym in _SYMBOLS if text.startswith(sym, i)), ch)
         else:
-            tokens.append(Token("symbol", ch, i, i + 1))
-            i += 1
+            symbol = ch
+        tokens.append(Token("symbol", symbol, i, i + len(symbol)))
+        i += len(symbol)
     return tokens
 
 

@@ -9,12 +9,13 @@ Used by the checker, the proof search, the editor features and ``fill-sorries``.
 """
 from __future__ import annotations
 
+import bisect
 import re
 import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
-from copilot.lean_lexer import Token, column_of, line_indent, tokenize
+from copilot.lean_lexer import Token, column_of, line_starts, tokenize
 
 HoleKind = Literal["tactic", "term"]
 
@@ -167,9 +168,10 @@ def _is_prefix_segment(tokens: list[Token]) -> bool:
     return True
 
 
-def declarations(source: str) -> list[Declaration]:
-    """Every top-level declaration in ``source``, in order."""
-    tokens = tokenize(source)
+def declarations(source: str, tokens: list[Token] | None = None) -> list[Declaration]:
+    """Every top-level declaration in ``source``, in order (``tokens``: its tokens with
+    comments, if already computed)."""
+    tokens = tokenize(source) if tokens is None else tokens
     heads = [i for i, t in enumerate(tokens) if _is_command_head(t, source)]
     segments: list[tuple[int, int]] = []
     pending_start: int | None = None
@@ -263,22 +265,33 @@ def normalize_statement(statement: str) -> str:
 # --------------------------------------------------------------------------- sorries
 
 
-def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, bool]:
+class _Lines:
+    """Line number of an offset by bisection (files can be long)."""
+
+    def __init__(self, source: str) -> None:
+        self.starts = line_starts(source)
+
+    def count(self, _newline: str, _zero: int, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) - 1
+
+
+def _classify(tokens: list[Token], index: int, source: str, lines: _Lines | None = None) -> tuple[HoleKind, bool]:
     """Heuristic tactic/term classification of ``tokens[index]`` plus an in-have flag.
 
     Tactic blocks are tracked by column: ``by`` opens a block whose column is that of the
     next token; a token starting a line at a block's column is a tactic; tokens after ``;``,
     ``<;>``, ``·``, ``by``, combinators (``try``, ``all_goals``…), and after ``=>`` of a
     ``case``/``next``/``|`` alternative inside a block are tactics."""
+    lines = lines or _Lines(source)
     blocks: list[tuple[int, int]] = []  # (column, index of the 'by' token)
     line_first: dict[int, int] = {}
     for i, token in enumerate(tokens):
-        line = source.count("\n", 0, token.start)
+        line = lines.count("\n", 0, token.start)
         line_first.setdefault(line, i)
     prev_line = -1
     for i in range(index + 1):
         token = tokens[i]
-        line = source.count("\n", 0, token.start)
+        line = lines.count("\n", 0, token.start)
         first_on_line = line != prev_line
         prev_line = line
         col = column_of(source, token.start)
@@ -292,7 +305,7 @@ def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, b
     token = tokens[index]
     prev = tokens[index - 1] if index > 0 else None
     col = column_of(source, token.start)
-    line = source.count("\n", 0, token.start)
+    line = lines.count("\n", 0, token.start)
     first_on_line = line_first.get(line) == index
     in_block = bool(blocks)
     kind: HoleKind = "term"
@@ -301,7 +314,7 @@ def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, b
     elif in_block and first_on_line and col == blocks[-1][0]:
         kind = "tactic"
     elif in_block and prev is not None and prev.text == "=>":
-        head = tokens[line_first[source.count("\n", 0, prev.start)]]
+        head = tokens[line_first[lines.count("\n", 0, prev.start)]]
         if head.text in ("case", "next", "|", "case'") :
             kind = "tactic"
     elif in_block and prev is not None and prev.text == "." and first_on_line is False:
@@ -315,7 +328,7 @@ def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, b
         in_have = True
     elif blocks:
         by_token = tokens[blocks[-1][1]]
-        by_head = tokens[line_first[source.count("\n", 0, by_token.start)]]
+        by_head = tokens[line_first[lines.count("\n", 0, by_token.start)]]
         in_have = by_head.text in HAVE_LIKE
     return kind, in_have
 
@@ -323,20 +336,26 @@ def _classify(tokens: list[Token], index: int, source: str) -> tuple[HoleKind, b
 def locate_sorries(source: str) -> list[SorryLocation]:
     """Every ``sorry`` token in ``source`` (not in comments, strings or identifiers), with
     its tactic/term kind, ``have`` context and declaration name."""
-    decls = declarations(source)
-    tokens = tokenize(source, keep_comments=False)
+    all_tokens = tokenize(source)
+    decls = declarations(source, all_tokens)
+    tokens = [t for t in all_tokens if t.kind != "comment"]
+    lines = _Lines(source)
+    decl_starts = [d.start for d in decls]
+    token_starts = [t.start for t in tokens]
     out = []
     for index, token in enumerate(tokens):
         if token.kind != "ident" or token.text != "sorry":
             continue
-        decl = next((d for d in decls if d.start <= token.start < d.end), None)
+        at = bisect.bisect_right(decl_starts, token.start) - 1
+        decl = decls[at] if at >= 0 and token.start < decls[at].end else None
         scope = tokens
         local_index = index
         if decl is not None:
-            first = next(i for i, t in enumerate(tokens) if t.start >= decl.start)
-            scope = [t for t in tokens[first:] if t.start < decl.end]
+            first = bisect.bisect_left(token_starts, decl.start)
+            last = bisect.bisect_left(token_starts, decl.end)
+            scope = tokens[first:last]
             local_index = index - first
-        kind, in_have = _classify(scope, local_index, source)
+        kind, in_have = _classify(scope, local_index, source, lines)
         line, character = offset_to_lsp(source, token.start)
         out.append(
             SorryLocation(

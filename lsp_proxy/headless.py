@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,17 @@ class HeadlessConnection:
             os.killpg(self._process.pid, sig)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM when the parent dies, so a crashed
+    fill-sorries does not leave Lean running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 async def spawn(cmd: list[str], cwd: Path, *, env: Mapping[str, str] | None = None) -> HeadlessConnection:
     """Start the Lean server process in its own session and wrap it; no handshake yet."""
     full_env = dict(os.environ)
@@ -284,6 +296,8 @@ async def spawn(cmd: list[str], cwd: Path, *, env: Mapping[str, str] | None = No
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # own process group: a kill takes the workers along (§8.15)
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        limit=2**24,  # Lean's stderr lines can be long
     )
     return HeadlessConnection(process)
 
