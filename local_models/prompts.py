@@ -92,16 +92,16 @@ def render_chat(messages: Sequence[ChatMessage], chat: ChatFormat) -> str:
 
     ``chatml``/``qwen3``: ``<|im_start|>{role}\\n{content}<|im_end|>\\n`` per turn, then
     ``<|im_start|>assistant\\n`` (Qwen3 with thinking enabled, the default). ``deepseek``: the
-    DeepSeek-V3-style template (``<｜begin▁of▁sentence｜>{system}<｜User｜>{user}<｜Assistant｜>``).
-    The BOS token of ``deepseek`` is written out; a backend that adds BOS itself must not add
-    another (llama.cpp skips a duplicate when the text is tokenized with ``special=True``).
+    DeepSeek-V3-style template ``{system}<｜User｜>{user}<｜Assistant｜>``. The BOS token is
+    not written: the tokenizer adds it (llama.cpp does for GGUFs whose ``add_bos_token`` is set),
+    so text rendered here is tokenized with special tokens parsed and BOS added once.
     """
     if chat in ("chatml", "qwen3"):
         turns = [f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages]
         return "".join(turns) + "<|im_start|>assistant\n"
     if chat == "deepseek":
         system = "".join(m.content for m in messages if m.role == "system")
-        out = ["<｜begin▁of▁sentence｜>", system]
+        out = [system]
         for m in messages:
             if m.role == "user":
                 out.append(f"<｜User｜>{m.content}")
@@ -164,10 +164,6 @@ def _strip_premise_markers(text: str, _request: GenerationRequest) -> str | None
 def _after_triple_colon(text: str, _request: GenerationRequest) -> str | None:
     if ":::" in text:
         text = text.split(":::", 1)[1]
-    return _first_tactic(text)
-
-
-def _llmstep_output(text: str, request: GenerationRequest) -> str | None:
     return _first_tactic(text)
 
 
@@ -329,59 +325,55 @@ def generic_chat_messages(request: GenerationRequest) -> list[ChatMessage]:
 # --------------------------------------------------------------------------- registry
 
 
-def _template(**kwargs) -> PromptTemplate:
-    return PromptTemplate(**kwargs)
-
-
 TEMPLATES: Mapping[str, PromptTemplate] = {
     t.name: t
     for t in (
-        _template(
+        PromptTemplate(
             name="reprover", kind="tactic", build=reprover_input, clean=_strip_premise_markers,
             description="ReProver ByT5: premises and state joined by blank lines, 2300 bytes; <a></a> stripped",
         ),
-        _template(
+        PromptTemplate(
             name="bfs", kind="tactic", build=bfs_prompt, clean=_after_triple_colon,
             description="BFS-Prover: '{state}:::', tactic after ':::'",
         ),
-        _template(
+        PromptTemplate(
             name="internlm-step", kind="tactic", build=internlm_step_prompt, stop=("\n---",),
             description="InternLM2.5-StepProver NAME/PROOF_BEFORE/STATE_BEFORE/TACTIC completion",
         ),
-        _template(
-            name="llmstep", kind="tactic", build=llmstep_prompt, stop=("[END]", "\n"), clean=_llmstep_output,
+        PromptTemplate(
+            name="llmstep", kind="tactic", build=llmstep_prompt, stop=("[END]", "\n"),
             description="llmstep: '[GOAL]{state}[PROOFSTEP]', stop at [END] or newline",
         ),
-        _template(
+        PromptTemplate(
             name="llmlean-instruct", kind="tactic", build=llmlean_prompt, stop=("[/TAC]",),
             description="LLMLean llmstep Instruction prompt, answer inside [TAC]...[/TAC]",
         ),
-        _template(
+        PromptTemplate(
             name="deepseek-v1.5", kind="proof", build=deepseek_v15_prompt, stop=("```",),
             clean=_completion_proof,
             description="DeepSeek-Prover-V1.5 non-CoT completion; output is the proof body",
         ),
-        _template(
+        PromptTemplate(
             name="deepseek-v2", kind="proof", build=deepseek_v2_messages, chat="deepseek",
             stop=CHAT_STOPS["deepseek"], clean=_fenced_proof,
             description="DeepSeek-Prover-V2 chat: plan then last ```lean4 block",
         ),
-        _template(
+        PromptTemplate(
             name="goedel-v2", kind="proof", build=deepseek_v2_messages, chat="qwen3",
             stop=CHAT_STOPS["qwen3"], clean=_fenced_proof,
             description="Goedel-Prover-V2: DeepSeek-V2 user prompt under the Qwen3 chat template",
         ),
-        _template(
+        PromptTemplate(
             name="kimina", kind="proof", build=kimina_messages, chat="qwen3",
             stop=CHAT_STOPS["qwen3"], clean=_fenced_proof,
             description="Kimina-Prover-Distill: system + user, Qwen3 chat; last ```lean4 block",
         ),
-        _template(
+        PromptTemplate(
             name="generic-chat", kind="tactic", build=generic_chat_messages, chat="chatml", clean=_chat_tactic,
             stop=("\n",) + CHAT_STOPS["chatml"],
             description="our own ChatML prompt for general-purpose instruct models (not Lean-trained)",
         ),
-        _template(
+        PromptTemplate(
             name="raw-goal", kind="tactic", build=lambda r: r.goal,
             description="the goal text alone (sentence encoders; generic step models)",
         ),

@@ -53,7 +53,7 @@ EXPECTED = {
         "Complete the following Lean 4 code:\n\n```lean4\nimport Mathlib\nimport Aesop\n\n"
         "set_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n" + STATEMENT
     ),
-    "deepseek-v2": f"<｜begin▁of▁sentence｜><｜User｜>{V2_USER}<｜Assistant｜>",
+    "deepseek-v2": f"<｜User｜>{V2_USER}<｜Assistant｜>",
     "goedel-v2": f"<|im_start|>user\n{V2_USER}<|im_end|>\n<|im_start|>assistant\n",
     "kimina": (
         "<|im_start|>system\nYou are an expert in mathematics and Lean 4.<|im_end|>\n"
@@ -148,11 +148,11 @@ def test_chat_stop_cuts_before_post_processing() -> None:
 
 
 def test_render_chat_deepseek_with_system_and_history() -> None:
-    """The DeepSeek renderer puts the system text after BOS and closes assistant turns with EOS."""
+    """The DeepSeek renderer puts the system text first (BOS is the tokenizer's) and closes assistant turns."""
     turns = [ChatMessage("system", "S"), ChatMessage("user", "U1"), ChatMessage("assistant", "A1"),
              ChatMessage("user", "U2")]
     assert render_chat(turns, "deepseek") == (
-        "<｜begin▁of▁sentence｜>S<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2<｜Assistant｜>"
+        "S<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2<｜Assistant｜>"
     )
 
 
