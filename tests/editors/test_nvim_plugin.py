@@ -1,6 +1,6 @@
 """The ``lean_companion`` Neovim module's own logic, in headless Neovim: the proxy command it
 builds (lake serve in a Lake project, lean --server elsewhere), root detection, the user
-commands it defines and the keymaps it can turn off."""
+commands it defines, and `autostart = false` (commands only, e.g. next to lean.nvim)."""
 from __future__ import annotations
 
 import json
@@ -33,6 +33,10 @@ for name, _ in pairs(vim.api.nvim_get_commands({})) do
 end
 table.sort(names)
 out.commands = names
+lc.setup({ autostart = false, cmd = { 'false' } })
+vim.cmd('edit ' .. root .. '/plain/A.lean')
+out.autostart_off_filetype = vim.bo.filetype
+out.autostart_off_clients = #vim.lsp.get_active_clients()
 local messages = {}
 vim.notify = function(msg) table.insert(messages, msg) end
 lc.suggest()
@@ -73,3 +77,4 @@ def test_module_builds_commands_and_finds_roots(tmp_path: Path) -> None:
         "LeanCompanionStatus", "LeanCompanionSuggest", "LeanCompanionTry",
     ])
     assert len(got["messages"]) == 1 and "no lean-companion client" in got["messages"][0]
+    assert got["autostart_off_filetype"] == "lean" and got["autostart_off_clients"] == 0

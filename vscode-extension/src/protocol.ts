@@ -42,7 +42,7 @@ export interface DocumentPositionParams {
     requestToken?: string
 }
 
-export type SuggestParams = DocumentPositionParams & { maxSuggestions?: number }
+export type SuggestParams = DocumentPositionParams & { maxSuggestions?: number; includeUnchecked?: boolean }
 
 export interface Suggestion {
     tactic: string
@@ -99,6 +99,7 @@ export interface ModelInfo {
 
 export interface StatusResult {
     version: string
+    protocolVersion?: number
     models: ModelInfo[]
     index: { state: 'absent' | 'building' | 'ready' | 'stale' | 'error' | string; declarations: number }
     lastLatencyMs: number | null
@@ -106,6 +107,7 @@ export interface StatusResult {
     logFile?: string
     pid?: number
     features?: string[]
+    lean?: { running: boolean; restarts: number }
 }
 
 /** Body of the `$/leanCompanion/configure` notification: the `leanCompanion.*` settings. */

@@ -23,6 +23,8 @@ M.defaults = {
   -- LSP client name; lean.nvim looks for 'leanls'
   name = 'leanls',
   filetypes = { 'lean' },
+  -- start a client for Lean buffers; false: only define the commands (e.g. with lean.nvim)
+  autostart = true,
   root_markers = { 'lakefile.lean', 'lakefile.toml', 'lean-toolchain' },
   -- buffer-local keymaps on attach; false disables, or a table overriding single keys
   keymaps = true,
@@ -406,13 +408,15 @@ function M.setup(opts)
       end
     end,
   })
-  vim.api.nvim_create_autocmd('FileType', {
-    group = group,
-    pattern = M.config.filetypes,
-    callback = function(args)
-      M.start(args.buf)
-    end,
-  })
+  if M.config.autostart and #M.config.filetypes > 0 then
+    vim.api.nvim_create_autocmd('FileType', {
+      group = group,
+      pattern = M.config.filetypes,
+      callback = function(args)
+        M.start(args.buf)
+      end,
+    })
+  end
 end
 
 return M
