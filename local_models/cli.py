@@ -56,14 +56,14 @@ def _size(n: int | None) -> str:
 
 def install_status(entry: ModelEntry, config: Config) -> str:
     """``yes``, ``available`` (PyPI files present, linked on first use), ``missing`` (local path gone) or ``no``."""
-    from local_models.download import _package_file, installed_files, model_dir
+    from local_models.download import package_file, installed_files, model_dir
 
     if entry.path is not None:
         return "yes" if Path(entry.path).exists() else "missing"
     if entry.files:
         if installed_files(entry, config):
             return "yes"
-        if entry.source and entry.source.kind == "pypi" and all(_package_file(f) for f in entry.files):
+        if entry.source and entry.source.kind == "pypi" and all(package_file(f) for f in entry.files):
             return "available"
         return "no"
     directory = model_dir(entry, config)

