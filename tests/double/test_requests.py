@@ -200,3 +200,62 @@ async def test_term_goal_and_empty_standard_results():
     assert (await d.request("textDocument/semanticTokens/full", td))["result"] == {"data": []}
     assert (await d.request("textDocument/definition", dict(td, position=pos(0, 45))))["result"] == []
     assert await d.shutdown() == 0
+
+
+async def test_saved_import_makes_importers_stale_with_a_sticky_diagnostic():
+    """didSave of an imported module adds Lean's sticky out-of-date information diagnostic."""
+    d = await started()
+    importer = "import Foo.Bar\n\n" + SWAP
+    await d.open(URI, importer)
+    await d.open("file:///p/Other.lean", "import Baz\n")
+    await d.diagnostics(URI, 1)
+    await d.notify("textDocument/didSave", {"textDocument": {"uri": "file:///p/Foo/Bar.lean"}})
+    stale = await d.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                             and m["params"]["uri"] == URI and m["params"]["diagnostics"])
+    [diag] = stale["params"]["diagnostics"]
+    assert diag["severity"] == 3 and diag["message"].startswith("Imports are out of date and should be rebuilt")
+    assert diag["range"] == {"start": pos(0, 0), "end": pos(1, 0)}
+    assert diag["fullRange"] == {"start": pos(0, 0), "end": pos(7, 0)}
+    await d.change(URI, 2, [{"range": {"start": pos(7, 0), "end": pos(7, 0)}, "text": "\n"}])
+    assert [x["severity"] for x in await d.diagnostics(URI, 2)] == [3]  # sticky
+    assert all(not p["diagnostics"] for p in d.notifications("textDocument/publishDiagnostics", "file:///p/Other.lean"))
+    assert await d.shutdown() == 0
+
+
+async def test_more_rpc_methods_and_silent_goals_accomplished(tmp_path):
+    """Term goals, diagnostics and widget sources over RPC; silent goalsAccomplished on opt-in."""
+    import json
+    from tests.lean_double import BASIC_SCENARIO as basic
+    data = json.loads(basic.read_text())
+    data["widget_sources"] = {"42": "export default function () { return null }"}
+    data["widgets"] = [{"id": "w", "javascriptHash": "42", "props": {}, "range": None}]
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    d = await Driver.start("--elab-delay-ms", "5", "--goals-accomplished", scenario=path)
+    await d.initialize({"lean": {"silentDiagnosticSupport": True}})
+    text = "theorem f (a b : Nat) : a + b = b + a := Nat.add_comm a b\n" + SWAP
+    await d.open(URI, text)
+    diags = await d.diagnostics(URI, 1)
+    assert diags == [{"range": {"start": pos(1, 45), "end": pos(1, 47)}, "fullRange": {"start": pos(1, 45), "end": pos(1, 47)},
+                      "severity": 3, "source": "Lean 4", "message": "Goals accomplished!", "leanTags": [2], "isSilent": True}]
+    sid = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    base = {"textDocument": {"uri": URI}, "position": pos(0, 45), "sessionId": sid}
+    term = (await d.request("$/lean/rpc/call", dict(base, method="Lean.Widget.getInteractiveTermGoal",
+                                                     params={"textDocument": {"uri": URI}, "position": pos(0, 45)})))["result"]
+    assert strip_tags(term["type"]) == "a + b = b + a" and term["range"]["start"] == pos(0, 41)
+    assert list(term["term"]) == ["p"]  # v0 wire format by default
+    source = await d.request("$/lean/rpc/call", dict(base, method="Lean.Widget.getWidgetSource", params={"hash": "42"}))
+    assert source["result"] == {"sourcetext": "export default function () { return null }"}
+    missing = await d.request("$/lean/rpc/call", dict(base, method="Lean.Widget.getWidgetSource", params={"hash": "7"}))
+    assert missing["error"]["code"] == -32602
+    widgets = await d.request("$/lean/rpc/call", dict(base, method="Lean.Widget.getWidgets", params=pos(0, 45)))
+    assert widgets["result"]["widgets"][0]["javascriptHash"] == "42"
+    inter = await d.request("$/lean/rpc/call", dict(base, method="Lean.Widget.getInteractiveDiagnostics", params={}))
+    assert [strip_tags(x["message"]) for x in inter["result"]] == ["Goals accomplished!"]
+    assert await d.shutdown() == 0
+    # A client without silentDiagnosticSupport never sees silent diagnostics.
+    d = await Driver.start("--elab-delay-ms", "5", "--goals-accomplished", scenario=path)
+    await d.initialize({})
+    await d.open(URI, SWAP)
+    assert await d.diagnostics(URI, 1) == []
+    assert await d.shutdown() == 0

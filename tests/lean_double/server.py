@@ -30,6 +30,7 @@ CLOSED_FILE = "Cannot process request to closed file '{uri}'"
 TERMINATED = "The file worker for {uri} has been terminated."
 WORKER_EXITED = "Server process for {uri} crashed, see stderr for exception."
 WORKER_CRASHED = "Server process for {uri} crashed, likely due to a stack overflow or a bug."
+STALE_IMPORTS = 'Imports are out of date and should be rebuilt; use the "Restart File" command in your editor.'
 GARBAGE = b"\x00\xff lean-double injected garbage: this is not an LSP frame \r\n\r\n"
 HOVER_KEYWORDS = frozenset({"theorem", "lemma", "example", "def", "by", "fun", "have", "show", "from", "at",
                             "with", "import", "open", "namespace", "section", "end", "where", "let", "in"})
@@ -95,6 +96,7 @@ class Document:
     queue: list[Pending] = field(default_factory=list)
     run: Run | None = None
     finished_version: int = -1
+    stale: bool = False  # sticky "Imports are out of date" information diagnostic
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -570,10 +572,28 @@ class Server:
             self.cancel(params.get("id"))
         elif method in ("$/lean/rpc/release", "$/lean/rpc/keepAlive"):
             self.rpc_notification(params)
-        elif method in ("textDocument/didSave", "workspace/didChangeWatchedFiles") or method.startswith("$/"):
+        elif method == "textDocument/didSave":
+            self.dependency_changed(params["textDocument"]["uri"])
+        elif method == "workspace/didChangeWatchedFiles":
+            for change in params.get("changes", []):
+                if str(change.get("uri", "")).endswith(".lean"):
+                    self.dependency_changed(change["uri"])
+        elif method.startswith("$/"):
             pass
         else:
             stderr(f"Got unsupported notification: {method}")
+
+    def dependency_changed(self, uri: str) -> None:
+        """A saved or changed module makes its open importers stale (sticky diagnostic, §1.6)."""
+        for doc in self.docs.values():
+            if doc.uri == uri or doc.crashed or doc.stale or doc.run is None:
+                continue
+            modules = [m for line in doc.run.elab.header.split("\n") for m in line.split()[1:]
+                       if m not in ("public", "all", "meta")]
+            if any(uri.endswith("/" + m.replace(".", "/") + ".lean") for m in modules):
+                doc.stale = True
+                if doc.run.finished:
+                    self.publish(doc, doc.run, doc.run.elab.diagnostics())
 
     def cancel(self, request_id: Any) -> None:
         if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
@@ -607,6 +627,7 @@ class Server:
         if doc.crashed:
             stderr(f"[{doc.uri}] restarting crashed worker")
             doc.crashed = False
+            doc.stale = False
             doc.generation += 1
             self.start_run(doc, self.config.elab_delay_ms)
             queued, doc.queue = doc.queue, []
@@ -620,6 +641,7 @@ class Server:
             stderr(f"[{doc.uri}] imports changed: restarting the worker")
             doc.generation += 1
             doc.sessions.clear()
+            doc.stale = False
             self.restart_run(doc, run)
 
     def restart_run(self, doc: Document, run: Run) -> None:
@@ -678,6 +700,10 @@ class Server:
             return
         silent_ok = bool((self.client_caps.get("lean") or {}).get("silentDiagnosticSupport"))
         payload = [d.to_lsp(run.elab.index) for d in diagnostics if silent_ok or not d.silent]
+        if doc.stale:
+            payload.insert(0, {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
+                               "fullRange": {"start": {"line": 0, "character": 0}, "end": run.elab.index.end_position()},
+                               "severity": 3, "source": "Lean 4", "message": STALE_IMPORTS})
         if self.config.faults.huge_diagnostic_bytes:
             payload.append({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
                             "fullRange": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
