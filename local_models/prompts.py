@@ -298,7 +298,30 @@ def deepseek_v2_messages(request: GenerationRequest) -> list[ChatMessage]:
         f"Complete the following Lean 4 code:\n```lean4\n{_statement_with_sorry(request)}\n```\n"
         + DEEPSEEK_V2_PLAN
     )
-    return [ChatMessage("user", user)]
+    return [ChatMessage("user", user), *feedback_turns(request)]
+
+
+#: Our own error-feedback wording: no model card documents a format for it.
+FEEDBACK_REQUEST = (
+    "Lean 4 rejected this proof with the following errors:\n{error}\n"
+    "Write a corrected complete proof in a ```lean4 block."
+)
+
+
+def feedback_turns(request: GenerationRequest) -> list[ChatMessage]:
+    """Previous attempts and Lean's errors as assistant/user turns (for ``feedback_rounds``).
+
+    Each attempt becomes the assistant's earlier answer (the statement followed by the attempt's
+    proof body, unless the attempt already holds the statement) and a user turn quoting Lean's
+    error. The wording is ours; the models were not trained on a documented feedback format.
+    """
+    turns: list[ChatMessage] = []
+    for attempt in request.feedback:
+        code = attempt.proof if request.statement and request.statement in attempt.proof else (
+            request.statement + attempt.proof)
+        turns.append(ChatMessage("assistant", f"```lean4\n{code.rstrip()}\n```"))
+        turns.append(ChatMessage("user", FEEDBACK_REQUEST.format(error=attempt.error.rstrip())))
+    return turns
 
 
 def kimina_messages(request: GenerationRequest) -> list[ChatMessage]:
@@ -308,7 +331,7 @@ def kimina_messages(request: GenerationRequest) -> list[ChatMessage]:
         "Think about and solve the following problem step by step in Lean 4.\n"
         f"# Problem:\n# Formal statement:\n```lean4\n{formal}\n```\n"
     )
-    return [ChatMessage("system", KIMINA_SYSTEM), ChatMessage("user", user)]
+    return [ChatMessage("system", KIMINA_SYSTEM), ChatMessage("user", user), *feedback_turns(request)]
 
 
 GENERIC_SYSTEM = "You are a Lean 4 expert. Reply with exactly one Lean 4 tactic and nothing else."

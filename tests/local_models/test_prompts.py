@@ -87,6 +87,26 @@ def test_chat_templates_expose_their_messages() -> None:
     assert get_template("bfs").messages(REQUEST) is None
 
 
+def test_error_feedback_becomes_extra_chat_turns() -> None:
+    """Earlier failed attempts are replayed as assistant turns followed by Lean's error."""
+    from local_models.generation import Attempt
+
+    request = GenerationRequest(goal=GOAL, statement=STATEMENT, theorem_name="foo",
+                                feedback=(Attempt(proof="\n  linarith", error="linarith failed\n"),))
+    turns = get_template("goedel-v2").messages(request)
+    assert [t.role for t in turns] == ["user", "assistant", "user"]
+    assert turns[1].content == f"```lean4\n{STATEMENT}\n  linarith\n```"
+    assert turns[2].content == (
+        "Lean 4 rejected this proof with the following errors:\nlinarith failed\n"
+        "Write a corrected complete proof in a ```lean4 block."
+    )
+    rendered = get_template("goedel-v2").render(request)
+    assert rendered.endswith("<|im_start|>user\nLean 4 rejected this proof with the following errors:\n"
+                             "linarith failed\nWrite a corrected complete proof in a ```lean4 block.<|im_end|>\n"
+                             "<|im_start|>assistant\n")
+    assert get_template("deepseek-v2").render(request).count("<｜Assistant｜>") == 2
+
+
 def test_file_context_replaces_the_default_header() -> None:
     """Whole-proof prompts use the request's file context as the header when it is given."""
     request = GenerationRequest(goal=GOAL, statement=STATEMENT, file_context="import Mathlib\nopen Nat")
