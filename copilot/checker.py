@@ -121,7 +121,8 @@ class CheckTarget:
 @dataclass(frozen=True)
 class CheckerConfig:
     """``max_heartbeats`` wraps every copy; ``wall_timeout`` + ``per_candidate_timeout`` × n
-    bounds one elaboration; ``verify_axioms`` adds ``#print axioms`` per copy;
+    bounds one elaboration (``open_timeout`` instead when a shadow was just opened and Lean
+    must first load its imports); ``verify_axioms`` adds ``#print axioms`` per copy;
     ``confirm_accepted`` re-checks alone any candidate accepted behind other copies in a
     batch (an earlier copy, added to the environment even when it failed, could otherwise be
     found by ``exact?`` or type-class search and lend its ``sorry``)."""
@@ -130,6 +131,7 @@ class CheckerConfig:
     wall_timeout: float = 30.0
     per_candidate_timeout: float = 5.0
     goal_timeout: float = 10.0
+    open_timeout: float = 300.0
     verify_axioms: bool = True
     batch_size: int = 16
     confirm_accepted: bool = True
@@ -236,7 +238,8 @@ class Checker:
         async with self.pool.acquire(target.uri) as doc:
             version = await self.pool.set_text(doc, text)
             self.elaborations += 1
-            await self.client.wait_for_diagnostics(doc.uri, version, timeout=self.config.wall_timeout)
+            timeout = self.config.open_timeout if version == 1 else self.config.wall_timeout
+            await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)
             goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
             if goal is not None:
                 return list(goal.goals), "tactic"
@@ -312,6 +315,8 @@ class Checker:
         for attempt in (1, 2):
             version = await self.pool.set_text(doc, text)
             self.elaborations += 1
+            if version == 1:  # a fresh worker loads its imports first
+                timeout = max(timeout, self.config.open_timeout)
             try:
                 diagnostics = await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)
             except LeanRequestError as exc:

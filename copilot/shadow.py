@@ -8,7 +8,8 @@ full-text ``didChange`` per check, so an unchanged prefix (imports, earlier decl
 reused by Lean's incremental elaboration and only the declaration under test is re-elaborated.
 
 :class:`ShadowPool` keeps at most ``per_file`` shadows per user file and ``max_open`` overall
-(each Lean worker costs memory), closing the least recently used idle one when needed.
+(each Lean worker costs memory: with ``import Mathlib`` several GB), closing the least recently
+used idle one when needed. Callers should also call :meth:`ShadowPool.close_idle` now and then.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class ShadowDocument:
 class ShadowPool:
     """Shadow documents per user file, opened lazily and closed when idle or over budget."""
 
-    def __init__(self, client: LeanClient, *, per_file: int = 1, max_open: int = 4) -> None:
+    def __init__(self, client: LeanClient, *, per_file: int = 1, max_open: int = 2) -> None:
         self.client = client
         self.per_file = max(1, per_file)
         self.max_open = max(1, max_open)

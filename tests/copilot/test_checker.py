@@ -173,6 +173,7 @@ async def test_heartbeat_and_wall_time_timeouts(tmp_path: Path) -> None:
     target = _target(tmp_path, text)
     async with double_client(scenario) as client:
         quick = Checker(client, CheckerConfig(wall_timeout=0.4, per_candidate_timeout=0.0))
+        await quick.initial_goals(target)  # opens the shadow (a fresh one gets open_timeout)
         slow = await quick.check(target, "rfl_ok")  # copy 0 takes 1.5 s in this scenario
         assert slow.status == "timeout"
         relaxed = Checker(client, CheckerConfig(wall_timeout=10.0), pool=quick.pool)
