@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -174,7 +175,7 @@ def parse_catalog(text: str, origin: str = "catalog.toml") -> dict[str, ModelEnt
 def load_catalog() -> Mapping[str, ModelEntry]:
     """The packaged catalog (read once)."""
     text = resources.files("local_models").joinpath("catalog.toml").read_text(encoding="utf-8")
-    return parse_catalog(text, "local_models/catalog.toml")
+    return MappingProxyType(parse_catalog(text, "local_models/catalog.toml"))
 
 
 def custom_entry(model_id: str, spec: CustomModel, catalog: Mapping[str, ModelEntry], origin: str) -> ModelEntry:
