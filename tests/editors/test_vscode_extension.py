@@ -3,8 +3,10 @@ generated shims run for real) and its packaging into a .vsix, driven from pytest
 them. Skips cleanly where npm or the extension's node_modules (``npm ci``) are absent."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -25,14 +27,19 @@ def _require_node_modules() -> str:
 
 
 def test_npm_test_passes() -> None:
-    """`npm test` compiles the extension and its whole node:test suite passes with no failure."""
+    """`npm test` compiles the extension and its whole node:test suite passes with no failure
+    and nothing skipped (the shim-chain test runs the real proxy)."""
     npm = _require_node_modules()
-    result = subprocess.run([npm, "test"], cwd=EXTENSION, capture_output=True, text=True, timeout=300)
+    # PYTHON: the shim-chain test runs this interpreter's `lean-companion serve` behind the shim.
+    env = dict(os.environ, PYTHON=sys.executable)
+    result = subprocess.run([npm, "test"], cwd=EXTENSION, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "# fail 0" in output, output[-3000:]
     passed = [line for line in output.splitlines() if line.startswith("# pass ")]
     assert passed and int(passed[-1].split()[-1]) >= 40, output[-3000:]
+    skipped = [line for line in output.splitlines() if line.startswith("# skipped ")]
+    assert skipped and skipped[-1] == "# skipped 0", output[-3000:]
 
 
 def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
