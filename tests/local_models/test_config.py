@@ -129,3 +129,19 @@ def test_env_parsing_of_lists_and_nested_keys() -> None:
                               "LEAN_COMPANION_MODELS__CUSTOM__M__PATH": "/x.gguf", "OTHER": "1"})
     assert data == {"models": {"tactic": ["a", "b"], "custom": {"m": {"path": "/x.gguf"}}}, "index": {"dense": False}}
     assert origins["index.dense"] == "environment LEAN_COMPANION_INDEX__DENSE"
+
+
+def test_error_for_the_default_user_file_reads_as_in_the_docs(tmp_path: Path, monkeypatch) -> None:
+    """The default user file's errors start with ~/.config/lean-companion/config.toml (home shortened)."""
+    monkeypatch.delenv("LEAN_COMPANION_CONFIG_FILE", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path))
+    user = tmp_path / ".config" / "lean-companion" / "config.toml"
+    if user_config_path() != user:
+        pytest.skip(f"platformdirs puts the user config elsewhere here: {user_config_path()}")
+    user.parent.mkdir(parents=True)
+    user.write_text('[suggest]\nmax_candidates = "x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, environ={})
+    assert str(err.value) == '~/.config/lean-companion/config.toml: suggest.max_candidates: expected int, got "x"'
