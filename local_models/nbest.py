@@ -503,6 +503,11 @@ class NBestDecoder:
         elif len(s.tokens) >= params.max_tokens:
             s.finish = "length"
 
+    def forget(self) -> None:
+        """Drop all KV cells, including the cached prompt (the next request starts cold)."""
+        llama_cpp.llama_memory_clear(self.mem, True)
+        self._cached = []
+
     def close(self) -> None:
         """Free the context and batch (idempotent; the model is freed by its owner)."""
         if self._closed:
