@@ -238,7 +238,7 @@ class Checker:
         async with self.pool.acquire(target.uri) as doc:
             version = await self.pool.set_text(doc, text)
             self.elaborations += 1
-            timeout = self.config.open_timeout if version == 1 else self.config.wall_timeout
+            timeout = self.config.open_timeout if version == doc.opened_version else self.config.wall_timeout
             await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)
             goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
             if goal is not None:
@@ -315,7 +315,7 @@ class Checker:
         for attempt in (1, 2):
             version = await self.pool.set_text(doc, text)
             self.elaborations += 1
-            if version == 1:  # a fresh worker loads its imports first
+            if version == doc.opened_version:  # a fresh worker loads its imports first
                 timeout = max(timeout, self.config.open_timeout)
             try:
                 diagnostics = await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)

@@ -53,6 +53,7 @@ class ShadowDocument:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     opened: bool = False
+    opened_version: int = 0
 
 
 class ShadowPool:
@@ -101,11 +102,13 @@ class ShadowPool:
             await self._close_doc(doc)
 
     async def set_text(self, doc: ShadowDocument, text: str) -> int:
-        """Give the shadow ``text`` (opening it on first use); returns the version Lean has."""
+        """Give the shadow ``text`` (opening it on first use; ``doc.opened_version`` is then
+        the version sent); returns the version Lean has."""
         if not doc.opened or self.client.document_version(doc.uri) is None:
-            await self.client.open(doc.uri, text, 1, private=True)
+            version = await self.client.open(doc.uri, text, private=True)
             doc.opened = True
-            return 1
+            doc.opened_version = version
+            return version
         return await self.client.change(doc.uri, text)
 
     async def _close_doc(self, doc: ShadowDocument) -> None:

@@ -313,6 +313,7 @@ class LeanClient:
         self.connection = connection
         self.request_timeout = request_timeout
         self._docs: dict[str, _OwnDocument] = {}
+        self._last_version: dict[str, int] = {}  # survives close, so re-opens keep counting up
         self._diagnostics: dict[str, _DiagnosticsState] = {}
         self._progress: dict[str, FileProgress] = {}
         self._rpc: dict[str, _RpcSession] = {}
@@ -443,18 +444,24 @@ class LeanClient:
         self,
         uri: str,
         text: str,
-        version: int = 1,
+        version: int | None = None,
         *,
         language_id: str = "lean4",
         private: bool = True,
         dependency_build_mode: str | None = None,
-    ) -> None:
+    ) -> int:
         """Open a document of our own (``didOpen``). ``private`` hides Lean's notifications
         about it from the editor (shadow files); ``dependency_build_mode`` is Lean's
         ``always``/``once``/``never`` (default: Lean's). Opening an open URI raises
-        ``ValueError``: a second ``didOpen`` would spawn a second worker (§2.2)."""
+        ``ValueError``: a second ``didOpen`` would spawn a second worker (§2.2).
+
+        ``version`` defaults to 1 for a new URI and to one more than the last version used
+        for a re-opened one, so late publishes about the previous incarnation (Lean's empty
+        publish after ``didClose``) are recognised as stale. Returns the version sent."""
         if uri in self._docs:
             raise ValueError(f"{uri} is already open")
+        if version is None:
+            version = self._last_version.get(uri, 0) + 1
         text = text.replace("\r\n", "\n")
         doc = _OwnDocument(uri, text, version, language_id, dependency_build_mode)
         if private:
@@ -462,11 +469,13 @@ class LeanClient:
         self._docs[uri] = doc
         self._diagnostics.pop(uri, None)
         self._progress.pop(uri, None)
+        self._last_version[uri] = max(version, self._last_version.get(uri, 0))
         try:
             await self._send_open(doc)
         except BaseException:
             self._docs.pop(uri, None)
             raise
+        return version
 
     def _own(self, uri: str) -> _OwnDocument:
         doc = self._docs.get(uri)
@@ -494,6 +503,7 @@ class LeanClient:
             text = apply_change(text, change)
             wire.append({"range": msgspec.to_builtins(change.range), "text": change.text} if change.range else {"text": change.text})
         doc.text, doc.version = text, new_version
+        self._last_version[uri] = new_version
         await self.connection.notify(
             methods.DID_CHANGE,
             {"textDocument": {"uri": uri, "version": new_version}, "contentChanges": wire},

@@ -258,3 +258,17 @@ async def test_malformed_notifications_are_ignored() -> None:
     conn.push("textDocument/publishDiagnostics", {"uri": URI, "diagnostics": "nope"})
     conn.push("$/lean/fileProgress", {"bad": 1})
     assert client.diagnostics(URI) == []
+
+
+async def test_reopen_continues_versions_so_late_close_publish_is_stale() -> None:
+    """Re-opening a closed URI continues its version sequence, so Lean's late empty publish
+    for the previous incarnation cannot hide the new one's diagnostics."""
+    conn = FakeConnection()
+    client = LeanClient(conn)
+    assert await client.open(URI, "a") == 1
+    await client.change(URI, "b")
+    await client.close(URI)
+    assert await client.open(URI, "c") == 3
+    conn.push("textDocument/publishDiagnostics", publish(URI, 2))  # late, from the old worker
+    conn.push("textDocument/publishDiagnostics", publish(URI, 3, diag("fresh")))
+    assert [d.message for d in client.diagnostics(URI)] == ["fresh"]
