@@ -245,3 +245,38 @@ def test_bigger_dims_write_and_load(tmp_path):
     path = write_tiny_gguf(tmp_path / "m.gguf", "q8_0", TinyDims(n_embd=128, n_ff=256, n_layer=3, n_head=8, n_head_kv=2))
     g = gguf_backend.load(ENTRY, path, render=render)
     g.close()
+
+
+def test_native_output_never_reaches_stdout_or_stderr(model_dir, tmp_path):
+    """Loading and generating (and a failed load) print nothing: llama.cpp's log goes to the log file."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    script = f"""
+import asyncio, logging
+from types import SimpleNamespace
+logging.basicConfig(filename={str(tmp_path / 'log.txt')!r}, level=logging.DEBUG)
+from local_models import gguf_backend
+from local_models.generation import GenerationRequest
+try:
+    gguf_backend.load(SimpleNamespace(id="x", role="tactic"), {str(model_dir / 'tiny-q4_0.gguf')!r}.replace("q4_0", "nope"))
+except Exception:
+    pass
+open({str(tmp_path / 'trunc.gguf')!r}, "wb").write(open({str(model_dir / 'tiny-q4_0.gguf')!r}, "rb").read()[:5000])
+try:
+    gguf_backend.load(SimpleNamespace(id="x", role="tactic"), {str(tmp_path / 'trunc.gguf')!r})
+except Exception:
+    pass
+g = gguf_backend.load(SimpleNamespace(id="x", role="tactic", threads=1), {str(model_dir / 'tiny-q4_0.gguf')!r})
+asyncio.run(g.generate(GenerationRequest(goal="n : ℕ ⊢ n = n", n=2, max_tokens=4)))
+g.close()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b""
+    assert proc.stderr == b""
+    log_text = (tmp_path / "log.txt").read_text()
+    assert "llama_model_loader" in log_text  # the load chatter went to the log file...
+    assert "failed to load model" in log_text  # ...and so did the failed load's reason
