@@ -1,0 +1,120 @@
+"""Portfolio speed per goal, and the ByT5 ONNX decoder with its past cache versus re-running
+the decoder over the whole prefix, side by side in one run.
+
+1. Portfolio: every real goal state from Lean's plainGoal transcript plus the initial goal of
+   every miniF2F statement (``../shared/data``), ranked for n=8 with and without Mathlib
+   imports. "cold" clears the parse/classify caches before each goal (a goal never seen
+   before); "warm" does not. The target is well under 1 ms per goal.
+2. ONNX seq2seq (only the tiny test model is available offline, so these are relative
+   numbers for the decoding loop, not ReProver's speed): beam n=4 with
+   ``decoder_with_past_model.onnx`` versus without, same inputs, identical outputs checked.
+
+    .venv/bin/python bench/portfolio_speed.py [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from local_models import byt5, goal_shape  # noqa: E402
+from local_models.generation import GenerationRequest  # noqa: E402
+from local_models.portfolio import PortfolioGenerator  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+TINY = REPO / "tests" / "data" / "tiny_t5_onnx"
+
+
+def real_goals() -> list[str]:
+    goals: list[str] = []
+    transcript = DATA / "lean-server-transcripts" / "plainGoal.json"
+    if transcript.exists():
+        data = json.loads(transcript.read_text())
+        goals += sorted({"\n\n".join(e["result"]["goals"]) for e in data["exchanges"]
+                         if e["result"] and e["result"].get("goals")})
+    minif2f = DATA / "benchmarks" / "minif2f-lean4.jsonl"
+    if minif2f.exists():
+        for line in minif2f.read_text().splitlines():
+            g = goal_shape.goal_from_statement(json.loads(line)["statement"])
+            goals.append("\n".join([f"{' '.join(h.names)} : {h.type}" for h in g.hypotheses] + ["⊢ " + g.target]))
+    return goals
+
+
+def clear_caches() -> None:
+    goal_shape.classify.cache_clear()
+    goal_shape.normalize.cache_clear()
+    goal_shape._scan_ops.cache_clear()
+
+
+def bench_portfolio(repeats: int) -> None:
+    goals = real_goals()
+    if not goals:
+        print("portfolio: no shared data found; skipped")
+        return
+    gen = PortfolioGenerator()
+    for imports in ((), ("Mathlib",)):
+        for mode in ("cold", "warm"):
+            times = []
+            for _ in range(repeats):
+                for g in goals:
+                    req = GenerationRequest(goal=g, n=8, imports=imports)
+                    if mode == "cold":
+                        clear_caches()
+                    t0 = time.perf_counter()
+                    gen.suggest(req)
+                    times.append(time.perf_counter() - t0)
+            times.sort()
+            print(f"portfolio imports={list(imports)!s:12} {mode}: {len(goals)} goals x {repeats}: "
+                  f"median {statistics.median(times) * 1e3:.3f} ms, p95 {times[int(0.95 * len(times))] * 1e3:.3f} ms, "
+                  f"max {times[-1] * 1e3:.3f} ms")
+
+
+def bench_onnx(repeats: int) -> None:
+    try:
+        from local_models.onnx_seq2seq import load
+    except ImportError:
+        print("onnx: onnxruntime not installed; skipped")
+        return
+    inputs = [
+        "p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q", "⊢ 2 + 2 = 4", "a b : ℕ\n⊢ a + b = b + a",
+        "x : ℝ\nh : 0 < x\n⊢ 0 < x ^ 2",
+    ]
+    results = {}
+    for use_past in (True, False):
+        g = load(None, TINY, threads=1, use_past=use_past)
+        times, steps, outs = [], 0, []
+        for _ in range(repeats):
+            for text in inputs:
+                ids = byt5.encode(text)
+                t0 = time.perf_counter()
+                hyps = g._model.beam_search(ids, 4, 4, 64)
+                times.append(time.perf_counter() - t0)
+                steps += g.last_stats.steps
+                outs.append([h.tokens for h in hyps])
+        g.close()
+        results[use_past] = (statistics.median(times), steps, outs)
+    same = results[True][2] == results[False][2]
+    for use_past, (med, steps, _) in results.items():
+        print(f"onnx tiny T5 beam n=4, {'with past   ' if use_past else 'without past'}: median {med * 1e3:.2f} ms "
+              f"per input ({steps} decoder steps in all)")
+    print(f"onnx with-past speed-up (median ratio without/with): {results[False][0] / results[True][0]:.2f}x; "
+          f"identical outputs: {same}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    bench_portfolio(args.repeats)
+    bench_onnx(args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
