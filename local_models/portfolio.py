@@ -42,6 +42,7 @@ __all__ = [
     "PortfolioGenerator",
     "parse_lean_version",
     "available_providers",
+    "imports_of",
     "tactic_keywords",
     "suggest",
 ]
@@ -132,6 +133,14 @@ def available_providers(imports: Iterable[str]) -> frozenset[str]:
             if any(module == r or module.startswith(r + ".") for r in roots):
                 found.add(provider)
     return frozenset(found)
+
+
+_IMPORT_LINE = re.compile(r"^\s*import\s+(.+)$", re.M)
+
+
+def imports_of(source: str) -> list[str]:
+    """Module names of the ``import`` lines of a Lean file's text (its header)."""
+    return [name for line in _IMPORT_LINE.findall(source) for name in line.split("--")[0].split()]
 
 
 def _tactic_available(info: TacticInfo, providers: frozenset[str], version: Version | None) -> bool:
@@ -886,7 +895,7 @@ def suggest(
     if not goals:
         return []
     version = parse_lean_version(lean_version)
-    providers = available_providers(request.imports)
+    providers = available_providers(request.imports or imports_of(request.file_context))
 
     def allowed(text: str, needs: tuple[str, ...]) -> bool:
         if any(p not in providers for p in needs):

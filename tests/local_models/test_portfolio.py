@@ -13,6 +13,7 @@ from local_models.portfolio import (
     TACTICS,
     PortfolioGenerator,
     available_providers,
+    imports_of,
     parse_lean_version,
     tactic_keywords,
 )
@@ -186,6 +187,14 @@ def test_version_gates_are_data():
     assert parse_lean_version("nonsense") is None
     assert available_providers(["Mathlib.Tactic.Linarith"]) >= {"Mathlib", "Aesop", "Batteries"}
     assert available_providers(["MathlibX"]) == {"core"}
+
+
+def test_imports_fall_back_to_the_file_header():
+    """Without request.imports, the file context's import lines decide the libraries."""
+    goal = "x : ℝ\nh : 0 < x\n⊢ 0 < x ^ 2"
+    assert imports_of("import Mathlib.Tactic -- tactics\nimport Aesop\n\ntheorem t") == ["Mathlib.Tactic", "Aesop"]
+    assert "positivity" in texts(goal, 3, file_context="import Mathlib\n\nopen Real\n")
+    assert "positivity" not in texts(goal, 40, file_context="import Std\n")
 
 
 def test_premise_templates_follow_rank_and_shape():
