@@ -49,7 +49,7 @@ from copilot.proof_text import (
 )
 from copilot.safety import DEFAULT_POLICY, SafetyPolicy, check_candidate
 from copilot.shadow import ShadowDocument, ShadowPool
-from lsp_proxy.errors import WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout
+from lsp_proxy.errors import CONTENT_MODIFIED, WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout
 from lsp_proxy.lean_client import Diagnostic, LeanClient
 
 logger = logging.getLogger(__name__)
@@ -322,6 +322,10 @@ class Checker:
             except LeanRequestError as exc:
                 if exc.code in (WORKER_EXITED, WORKER_CRASHED) and attempt == 1:
                     logger.warning("Lean worker for %s crashed; reviving", doc.uri)
+                    continue
+                if exc.code == CONTENT_MODIFIED and attempt == 1:
+                    # Lean lost the document (restarted while our edit was in flight): send again.
+                    logger.info("Lean does not know %s (restart?); sending it again", doc.uri)
                     continue
                 raise
             progress = self.client.progress(doc.uri)

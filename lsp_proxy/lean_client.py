@@ -494,6 +494,7 @@ class LeanClient:
         doc = self._own(uri)
         if not changes:
             raise ValueError("no changes: Lean ignores an empty contentChanges (§2.3)")
+        await self._after_reopen()
         new_version = doc.version + 1 if version is None else version
         if new_version <= doc.version:
             raise ValueError(f"version {new_version} is not above {doc.version} for {uri}")
@@ -589,8 +590,15 @@ class LeanClient:
 
     # ------------------------------------------------------------------ goals
 
+    async def _after_reopen(self) -> None:
+        """After a restart, let the re-opening finish before anything else is sent."""
+        task = self._reopen_task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
     async def _request(self, method: str, params: dict, timeout: float | None) -> Any:
         timeout = self.request_timeout if timeout is None else timeout
+        await self._after_reopen()
         return await self.connection.request(method, params, timeout=timeout)
 
     async def plain_goal(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> PlainGoal | None:

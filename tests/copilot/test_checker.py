@@ -279,3 +279,49 @@ async def test_accepted_behind_other_copies_is_confirmed_alone(tmp_path: Path) -
     assert [r.status for r in batched] == ["error", "error", "accepted"]
     assert batched[1].message == "no earlier copy to borrow from" == single.message
     assert raw[1].status == "accepted"  # what batching alone would have claimed
+
+
+async def test_checks_recover_after_lean_restarts_behind_the_proxy(tmp_path: Path) -> None:
+    """When Lean dies mid-check behind the router, that check fails with a LeanError, the
+    router restarts Lean, LeanClient re-opens its shadow on SERVER_RESTARTED, and later
+    checks work again."""
+    import asyncio
+
+    from lsp_proxy.errors import LeanError
+    from lsp_proxy.lean_client import LeanClient
+    from lsp_proxy.router import Router
+    from lsp_proxy.supervisor import RestartPolicy
+    from lsp_proxy.transport import LeanProcess, ServerCommand
+    from tests.copilot.double import REPO_ROOT, double_command
+    from tests.lsp_proxy.memory import FrameSink, frame
+
+    editor_in, editor = asyncio.StreamReader(), FrameSink()
+    argv = double_command(SCENARIOS / "search.json", "--elab-delay-ms", "5", "--crash-after", "14")
+    command = ServerCommand(argv, cwd=str(REPO_ROOT))
+    router = Router(editor_in, editor, lambda: LeanProcess.spawn(command),
+                    policy=RestartPolicy(backoff=(0.05,), max_per_minute=10), stop_grace=0.5)
+    task = asyncio.ensure_future(router.run())
+    target = _target(tmp_path)
+    editor_in.feed_data(frame({"id": 0, "method": "initialize", "params": {"capabilities": {}}}))
+    while (await editor.message(timeout=10)).get("id") != 0:
+        pass
+    editor_in.feed_data(frame({"method": "initialized", "params": {}}))
+    client = LeanClient(router, request_timeout=5.0)
+    events: list[str] = []
+    client.add_listener(lambda kind, uri: events.append(kind))
+    checker = Checker(client, CheckerConfig(wall_timeout=5.0, open_timeout=5.0))
+    outcomes = []
+    for _ in range(10):
+        try:
+            result = await checker.check(target, "rw [Nat.add_zero]\nexact h")
+            outcomes.append(result.status)
+        except LeanError as exc:
+            outcomes.append(type(exc).__name__)
+    await checker.close()
+    router.request_stop()
+    await asyncio.wait_for(task, 10)
+    assert router.restarts >= 1 and "restarted" in events
+    failed_at = next(i for i, o in enumerate(outcomes) if o != "accepted")
+    assert outcomes[:failed_at] == ["accepted"] * failed_at and failed_at >= 2
+    assert outcomes[failed_at] == "LeanExited"
+    assert outcomes[failed_at + 1] == "accepted", outcomes  # the very next check works again
