@@ -151,16 +151,16 @@ async def test_rpc_sessions_interactive_goals_and_errors():
 
 async def test_rpc_sessions_expire_without_keepalive():
     """A session unused for longer than --rpc-expiry-s is outdated."""
-    d = await started("--rpc-expiry-s", "0.3")
+    d = await started("--rpc-expiry-s", "0.6")
     await d.open(URI, SWAP)
     sid = (await d.request("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
     call = {"textDocument": {"uri": URI}, "position": pos(1, 2), "sessionId": sid,
             "method": "Lean.Widget.getInteractiveGoals", "params": {"textDocument": {"uri": URI}, "position": pos(1, 2)}}
-    for _ in range(3):
+    for _ in range(5):  # 0.75 s in all, longer than the expiry, kept alive throughout
         await asyncio.sleep(0.15)
         await d.notify("$/lean/rpc/keepAlive", {"uri": URI, "sessionId": sid})
     assert "result" in await d.request("$/lean/rpc/call", call)
-    await asyncio.sleep(0.45)
+    await asyncio.sleep(0.9)
     assert (await d.request("$/lean/rpc/call", call))["error"]["code"] == -32900
     assert await d.shutdown() == 0
 
