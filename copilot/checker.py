@@ -59,6 +59,7 @@ CANDIDATE_NAME = "_lc_cand_{}"
 _TIMEOUT_MESSAGE = re.compile(r"deterministic\)? timeout|maximum recursion depth|heartbeats", re.IGNORECASE)
 _AXIOMS_MESSAGE = re.compile(r"depends on axioms: \[(.*?)\]", re.DOTALL)
 _NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler")
+STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 
 
 class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,7 +126,9 @@ class CheckerConfig:
     must first load its imports); ``verify_axioms`` adds ``#print axioms`` per copy;
     ``confirm_accepted`` re-checks alone any candidate accepted behind other copies in a
     batch (an earlier copy, added to the environment even when it failed, could otherwise be
-    found by ``exact?`` or type-class search and lend its ``sorry``)."""
+    found by ``exact?`` or type-class search and lend its ``sorry``); ``allowed_axioms`` are
+    the axioms an accepted proof may depend on (besides ``sorryAx`` when the declaration keeps
+    other sorries, and the native ones when the safety policy allows them)."""
 
     max_heartbeats: int = 200_000
     wall_timeout: float = 30.0
@@ -135,6 +138,7 @@ class CheckerConfig:
     verify_axioms: bool = True
     batch_size: int = 16
     confirm_accepted: bool = True
+    allowed_axioms: frozenset[str] = STANDARD_AXIOMS
     policy: SafetyPolicy = DEFAULT_POLICY
 
 
@@ -371,15 +375,31 @@ class Checker:
         if errors:
             first = next((d for d in errors if not d.is_unsolved_goals), errors[0])
             return CheckResult(status="error", message=first.message, **base)
-        if not target.other_sorries:
-            if any(d.is_sorry_warning for d in diags):
-                return CheckResult(status="error", message="declaration uses sorry", **base)
-            axioms = " ".join(_AXIOMS_MESSAGE.findall(" ".join(slot.axiom_infos)))
-            if "sorryAx" in axioms:
-                return CheckResult(status="error", message="the proof depends on sorryAx (a premise uses sorry)", **base)
-            if not self.config.policy.allow_native and any(a in axioms for a in _NATIVE_AXIOMS):
-                return CheckResult(status="error", message="the proof trusts the compiler (native axioms)", **base)
+        if not target.other_sorries and any(d.is_sorry_warning for d in diags):
+            return CheckResult(status="error", message="declaration uses sorry", **base)
+        problem = self._axiom_problem(slot, target.other_sorries)
+        if problem:
+            return CheckResult(status="error", message=problem, **base)
         return CheckResult(status="accepted", **base)
+
+    def _axiom_problem(self, slot: _Slot, other_sorries: bool) -> str:
+        """Why the axioms ``#print axioms`` listed are not acceptable ("" if they are)."""
+        names = {
+            name.strip()
+            for listed in _AXIOMS_MESSAGE.findall("\n".join(slot.axiom_infos))
+            for name in listed.split(",")
+            if name.strip()
+        }
+        if "sorryAx" in names and not other_sorries:
+            return "the proof depends on sorryAx (a premise uses sorry)"
+        names.discard("sorryAx")
+        native = names & set(_NATIVE_AXIOMS)
+        if native and not self.config.policy.allow_native:
+            return f"the proof trusts the compiler ({', '.join(sorted(native))})"
+        unexpected = names - set(self.config.allowed_axioms) - set(_NATIVE_AXIOMS)
+        if unexpected:
+            return f"the proof depends on non-standard axioms: {', '.join(sorted(unexpected))}"
+        return ""
 
     async def _goals_after(self, doc: ShadowDocument, text: str, slot: _Slot) -> list[str] | None:
         line, character = offset_to_lsp(text, slot.cand_end)

@@ -32,6 +32,7 @@ _ALWAYS_BANNED: dict[str, str] = {}
 for _words, _reason in (
     (("sorry", "sorryAx", "admit", "stop"), "proves by `sorry`"),
     (("axiom", "axioms"), "adds an axiom"),
+    (("lcProof", "lcUnreachable", "lcCast", "lcAny", "lcErased"), "uses a compiler-internal axiom"),
     (("implemented_by", "extern", "unsafe", "unsafeCast", "unsafeIO", "unsafeBaseIO", "unsafeEIO",
       "ptrAddrUnsafe", "IO", "EIO", "BaseIO", "dbg_trace", "dbgTrace", "dbgTraceIfShared", "polyrith"),
      "runs or trusts compiled code / does I/O"),

@@ -116,8 +116,9 @@ async def test_user_document_and_directory_are_never_touched(tmp_path: Path) -> 
 
 
 async def test_other_sorries_and_axioms_decide_acceptance(tmp_path: Path) -> None:
-    """A proof that depends on sorryAx (a sorried premise, seen through ``#print axioms``) is
-    not accepted; a declaration that keeps another user sorry may still accept a step."""
+    """A proof that depends on sorryAx (a sorried premise, seen through ``#print axioms``) or
+    on a non-standard axiom is not accepted; the standard axioms are fine; a declaration that
+    keeps another user sorry may still accept a step."""
     scenario = write_scenario(
         tmp_path / "axioms.json",
         {
@@ -128,6 +129,8 @@ async def test_other_sorries_and_axioms_decide_acceptance(tmp_path: Path) -> Non
             "tactics": [
                 {"goal": "*", "tactic": "exact sorry_lemma", "result": []},
                 {"goal": "*", "tactic": "exact good_lemma", "result": []},
+                {"goal": "*", "tactic": "exact cheat_lemma", "result": []},
+                {"goal": "*", "tactic": "exact classical_lemma", "result": []},
             ],
             "diagnostics": [
                 {
@@ -135,7 +138,19 @@ async def test_other_sorries_and_axioms_decide_acceptance(tmp_path: Path) -> Non
                     "group": 1,
                     "severity": 3,
                     "message": "'_lc_cand' depends on axioms: [propext, sorryAx]",
-                }
+                },
+                {
+                    "pattern": "exact cheat_lemma\\s*\\n\\s*#print axioms (_lc_cand_\\d+)",
+                    "group": 1,
+                    "severity": 3,
+                    "message": "'_lc_cand' depends on axioms: [propext, cheat]",
+                },
+                {
+                    "pattern": "exact classical_lemma\\s*\\n\\s*#print axioms (_lc_cand_\\d+)",
+                    "group": 1,
+                    "severity": 3,
+                    "message": "'_lc_cand' depends on axioms: [propext,\n Classical.choice,\n Quot.sound]",
+                },
             ],
         },
     )
@@ -146,11 +161,15 @@ async def test_other_sorries_and_axioms_decide_acceptance(tmp_path: Path) -> Non
     target_two = CheckTarget.for_sorry((tmp_path / "B.lean").as_uri(), two, locs[1])
     async with double_client(scenario) as client:
         checker = Checker(client)
-        results = await checker.check_many(target, ["exact sorry_lemma", "exact good_lemma"])
+        results = await checker.check_many(
+            target, ["exact sorry_lemma", "exact good_lemma", "exact cheat_lemma", "exact classical_lemma"]
+        )
         kept = await checker.check(target_two, "trivial")
         await checker.close()
     assert results[0].status == "error" and "sorryAx" in results[0].message
     assert results[1].status == "accepted"
+    assert results[2].status == "error" and "non-standard axioms: cheat" in results[2].message
+    assert results[3].status == "accepted"  # the three standard axioms, printed over lines
     assert target_two.other_sorries and kept.status == "accepted"
     assert any(d.is_sorry_warning for d in kept.diagnostics)
 

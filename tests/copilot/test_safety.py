@@ -23,6 +23,7 @@ HOSTILE = [
     "exact Foo.sorry",
     "exact «sorry»",
     "exact _root_.sorryAx _ false",
+    "exact lcProof",
     # look-alikes and invisible characters
     "ѕorry",  # Cyrillic s
     "sοrry",  # Greek omicron
