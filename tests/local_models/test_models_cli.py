@@ -129,7 +129,7 @@ def test_bench_generator_and_encoder_through_the_loader(env: Path, capsys, tmp_p
         'backend = "lc_cli_fake_backend"\n'
         f'[models.custom.enc]\npath = "{tmp_path / "enc"}"\nrole = "embedding"\nformat = "onnx"\n'
         'backend = "lc_cli_fake_backend"\n')
-    assert main(["bench", "gen", "-n", "2"]) == EXIT_OK
+    assert main(["bench", "gen", "-n", "2", "--threads", "1"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "time to first candidate (s)" in out and "candidates per request" in out and "peak RSS" in out
     assert "2.000" in out  # two candidates per request from the fake backend
