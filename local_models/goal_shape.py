@@ -199,7 +199,7 @@ _BINDER_CHARS = "∀∃λΠΣ"
 _BINDER_WORDS = ("fun", "if", "let", "have", "show", "match")
 # multi-character ASCII/Unicode operators that are NOT relations, scanned first so their
 # characters are not mistaken for '=', '<', '>' or '-'.
-_SKIP_OPS = (":=", "=>", "<;>", "<|>", "<|", "|>.", "|>", "<$>", "<*>", ">>=", "<-", "←", "::", "++")
+_SKIP_OPS = ("→+*", "→*", "→+", "→ₗ", "→ₐ", "→o", "→L", "↪", ":=", "=>", "<;>", "<|>", "<|", "|>.", "|>", "<$>", "<*>", ">>=", "<-", "←", "::", "++")
 _OP_CANON = {
     "<->": "↔", "->": "→", "\\/": "∨", "/\\": "∧", "<=": "≤", ">=": "≥", "!=": "≠",
     "↔": "↔", "→": "→", "∨": "∨", "∧": "∧", "=": "=", "≠": "≠", "==": "==",
@@ -424,7 +424,10 @@ _NUMBER_TYPES = {
 }
 _RANK = {"ℕ": 0, "ℤ": 1, "ℚ": 2, "ℝ": 3, "ℂ": 4}
 _ASCRIPTION = re.compile(r":\s*(ℕ|ℤ|ℚ|ℝ|ℂ|Nat|Int|Rat|Real|Complex)\s*\)")
-_TRANSCENDENTAL = re.compile(r"Real\.(sqrt|log|exp|sin|cos|tan|pi|logb|rpow|arctan)|√|π|Real\.π")
+_TRANSCENDENTAL = re.compile(
+    r"Real\.(sqrt|log|exp|sin|cos|tan|pi|logb|rpow|arctan)|√|π"
+    r"|(?<![\w.])(log|exp|sin|cos|tan|arctan|sqrt|logb)(?![\w.'])"  # with `open Real`
+)
 _IDENT = re.compile(r"«[^»]*»|[^\W\d][\w'!?✝.]*")
 _KEYWORDS = {"fun", "λ", "if", "then", "else", "let", "have", "show", "by", "in", "at", "with", "match"}
 
@@ -501,13 +504,23 @@ def arith_features(term: str, goal: Goal | None = None) -> Arith:
         domain=domain,
         numeric=numeric,
         linear=_is_linear(term),
-        closed=not variables and not re.search(r"[∀∃λ]|\bfun\b|\{\s*[^{}|]*\|", term),
+        closed=not variables and not any(_looks_like_variable(i) for i in ids)
+        and not re.search(r"[∀∃λ]|\bfun\b|\{\s*[^{}|]*\|", term),
         has_division="/" in term,
         has_power="^" in term,
         has_casts="↑" in term or bool(_ASCRIPTION.search(term)),
         has_transcendental=transcendental,
         variables=variables,
     )
+
+
+_SHORT_NAME = re.compile(r"[^\W\d_][₀-₉'ᵢ\d]*|[^\W\d_]{2}")
+
+
+def _looks_like_variable(ident: str) -> bool:
+    """A short undotted name (``x``, ``h₀``, ``ε``, ``xs``) not in the context is most likely a
+    section ``variable`` or an auto-bound implicit, not a constant."""
+    return "." not in ident and ident not in _NUMBER_TYPES and bool(_SHORT_NAME.fullmatch(ident))
 
 
 def _operand(text: str, before: bool) -> str:

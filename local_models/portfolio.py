@@ -594,7 +594,8 @@ def _numeric_closers(ctx: _Context, c: _Collector, scale: float = 1.0) -> None:
         c.add("norm_num", 0.55 * scale, needs=("Mathlib",))
         c.add("simp", 0.25 * scale)
     if _int_like(ctx):
-        c.add("omega", (0.55 if ar.linear else 0.2) * scale)
+        known = 1.0 if ar.domain else 0.5  # no number type visible: less sure it is ℕ/ℤ
+        c.add("omega", (0.55 if ar.linear else 0.2) * known * scale)
     if _field(ctx):
         c.add("linarith", (0.45 if ar.linear else 0.15) * scale, needs=("Mathlib",))
         if not ar.linear:
@@ -675,7 +676,7 @@ def _order_rules(ctx: _Context, c: _Collector) -> None:
         c.add("nlinarith", 0.3, needs=("Mathlib",))
         c.add("positivity", 0.1, needs=("Mathlib",))
     if _same_head(lhs, rhs):
-        c.add("gcongr", 0.2, needs=("Mathlib",))
+        c.add("gcongr", 0.35, needs=("Mathlib",))
     c.add("simp", 0.12)
 
 
@@ -728,7 +729,7 @@ def _app_rules(ctx: _Context, c: _Collector) -> None:
     if goal.type_of(head) is None:
         if head in _FUN_PROP_HEADS:
             c.add("fun_prop", 0.5, needs=("Mathlib",))
-        if ar.closed:
+        if ar.closed and re.search(r"\d", goal.target):
             c.add("decide", 0.35)
             c.add("norm_num", 0.4, needs=("Mathlib",))
         c.add("constructor", 0.15)

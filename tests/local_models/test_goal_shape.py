@@ -170,3 +170,13 @@ def test_every_minif2f_statement_converts():
         assert g.target and ":= by" not in g.target, r["name"]
         rendered = "\n".join([f"{' '.join(h.names)} : {h.type}" for h in g.hypotheses] + ["⊢ " + g.target])
         assert normalize(parse_goal(rendered).target) == normalize(g.target), r["name"]
+
+
+def test_section_variables_bundled_homs_and_open_real():
+    """Short names outside the context are variables (not closed); ``→+*`` is no implication;
+    bare ``log``/``exp`` (``open Real``) mean ℝ."""
+    assert not arith_features("a * 2 = c").closed
+    assert arith_features("Nat.gcd 180 168 = 12").closed
+    assert classify("(R ⧸ I) →+* S").kind not in ("implies", "forall")
+    assert arith_features("log (1 + exp a) ≤ log (1 + exp b)").domain == "ℝ"
+    assert arith_features("Nat.log 2 8 = 3").domain is None
