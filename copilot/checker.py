@@ -156,9 +156,11 @@ class _Slot:
 
 
 def _new_name(decl: Declaration, index: int) -> str | None:
+    base = CANDIDATE_NAME.format(index)
+    if decl.keyword == "example":
+        return base
     if decl.name is None:
         return None
-    base = CANDIDATE_NAME.format(index)
     if "." in decl.name and "«" not in decl.name:
         return decl.name.rsplit(".", 1)[0] + "." + base
     return base
@@ -182,7 +184,16 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
         filled = fill_hole(decl_text, local_hole, candidate)
         copy, cand_end = filled.text, filled.end
         name = _new_name(decl, index)
-        if name is not None and decl.name_start is not None and decl.name_end is not None:
+        if decl.keyword == "example":
+            # An example has no name to print axioms for: it becomes a named def with the
+            # same elaboration rules (section variables, no code generated).
+            ks, ke = decl.keyword_start - decl.start, decl.keyword_start - decl.start + len("example")
+            modifiers = source[decl.start : decl.keyword_start]
+            keyword = "def" if "noncomputable" in modifiers else "noncomputable def"
+            replacement = f"{keyword} {name}"
+            copy = copy[:ks] + replacement + copy[ke:]
+            cand_end += len(replacement) - (ke - ks)
+        elif name is not None and decl.name_start is not None and decl.name_end is not None:
             ns, ne = decl.name_start - decl.start, decl.name_end - decl.start
             copy = copy[:ns] + name + copy[ne:]
             cand_end += len(name) - (ne - ns)

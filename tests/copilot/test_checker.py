@@ -344,3 +344,26 @@ async def test_checks_recover_after_lean_restarts_behind_the_proxy(tmp_path: Pat
     assert outcomes[:failed_at] == ["accepted"] * failed_at and failed_at >= 2
     assert outcomes[failed_at] == "LeanExited"
     assert outcomes[failed_at + 1] == "accepted", outcomes  # the very next check works again
+
+
+def test_examples_become_named_noncomputable_defs() -> None:
+    """An ``example`` copy is a named ``noncomputable def`` (so its axioms can be printed),
+    with the statement unchanged."""
+    text = "example (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  sorry\n"
+    target = CheckTarget.for_sorry("file:///p/E.lean", text, locate_sorries(text)[0])
+    shadow, slots = build_shadow_text(target, ["simp", "omega"], CheckerConfig())
+    assert "noncomputable def _lc_cand_1 (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  omega" in shadow
+    assert "#print axioms _lc_cand_1" in shadow
+    assert all(s.statement_ok for s in slots)
+    assert shadow[slots[0].cand_end - 4 : slots[0].cand_end] == "simp"
+
+
+async def test_example_checks_against_the_double(tmp_path: Path) -> None:
+    """Checking an example's sorry works end to end."""
+    text = "example (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  sorry\n"
+    target = _target(tmp_path, text)
+    async with double_client() as client:
+        checker = Checker(client)
+        results = await checker.check_many(target, ["simp only [Nat.add_zero]\nexact h", "simp"])
+        await checker.close()
+    assert [r.status for r in results] == ["accepted", "error"]
