@@ -14,7 +14,9 @@ from .framing import FramingError, read_frame
 from .jsonrpc import ProtocolError, parse_message
 from .msglog import MessageLog
 from .scenario import Scenario, ScenarioError, load_scenario
-from .server import Config, Eof, Fatal, Output, Server, stderr
+from .output import Output, stderr
+from .server import Config, Server
+from .state import Eof, Fatal
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import LineIndex
-from .goals import join_goal, GoalParts, normalize_goal, split_goal, with_parent_tag
+from .goals import GoalParts, join_goal, normalize_goal, with_parent_tag
 from .scenario import Scenario, statement_key
 from .tactics import SORRY_RE, apply_tactic
 

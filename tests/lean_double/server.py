@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
-import sys
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -21,24 +18,26 @@ from .capabilities import initialize_result
 from .documents import LineIndex, apply_change, normalize_newlines
 from .elaborator import ElabOptions, Elaboration, elaborate
 from .faults import Faults
-from .framing import encode
-from .goals import RefMaker, interactive_goal, interactive_goals, plain_goal_result, tagged
+from .features import (code_actions, completion_result, hover_result, huge_diagnostic, is_lean_resolve_data,
+                       stale_imports_diagnostic)
+from .goals import interactive_goals, plain_goal_result
 from .msglog import MessageLog
+from .output import Output, stderr
+from .rpc import interactive_diagnostics, interactive_term_goal, open_session, touch_session
 from .scenario import MISSING, Scenario
+from .state import Document, Eof, Fatal, Pending, RequestError, Run, Session
 
 CLOSED_FILE = "Cannot process request to closed file '{uri}'"
 TERMINATED = "The file worker for {uri} has been terminated."
 WORKER_EXITED = "Server process for {uri} crashed, see stderr for exception."
 WORKER_CRASHED = "Server process for {uri} crashed, likely due to a stack overflow or a bug."
-STALE_IMPORTS = 'Imports are out of date and should be rebuilt; use the "Restart File" command in your editor.'
 GARBAGE = b"\x00\xff lean-double injected garbage: this is not an LSP frame \r\n\r\n"
-HOVER_KEYWORDS = frozenset({"theorem", "lemma", "example", "def", "by", "fun", "have", "show", "from", "at",
-                            "with", "import", "open", "namespace", "section", "end", "where", "let", "in"})
-IDENT_CHARS = r"[\w.'!?₀-₉ᵢ-ᵪ«»]+"
 
 
 @dataclass
 class Config:
+    """Everything the command line (and scenario) sets; see README.md for each option."""
+
     lean_version: tuple[int, int] = (4, 30)
     elab_delay_ms: int = 200
     per_decl_delay_ms: int = 0
@@ -54,112 +53,9 @@ class Config:
     faults: Faults = field(default_factory=Faults)
 
 
-class RequestError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-@dataclass
-class Pending:
-    msg: jsonrpc.Message
-    uri: str | None = None
-    task: asyncio.Task | None = None
-
-
-@dataclass
-class Session:
-    last: float
-    refs: RefMaker
-
-
-@dataclass
-class Run:
-    """One simulated elaboration of one document version."""
-
-    version: int
-    elab: Elaboration
-    upto_line: int = -1
-    finished: bool = False
-    superseded: bool = False
-    task: asyncio.Task | None = None
-
-
-@dataclass
-class Document:
-    uri: str
-    text: str
-    version: int
-    generation: int = 0
-    sessions: dict[int, Session] = field(default_factory=dict)
-    crashed: bool = False
-    queue: list[Pending] = field(default_factory=list)
-    run: Run | None = None
-    finished_version: int = -1
-    stale: bool = False  # sticky "Imports are out of date" information diagnostic
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def notify(self) -> None:
-        event, self.changed = self.changed, asyncio.Event()
-        event.set()
-
-    async def wait(self, predicate: Callable[[], bool]) -> None:
-        while True:
-            event = self.changed
-            if predicate():
-                return
-            await event.wait()
-
-
-class Eof:
-    """The reader reached the end of stdin."""
-
-
-@dataclass
-class Fatal:
-    reason: str
-
-
 def id_key(value: int | str) -> tuple[str, int | str]:
+    """Pending-table key: ``1`` and ``"1"`` are different ids."""
     return (type(value).__name__, value)
-
-
-def stderr(text: str) -> None:
-    try:
-        sys.stderr.write(f"[lean-double] {text}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-
-
-class Output:
-    """Blocking frame writer on a file descriptor; logs every frame."""
-
-    def __init__(self, fd: int, log: MessageLog) -> None:
-        self.fd, self.log, self.closed = fd, log, False
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        self.log.record("send", message)
-        self.write(encode(message))
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
-        except OSError:
-            self.closed = True
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
 
 
 def _uri_text_document(params: Any) -> str:
@@ -412,57 +308,20 @@ class Server:
     async def hover(self, params: dict, doc: Document) -> Any:
         line, character = int(params["position"]["line"]), int(params["position"]["character"])
         run = await self.wait_command(doc, line)
-        index = run.elab.index
-        if not 0 <= line < len(index.lines):
-            return None
-        col = index.cp_col(line, character)
-        for m in re.finditer(IDENT_CHARS, index.lines[line]):
-            if m.start() <= col < m.end():
-                ident = m.group().strip(".")
-                if ident in HOVER_KEYWORDS or ident[0].isdigit():
-                    return None
-                value = self.scenario.hover.get(ident, f"```lean\n{ident}\n```")
-                return {"contents": {"kind": "markdown", "value": value},
-                        "range": index.lsp_range((line, m.start()), (line, m.end()))}
-        return None
+        return hover_result(run.elab, self.scenario, line, character)
 
     async def completion(self, params: dict, doc: Document) -> Any:
         line, character = int(params["position"]["line"]), int(params["position"]["character"])
         await self.wait_command(doc, line)
-        entries = self.scenario.completion
-        if entries and all(isinstance(e, dict) and "items" in e and "line" in e for e in entries):
-            for e in entries:
-                if e["line"] == line and e.get("character", character) == character:
-                    return {"isIncomplete": e.get("isIncomplete", False), "items": e["items"]}
-            return {"isIncomplete": True, "items": []}
-        if entries:
-            return {"isIncomplete": False, "items": entries}
-        return {"isIncomplete": True, "items": []}
+        return completion_result(self.scenario, line, character)
 
     async def code_action(self, params: dict, doc: Document) -> Any:
-        rng = params["range"]
-        run = await self.wait_command(doc, int(rng["end"]["line"]))
-        index = run.elab.index
-        start = (rng["start"]["line"], index.cp_col(rng["start"]["line"], rng["start"]["character"]))
-        end = (rng["end"]["line"], index.cp_col(rng["end"]["line"], rng["end"]["character"]))
-        actions = []
-        for cmd in run.elab.commands:
-            for tt in cmd.try_this:
-                if tt.start <= end and start <= tt.end:
-                    actions.append({
-                        "title": f"Try this: {tt.suggestion}",
-                        "kind": "quickfix",
-                        "isPreferred": True,
-                        "edit": {"documentChanges": [{
-                            "textDocument": {"uri": doc.uri, "version": run.version},
-                            "edits": [{"range": index.lsp_range(tt.start, tt.end), "newText": tt.suggestion}],
-                        }]},
-                    })
-        return actions
+        run = await self.wait_command(doc, int(params["range"]["end"]["line"]))
+        return code_actions(run.elab, doc.uri, run.version, params["range"])
 
     async def code_action_resolve(self, params: dict, doc: Document) -> Any:
         data = params["data"]
-        if not isinstance(data.get("providerName"), str) or not isinstance(data.get("providerResultIndex"), int):
+        if not is_lean_resolve_data(data):
             raise RequestError(-32801, CLOSED_FILE.format(uri=doc.uri))
         await self.wait_command(doc, int(data["params"]["range"]["end"]["line"]))
         return params
@@ -490,25 +349,12 @@ class Server:
 
     # ------------------------------------------------------------ RPC
 
-    def new_session(self, doc: Document) -> int:
-        session_id = self.rng.getrandbits(64) | (1 << 63)
-        wire = (self.client_caps.get("lean") or {}).get("rpcWireFormat", "v0")
-        refs = RefMaker(wire, numeric=self.config.lean_version < (4, 29))
-        doc.sessions[session_id] = Session(time.monotonic(), refs)
-        return session_id
-
     def session(self, doc: Document, session_id: Any) -> Session | None:
-        session = doc.sessions.get(session_id) if isinstance(session_id, int) else None
-        if session is None:
-            return None
-        if time.monotonic() - session.last > self.config.rpc_expiry_s:
-            del doc.sessions[session_id]
-            return None
-        session.last = time.monotonic()
-        return session
+        return touch_session(doc.sessions, session_id, self.config.rpc_expiry_s)
 
     async def rpc_connect(self, params: dict, doc: Document) -> Any:
-        return {"sessionId": self.new_session(doc)}
+        wire = (self.client_caps.get("lean") or {}).get("rpcWireFormat", "v0")
+        return {"sessionId": open_session(doc.sessions, self.rng, wire, self.config.lean_version < (4, 29))}
 
     async def rpc_call(self, params: dict, doc: Document) -> Any:
         session = self.session(doc, params.get("sessionId"))
@@ -525,9 +371,7 @@ class Server:
             term = await self.plain_term_goal({"position": position}, doc)
             if term is None:
                 return None
-            goal = interactive_goal(term["goal"], session.refs, self.uniq)
-            return {"hyps": goal["hyps"], "type": goal["type"], "ctx": goal["ctx"], "range": term["range"],
-                    "term": session.refs()}
+            return interactive_term_goal(term, session.refs, self.uniq)
         if method == "Lean.Widget.getWidgets":
             await self.wait_command(doc, int(position["line"]))
             return {"widgets": list(self.scenario.widgets)}
@@ -539,11 +383,8 @@ class Server:
         if method == "Lean.Widget.getInteractiveDiagnostics":
             run = doc.run
             assert run is not None
-            index = run.elab.index
-            diags = [d.to_lsp(index) for d in run.elab.diagnostics()] if run.finished else []
-            for d in diags:
-                d["message"] = tagged(d["message"], session.refs)["tag"][1]
-            return diags
+            diags = [d.to_lsp(run.elab.index) for d in run.elab.diagnostics()] if run.finished else []
+            return interactive_diagnostics(diags, session.refs)
         raise RequestError(-32601, f"No RPC method '{method}' found")
 
     def rpc_notification(self, params: dict) -> None:
@@ -701,14 +542,9 @@ class Server:
         silent_ok = bool((self.client_caps.get("lean") or {}).get("silentDiagnosticSupport"))
         payload = [d.to_lsp(run.elab.index) for d in diagnostics if silent_ok or not d.silent]
         if doc.stale:
-            payload.insert(0, {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
-                               "fullRange": {"start": {"line": 0, "character": 0}, "end": run.elab.index.end_position()},
-                               "severity": 3, "source": "Lean 4", "message": STALE_IMPORTS})
+            payload.insert(0, stale_imports_diagnostic(run.elab.index))
         if self.config.faults.huge_diagnostic_bytes:
-            payload.append({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
-                            "fullRange": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
-                            "severity": 3, "source": "Lean 4",
-                            "message": "x" * self.config.faults.huge_diagnostic_bytes})
+            payload.append(huge_diagnostic(self.config.faults.huge_diagnostic_bytes))
         self.out.send(jsonrpc.notification("textDocument/publishDiagnostics",
                                            {"uri": doc.uri, "version": run.version, "diagnostics": payload}))
 
