@@ -312,3 +312,19 @@ def test_onnx_subfolder_layout_and_missing_past(tmp_path):
         assert [c.text for c in out] == ["trivial"]
     finally:
         g.close()
+
+
+def test_catalog_entry_uses_reprover_input_format():
+    """Loaded for the catalog's ReProver entry: its id, and premises + state joined by blank lines."""
+    from local_models.catalog import load_catalog
+
+    entry = load_catalog()["reprover-tacgen-byt5-small"]
+    g = load(entry, MODEL_DIR, threads=1)
+    try:
+        assert g.id == "reprover-tacgen-byt5-small" and g.role == "tactic"
+        req = GenerationRequest(goal="⊢ True", premises=["<a>True.intro</a> : True"], n=2)
+        assert g.template.render(req) == "<a>True.intro</a> : True\n\n⊢ True"
+        out = asyncio.run(g.generate(req))
+        assert out and all(c.source == "reprover-tacgen-byt5-small" for c in out)
+    finally:
+        g.close()
