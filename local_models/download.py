@@ -138,19 +138,22 @@ def _translate(exc: BaseException, entry: ModelEntry, what: str) -> DownloadErro
     """One clear message per failure class, from huggingface_hub / httpx / OS errors."""
     from huggingface_hub import errors as hf_errors
 
+    def classes(*names: str) -> tuple[type, ...]:  # names differ across huggingface_hub versions
+        return tuple(c for c in (getattr(hf_errors, n, None) for n in names) if isinstance(c, type))
+
     name = type(exc).__name__
     status = getattr(getattr(exc, "response", None), "status_code", None)
     repo = entry.source.repo if entry.source else "?"
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
+    if isinstance(exc, classes("OfflineModeIsEnabled")):
         return DownloadError(f"{entry.id}: HF_HUB_OFFLINE is set, so {what} cannot be downloaded; "
                              "unset it or copy the file into the model directory", kind="offline")
-    if isinstance(exc, hf_errors.GatedRepoError) or status in (401, 403):
+    if isinstance(exc, classes("GatedRepoError")) or status in (401, 403):
         return DownloadError(
             f"{entry.id}: access to {repo} is refused ({status or 'gated'}): accept the model's license on its "
             "Hugging Face page and log in (`hf auth login`, or set HF_TOKEN)", kind="unauthorized")
-    if isinstance(exc, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError)) or (
-        isinstance(exc, hf_errors.EntryNotFoundError) or status == 404
-    ):
+    not_found = classes("RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError",
+                        "RemoteEntryNotFoundError")
+    if isinstance(exc, not_found) or status == 404:
         return DownloadError(
             f"{entry.id}: {what} was not found in {repo} (404). The catalog entry may be out of date"
             f"{'' if entry.verified else ' (its source is unverified)'}; "
@@ -163,7 +166,7 @@ def _translate(exc: BaseException, entry: ModelEntry, what: str) -> DownloadErro
         return DownloadError(
             f"{entry.id}: cannot reach {_endpoint()} to download {what} ({name}: {exc}). Check the network; "
             "the partial download is kept and the next pull resumes it", kind="network")
-    if isinstance(exc, hf_errors.HfHubHTTPError):
+    if isinstance(exc, classes("HfHubHTTPError")):
         return DownloadError(f"{entry.id}: the hub refused {what}: {exc}", kind="other")
     return DownloadError(f"{entry.id}: downloading {what} failed: {name}: {exc}", kind="other")
 
