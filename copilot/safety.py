@@ -183,6 +183,22 @@ def _check_open(tokens: list[Token], i: int) -> SafetyVerdict:
     return _refuse("`open` is only allowed as `open … in`")
 
 
+def strip_comments(text: str) -> str:
+    """Remove complete comments (``--`` lines and closed ``/- -/`` blocks) from a model's
+    candidate, drop the lines they leave empty and trailing spaces. An unterminated block
+    comment is left in place, so :func:`check_candidate` still refuses it."""
+    tokens = [t for t in tokenize(text) if t.kind == "comment" and not t.unterminated]
+    if not tokens:
+        return text
+    pieces, last = [], 0
+    for token in tokens:
+        pieces.append(text[last : token.start])
+        last = token.end
+    pieces.append(text[last:])
+    lines = [line.rstrip() for line in "".join(pieces).split("\n")]
+    return "\n".join(line for line in lines if line.strip())
+
+
 def check_candidate(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafetyVerdict:
     """Decide whether ``text`` may be shown to Lean. Never raises."""
     if not text.strip():

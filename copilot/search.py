@@ -7,7 +7,8 @@
 2. repeatedly expands the most promising node: every *tactic* generator proposes candidates
    for the node's goals (concurrently, each under a timeout; one that raises or hangs is
    skipped with a log line), the candidates are appended to the node's tactic sequence and
-   checked in **one** batched elaboration; ``accepted`` ends the search, ``incomplete`` gives
+   checked in **one** batched elaboration (model comments are stripped first: the checker
+   refuses comments); ``accepted`` ends the search, ``incomplete`` gives
    child nodes (new goal states; repeated states are dropped), the rest are discarded;
 3. meanwhile *whole-proof* generators get up to ``whole_proof_rounds`` rounds, each fed Lean's
    error and goal for its previous attempts (``GenerationRequest.feedback``);
@@ -34,6 +35,7 @@ import msgspec
 
 from copilot.checker import Checker, CheckResult, CheckTarget
 from copilot.proof_text import fill_hole, strip_statement
+from copilot.safety import strip_comments
 from local_models.generation import Attempt, Candidate, GenerationRequest, TacticGenerator
 from lsp_proxy.errors import LeanError
 
@@ -194,7 +196,7 @@ class _Search:
         batches = await asyncio.gather(*(self._generate_one(g, request) for g in self.tactic_generators))
         best: dict[str, Candidate] = {}
         for candidate in itertools.chain.from_iterable(batches):
-            text = candidate.text.strip()
+            text = strip_comments(candidate.text).strip()
             if not text:
                 continue
             if text not in best or candidate.score > best[text].score:
@@ -277,7 +279,7 @@ class _Search:
                 candidates = await _bounded(self._generate_one(generator, request), self.cancel, self.deadline)
                 bodies: list[tuple[str, Candidate]] = []
                 for candidate in candidates:
-                    body = strip_statement(candidate.text, self.target.decl)
+                    body = strip_statement(strip_comments(candidate.text), self.target.decl)
                     if body is None:
                         feedback.append(Attempt(proof=candidate.text, error="the statement was changed", goal=goal_text))
                     elif body.strip():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.safety import SafetyPolicy, check_candidate, skeleton
+from copilot.safety import SafetyPolicy, check_candidate, skeleton, strip_comments
 
 HOSTILE = [
     # sorry and friends
@@ -186,3 +186,14 @@ def test_skeleton_maps_look_alikes() -> None:
     assert skeleton("ѕоrrу") == "sorry"
     assert skeleton("ｓｏｒｒｙ") == "sorry"
     assert skeleton("𝐈𝐎") == "IO"
+
+
+def test_strip_comments_cleans_model_output_but_keeps_open_comments() -> None:
+    """Complete comments are removed (and then the text passes); an unterminated block
+    comment stays and is still refused."""
+    cleaned = strip_comments("-- first split\nconstructor /- left -/\n  · simp -- easy\n")
+    assert cleaned == "constructor\n  · simp"
+    assert check_candidate(cleaned).ok
+    still_open = strip_comments("simp /- and the rest")
+    assert not check_candidate(still_open).ok
+    assert strip_comments("rfl") == "rfl"

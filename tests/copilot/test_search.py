@@ -71,7 +71,7 @@ class WholeProofGenerator:
         self.requests.append(request)
         if not request.feedback:
             return [Candidate("theorem three (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  simp", -1.0, self.id, "proof")]
-        return [Candidate("rw [Nat.add_zero]\nrw [Nat.add_zero]\nexact h", -2.0, self.id, "proof")]
+        return [Candidate("-- drop both zeros\nrw [Nat.add_zero]\nrw [Nat.add_zero]\nexact h -- done", -2.0, self.id, "proof")]
 
     def close(self) -> None:
         pass
@@ -190,7 +190,7 @@ async def test_time_budget_gives_timeout(tmp_path: Path) -> None:
 
 async def test_whole_proof_generator_gets_error_feedback(tmp_path: Path) -> None:
     """A whole-proof model's failed attempt is fed back with Lean's message and goal; its
-    second attempt is verified and returned."""
+    second attempt (with comments, which are stripped) is verified and returned."""
     generator = WholeProofGenerator()
     async with double_client() as client:
         checker = Checker(client)
