@@ -59,6 +59,8 @@ def test_pull_fetches_every_file_flat_and_records_checksums(hub, config: Config)
     before = len(hub.gets())
     again = pull(entry, config, progress=False)
     assert again.already_installed and len(hub.gets()) == before
+    forced = pull(entry, config, progress=False, force=True)
+    assert not forced.already_installed and len(hub.gets()) == before + 2
     assert all(r.ok for r in verify(entry, config))
 
 
