@@ -3,6 +3,7 @@ generated shims run for real) and its packaging into a .vsix, driven from pytest
 them. Skips cleanly where npm or the extension's node_modules (``npm ci``) are absent."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,3 +68,40 @@ def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
     extras = {n for n in names if n.startswith("extension/out/") and not (n.startswith("extension/out/src/") and n.endswith(".js"))}
     assert not extras, f"build leftovers in the .vsix: {sorted(extras)}"
     assert not any(n.startswith("extension/src/") or "node_modules" in n for n in names), sorted(names)
+
+
+NODE_SETTINGS_PROBE = r"""
+const { readSettings, PROXY_SETTINGS } = require('./out/src/settings.js')
+const sample = JSON.parse(process.argv[1])
+const { overlay, problems } = readSettings({ inspect: key => ({ globalValue: sample[key] }) })
+console.log(JSON.stringify({ keys: Object.keys(PROXY_SETTINGS), overlay, problems }))
+"""
+
+
+def test_settings_overlay_is_a_valid_companion_config() -> None:
+    """The `$/leanCompanion/configure` overlay the extension builds from its settings is a valid
+    partial `local_models.config.Config` (unknown keys are rejected there), and every value
+    lands on the key it is meant for."""
+    npm = _require_node_modules()
+    msgspec = pytest.importorskip("msgspec")
+    config = pytest.importorskip("local_models.config")
+    compiled = subprocess.run([npm, "run", "compile"], cwd=EXTENSION, capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    sample = {
+        "models.tactic": "smollm2-135m", "models.embedding": "all-minilm-l6-v2", "models.threads": 3,
+        "suggest.enabled": False, "suggest.completions": False, "suggest.codeActions": False,
+        "suggest.maxCandidates": 5, "suggest.timeoutSeconds": 3.5,
+        "search.budgetSeconds": 30, "search.maxExpansions": 50, "safety.allowNativeDecide": True,
+    }
+    probe = subprocess.run(["node", "-e", NODE_SETTINGS_PROBE, json.dumps(sample)], cwd=EXTENSION,
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    got = json.loads(probe.stdout)
+    assert sorted(got["keys"]) == sorted(sample), "the sample must cover every proxy setting"
+    assert got["problems"] == []
+    cfg = msgspec.convert(got["overlay"], config.Config)
+    assert cfg.models.tactic == ["smollm2-135m"] and cfg.models.embedding == "all-minilm-l6-v2" and cfg.models.threads == 3
+    assert (cfg.suggest.enabled, cfg.suggest.completions, cfg.suggest.code_actions) == (False, False, False)
+    assert (cfg.suggest.max_candidates, cfg.suggest.timeout_seconds) == (5, 3.5)
+    assert (cfg.search.budget_seconds, cfg.search.max_expansions) == (30, 50)
+    assert cfg.safety.allow_native_decide is True

@@ -116,13 +116,11 @@ export async function suggestTactics(host: CommandHost): Promise<void> {
     const document = editor.document
     const version = document.version
     const position = editor.selection.active
-    const maxSuggestions = vscode.workspace.getConfiguration('leanCompanion').get<number>('suggestions.maxSuggestions', 8)
     const result = await withChannel(host, editor, 'Lean Companion: suggesting tactics…', (channel, token) =>
         channel.request<SuggestResult>(METHODS.suggest, {
             textDocument: { uri: document.uri.toString(), version },
             position: fromPosition(position),
             requestToken: token,
-            maxSuggestions,
         }).finally(() => refreshStatus(host, channel)),
     )
     if (!result) return
@@ -162,12 +160,10 @@ async function fill(host: CommandHost, scope: 'position' | 'file'): Promise<void
         )
         if (answer !== go) return
     }
-    const timeoutSeconds = vscode.workspace.getConfiguration('leanCompanion').get<number>('search.timeoutSeconds', 60)
     const params: FillSorryParams = {
         textDocument: { uri: document.uri.toString(), version },
         position: fromPosition(editor.selection.active),
         scope,
-        timeoutSeconds,
     }
     const title = scope === 'file' ? 'Lean Companion: filling every sorry in the file…' : 'Lean Companion: searching a proof for this sorry…'
     const result = await withChannel(host, editor, title, (channel, token) =>

@@ -204,12 +204,16 @@ export class Companion implements CommandHost, vscode.Disposable {
             channel = await this.channelFor(editor.document.uri)
             if (!channel) return
         }
-        const settings = readSettings(vscode.workspace.getConfiguration('leanCompanion'))
-        const text = JSON.stringify(settings)
+        const { overlay, problems } = readSettings(vscode.workspace.getConfiguration('leanCompanion'))
+        const text = JSON.stringify(overlay)
         if (!force && this.sentSettings.get(proxyKey) === text) return
-        await channel.notify(METHODS.configure, { settings })
+        for (const problem of problems) this.log(`ignored setting ${problem}`)
+        if (force && problems.length > 0) {
+            void vscode.window.showWarningMessage(`Lean Companion: ignored ${problems.join('; ')}`)
+        }
+        await channel.notify(METHODS.configure, { settings: overlay })
         this.sentSettings.set(proxyKey, text)
-        this.log(`sent settings to the proxy (${channel.kind})`)
+        this.log(`sent settings to the proxy (${channel.kind}): ${text}`)
     }
 
     statusChanged(status: StatusResult | undefined): void {

@@ -110,16 +110,8 @@ export interface StatusResult {
     lean?: { running: boolean; restarts: number }
 }
 
-/** Body of the `$/leanCompanion/configure` notification: the `leanCompanion.*` settings. */
-export interface CompanionSettings {
-    suggestions: {
-        model: string
-        automatic: boolean
-        maxSuggestions: number
-        timeoutMs: number
-    }
-    premises: { model: string }
-    search: { timeoutSeconds: number; maxExpansions: number }
-    threads: number
-    safety: { forbiddenTactics: string[] }
-}
+/**
+ * Body of `$/leanCompanion/configure`: `{settings: overlay}`, a partial configuration with the
+ * sections and keys of `.lean-companion.toml`, e.g. `{suggest: {max_candidates: 4}}`.
+ */
+export type ConfigureParams = { settings: Record<string, Record<string, unknown>> }

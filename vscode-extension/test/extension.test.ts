@@ -177,20 +177,19 @@ describe('settings flow', () => {
         vscode.openEditor(path.join(fx.project, 'A.lean'), 'example : True := trivial\n')
         await start(fx, ['For all workspaces'])
         await eventually(() => lean.notifications.some(n => n.method === '$/leanCompanion/configure'), 'first configure')
-        const first = lean.notifications.find(n => n.method === '$/leanCompanion/configure')!.params.settings
-        assert.deepEqual(first, {
-            suggestions: { model: '', automatic: true, maxSuggestions: 8, timeoutMs: 15000 },
-            premises: { model: '' },
-            search: { timeoutSeconds: 60, maxExpansions: 200 },
-            threads: 0,
-            safety: { forbiddenTactics: ['sorry', 'admit', 'native_decide'] },
-        })
+        // nothing set yet: an empty overlay, the config files decide
+        assert.deepEqual(lean.notifications.find(n => n.method === '$/leanCompanion/configure')!.params, { settings: {} })
         const config = vscode.workspace.getConfiguration('leanCompanion')
-        await config.update('suggestions.model', 'deepseek-prover-v2-7b-q4', vscode.ConfigurationTarget.Global)
+        await config.update('models.tactic', 'deepseek-prover-v2-7b-q4', vscode.ConfigurationTarget.Global)
         await eventually(() => lean.notifications.filter(n => n.method === '$/leanCompanion/configure').length === 2, 'second configure')
         const second = lean.notifications.filter(n => n.method === '$/leanCompanion/configure')[1].params.settings
-        assert.equal(second.suggestions.model, 'deepseek-prover-v2-7b-q4')
+        assert.deepEqual(second, { models: { tactic: ['deepseek-prover-v2-7b-q4'] } })
         assert.equal(vscode.state.executed.filter(e => e.command === 'lean4.restartServer').length, 1, 'a model change must not restart Lean')
+        // a bad value is reported once and left out; the rest still goes
+        await config.update('suggest.maxCandidates', 0, vscode.ConfigurationTarget.Workspace)
+        await eventually(() => lean.notifications.filter(n => n.method === '$/leanCompanion/configure').length === 3, 'third configure')
+        assert.deepEqual(lean.notifications.filter(n => n.method === '$/leanCompanion/configure')[2].params.settings, { models: { tactic: ['deepseek-prover-v2-7b-q4'] } })
+        assert.ok(vscode.state.messages.some(m => m.level === 'warning' && /leanCompanion.suggest.maxCandidates/.test(m.text)))
         // the status bar shows model, index and latency
         const item = vscode.state.statusBarItems[0]
         assert.ok(item.visible)

@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { describe, it } from 'node:test'
 import { expandHome, locateCompanion, missingCompanionMessage } from '../src/companionPath'
 import { withEntry, withoutEntry } from '../src/pathSetting'
-import { classifyChange, readSettings } from '../src/settings'
+import { classifyChange, PROXY_SETTINGS, readSettings } from '../src/settings'
 import { formatStatus } from '../src/statusBar'
 import { packageDefaults } from './setup'
 
@@ -56,44 +56,64 @@ describe('locateCompanion', () => {
 })
 
 describe('readSettings', () => {
-    const source = (values: Map<string, unknown>) => ({ get: <T>(key: string, d: T): T => (values.has(`leanCompanion.${key}`) ? (values.get(`leanCompanion.${key}`) as T) : d) })
-
-    it("matches package.json's declared defaults", () => {
-        const s = readSettings(source(packageDefaults()))
-        const d = packageDefaults()
-        assert.equal(s.suggestions.maxSuggestions, d.get('leanCompanion.suggestions.maxSuggestions'))
-        assert.equal(s.suggestions.timeoutMs, d.get('leanCompanion.suggestions.timeoutMs'))
-        assert.equal(s.search.timeoutSeconds, d.get('leanCompanion.search.timeoutSeconds'))
-        assert.equal(s.search.maxExpansions, d.get('leanCompanion.search.maxExpansions'))
-        assert.deepEqual(s.safety.forbiddenTactics, d.get('leanCompanion.safety.forbiddenTactics'))
-        assert.deepEqual(readSettings(source(new Map())), s, 'code defaults differ from package.json defaults')
+    const source = (scopes: { global?: Record<string, unknown>; workspace?: Record<string, unknown>; folder?: Record<string, unknown> }) => ({
+        inspect: <T>(key: string) => ({
+            globalValue: scopes.global?.[key] as T | undefined,
+            workspaceValue: scopes.workspace?.[key] as T | undefined,
+            workspaceFolderValue: scopes.folder?.[key] as T | undefined,
+        }),
     })
 
-    it('falls back on wrong types and clamps numbers (hand-edited settings.json)', () => {
-        const s = readSettings(source(new Map<string, unknown>([
-            ['leanCompanion.suggestions.maxSuggestions', 1000],
-            ['leanCompanion.suggestions.timeoutMs', 'soon'],
-            ['leanCompanion.threads', -3],
-            ['leanCompanion.suggestions.model', '  smollm2  '],
-            ['leanCompanion.safety.forbiddenTactics', ['decide', 7, '']],
-            ['leanCompanion.suggestions.automatic', 'no'],
-        ])))
-        assert.equal(s.suggestions.maxSuggestions, 64)
-        assert.equal(s.suggestions.timeoutMs, 15000)
-        assert.equal(s.threads, 0)
-        assert.equal(s.suggestions.model, 'smollm2')
-        assert.deepEqual(s.safety.forbiddenTactics, ['decide'])
-        assert.equal(s.suggestions.automatic, true)
+    it('sends nothing for settings the user never set, so the config files stay in charge', () => {
+        assert.deepEqual(readSettings(source({})), { overlay: {}, problems: [] })
     })
 
-    it('classifies changes: path/enabled restart, model settings notify, UI settings stay local', () => {
+    it('maps set values to the .lean-companion.toml keys; the most specific scope wins', () => {
+        const { overlay, problems } = readSettings(source({
+            global: { 'models.tactic': 'smollm2-135m', 'suggest.maxCandidates': 4, 'search.budgetSeconds': 90 },
+            workspace: { 'suggest.maxCandidates': 6, 'safety.allowNativeDecide': true },
+            folder: { 'suggest.maxCandidates': 2, 'suggest.completions': false },
+        }))
+        assert.deepEqual(problems, [])
+        assert.deepEqual(overlay, {
+            models: { tactic: ['smollm2-135m'] },
+            suggest: { max_candidates: 2, completions: false },
+            search: { budget_seconds: 90 },
+            safety: { allow_native_decide: true },
+        })
+    })
+
+    it('leaves out unusable values and says why; empty model ids and 0 threads mean "keep the configured one"', () => {
+        const { overlay, problems } = readSettings(source({
+            global: {
+                'suggest.maxCandidates': 1000, 'suggest.timeoutSeconds': 'soon', 'models.tactic': '  ', 'models.embedding': 'two words',
+                'models.threads': 0, 'suggest.enabled': 'no', 'search.maxExpansions': 12,
+            },
+        }))
+        assert.deepEqual(overlay, { search: { max_expansions: 12 } })
+        assert.equal(problems.length, 4)
+        assert.match(problems.join('\n'), /leanCompanion.suggest.maxCandidates: expected a whole number from 1 to 64; got 1000/)
+        assert.match(problems.join('\n'), /leanCompanion.models.embedding: a model id has no spaces/)
+        assert.match(problems.join('\n'), /leanCompanion.suggest.enabled: expected true or false; got "no"/)
+    })
+
+    it('every proxy setting is declared in package.json with a default of the right type', () => {
+        const defaults = packageDefaults()
+        const sample: Record<string, unknown> = {}
+        for (const key of Object.keys(PROXY_SETTINGS)) {
+            assert.ok(defaults.has(`leanCompanion.${key}`), key)
+            sample[key] = defaults.get(`leanCompanion.${key}`)
+        }
+        assert.deepEqual(readSettings(source({ global: sample })).problems, [], 'package.json defaults must be valid values')
+    })
+
+    it('classifies changes: path/enabled restart, proxy settings notify, UI settings stay local', () => {
         // affectsConfiguration(section) is true for the changed key and every prefix of it
         const of = (changed: string) => classifyChange(section => changed === section || changed.startsWith(section + '.'))
         assert.deepEqual(of('leanCompanion.path'), { restart: true, notify: false, local: false })
-        assert.deepEqual(of('leanCompanion.premises.model'), { restart: false, notify: true, local: false })
+        assert.deepEqual(of('leanCompanion.models.embedding'), { restart: false, notify: true, local: false })
+        assert.deepEqual(of('leanCompanion.statusBar.enabled'), { restart: false, notify: false, local: true })
         assert.deepEqual(of('lean4.envPathExtensions'), { restart: false, notify: false, local: false })
-        assert.equal(classifyChange(s => ['leanCompanion', 'leanCompanion.suggestions', 'leanCompanion.suggestions.model'].includes(s)).notify, true)
-        assert.deepEqual(classifyChange(s => ['leanCompanion', 'leanCompanion.statusBar.enabled'].includes(s)), { restart: false, notify: false, local: true })
     })
 })
 
