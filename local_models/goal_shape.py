@@ -478,7 +478,8 @@ _FACTOR_OPS = re.compile(r"([*/%^])")
 
 def arith_features(term: str, goal: Goal | None = None) -> Arith:
     """Arithmetic features of ``term`` using the hypothesis types of ``goal`` for variables."""
-    names = set(goal.names()) if goal else set()
+    types = {n: h.type for h in goal.hypotheses for n in h.names} if goal else {}
+    names = types.keys()
     ids = identifiers(term)
     variables = tuple(dict.fromkeys(i for i in ids if i.split(".")[0] in names))
     domains: list[str] = []
@@ -487,11 +488,10 @@ def arith_features(term: str, goal: Goal | None = None) -> Arith:
     for ident in ids:
         if ident in _NUMBER_TYPES:
             domains.append(_NUMBER_TYPES[ident])
-    if goal:
-        for v in variables:
-            typ = goal.type_of(v.split(".")[0])
-            if typ and (d := number_type(typ)):
-                domains.append(d)
+    for v in variables:
+        typ = types.get(v.split(".")[0])
+        if typ and (d := number_type(typ)):
+            domains.append(d)
     transcendental = bool(_TRANSCENDENTAL.search(term))
     if transcendental:
         domains.append("ℝ")

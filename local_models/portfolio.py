@@ -184,15 +184,15 @@ class _Context:
     arith: Arith
     mathlib: bool
     more_goals: int
+    types: dict[str, str]  # hypothesis name → type (the last one wins, as in Lean)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _fresh(goal: Goal, base: str, taken: set[str] | None = None) -> str:
-    used = set(goal.names()) | (taken or set())
+def _fresh(ctx: _Context, base: str, taken: set[str] | None = None) -> str:
     name = base
-    while name in used:
+    while name in ctx.types or (taken is not None and name in taken):
         name += "'"
     if taken is not None:
         taken.add(name)
@@ -208,8 +208,8 @@ def _is_sort(type_text: str) -> bool:
     return bool(re.match(r"(Sort|Type)\b", type_text.strip()))
 
 
-def _is_prop_var(goal: Goal, term: str) -> bool:
-    typ = goal.type_of(strip_parens(term))
+def _is_prop_var(ctx: _Context, term: str) -> bool:
+    typ = ctx.types.get(strip_parens(term))
     return typ is not None and typ.strip() == "Prop"
 
 
@@ -339,17 +339,17 @@ def _hypothesis_rules(ctx: _Context, c: _Collector) -> None:
                     c.add(f"exact {name}.{i + 1}" if i == 0 or len(parts) == 2 else f"exact {name}.2.1", 0.9)
             if len(parts) > 2 and _same_statement(parts[-1], target):
                 c.add(f"exact {name}" + ".2" * (len(parts) - 1), 0.9)
-            pats = [_fresh(goal, f"{name}_{i + 1}", taken) for i in range(len(parts))]
+            pats = [_fresh(ctx, f"{name}_{i + 1}", taken) for i in range(len(parts))]
             c.add(f"obtain ⟨{', '.join(pats)}⟩ := {name}", 0.3)
         if hs.kind == "or":
             c.add(f"rcases {name} with {name} | {name}", 0.3)
             c.add(f"cases {name}", 0.1)
         if hs.kind == "exists":
             names = [b for b in hs.binders if b != "_"] or ["x"]
-            pats = [_fresh(goal, b, taken) for b in names]
-            proofs = [_fresh(goal, f"h{pats[0]}", taken)]
+            pats = [_fresh(ctx, b, taken) for b in names]
+            proofs = [_fresh(ctx, f"h{pats[0]}", taken)]
             if hs.bounded:
-                proofs.append(_fresh(goal, f"h{pats[0]}'", taken))
+                proofs.append(_fresh(ctx, f"h{pats[0]}'", taken))
             c.add(f"obtain ⟨{', '.join(pats + proofs)}⟩ := {name}", 0.4)
         if hs.kind == "eq":
             lhs, rhs = strip_parens(hs.lhs), strip_parens(hs.rhs)
@@ -359,7 +359,7 @@ def _hypothesis_rules(ctx: _Context, c: _Collector) -> None:
             if _contains(target, rhs) and not _contains(target, lhs):
                 c.add(f"rw [← {name}]", 0.25)
             for side, other in ((lhs, rhs), (rhs, lhs)):
-                if goal.type_of(side) is not None and is_accessible(side) and not _contains(other, side):
+                if ctx.types.get(side) is not None and is_accessible(side) and not _contains(other, side):
                     c.add(f"subst {name}", 0.2)
                     c.add("subst_vars", 0.1)
                     break
@@ -376,19 +376,19 @@ def _hypothesis_rules(ctx: _Context, c: _Collector) -> None:
 
 def _interval_rules(ctx: _Context, hyps: list[tuple[str, str]], c: _Collector) -> None:
     """``interval_cases x`` when hypotheses bound an ℕ/ℤ variable of the target."""
+    upper: set[str] = set()
+    lower: set[str] = set()
+    for _, typ in hyps:
+        for part in _split_conj(typ):
+            s = classify(part)
+            if s.kind in ("le", "lt"):
+                upper.add(normalize(s.lhs))
+                lower.add(normalize(s.rhs))
     for var in ctx.arith.variables:
-        if not is_accessible(var) or number_type(ctx.goal.type_of(var) or "") not in ("ℕ", "ℤ"):
+        kind = number_type(ctx.types.get(var) or "")
+        if not is_accessible(var) or kind not in ("ℕ", "ℤ"):
             continue
-        upper = lower = False
-        for _, typ in hyps:
-            for part in _split_conj(typ):
-                s = classify(part)
-                if s.kind in ("le", "lt"):
-                    if normalize(s.lhs) == var:
-                        upper = True
-                    if normalize(s.rhs) == var:
-                        lower = True
-        if upper and (lower or number_type(ctx.goal.type_of(var) or "") == "ℕ"):
+        if var in upper and (var in lower or kind == "ℕ"):
             c.add(f"interval_cases {var} <;> omega", 0.3, needs=("Mathlib",))
             c.add(f"interval_cases {var} <;> simp_all", 0.2, needs=("Mathlib",))
             c.add(f"interval_cases {var}", 0.15, needs=("Mathlib",))
@@ -402,16 +402,16 @@ def _intro_names(ctx: _Context) -> list[str]:
         s = classify(t)
         if s.kind == "forall" and s.body:
             binders = [b if b != "_" else "x" for b in s.binders] or ["x"]
-            names += [_fresh(goal, b, taken) for b in binders]
+            names += [_fresh(ctx, b, taken) for b in binders]
             if s.bounded:
-                names.append(_fresh(goal, f"h{binders[-1]}", taken))
+                names.append(_fresh(ctx, f"h{binders[-1]}", taken))
             t = s.body
         elif s.kind == "implies":
-            base = "a" if _is_sort(goal.type_of(strip_parens(s.lhs)) or "") else "h"
-            names.append(_fresh(goal, base, taken))
+            base = "a" if _is_sort(ctx.types.get(strip_parens(s.lhs)) or "") else "h"
+            names.append(_fresh(ctx, base, taken))
             t = s.rhs
         elif s.kind == "not" and names:
-            names.append(_fresh(goal, "h", taken))
+            names.append(_fresh(ctx, "h", taken))
             break
         else:
             break
@@ -431,11 +431,11 @@ def _target_rules(ctx: _Context, c: _Collector) -> None:
         c.add("intros", 0.12)
         if kind == "implies":
             lhs = classify(shape.lhs)
-            h = _fresh(goal, "h")
+            h = _fresh(ctx, "h")
             if lhs.kind == "and":
                 c.add(f"rintro ⟨{h}1, {h}2⟩", 0.35)
             elif lhs.kind == "exists":
-                x = _fresh(goal, (lhs.binders or ("x",))[0])
+                x = _fresh(ctx, (lhs.binders or ("x",))[0])
                 c.add(f"rintro ⟨{x}, {h}⟩", 0.35)
             elif lhs.kind == "or":
                 c.add(f"rintro ({h} | {h})", 0.35)
@@ -444,14 +444,14 @@ def _target_rules(ctx: _Context, c: _Collector) -> None:
         c.add("tauto", 0.1, needs=("Mathlib",))
         return
     if kind == "not":
-        c.add(f"intro {_fresh(goal, 'h')}", 0.55)
+        c.add(f"intro {_fresh(ctx, 'h')}", 0.55)
         c.add("push_neg", 0.2, needs=("Mathlib",))
         _numeric_closers(ctx, c, scale=0.8)
         c.add("simp", 0.15)
         return
     if kind == "iff":
         c.add("constructor", 0.5)
-        h = _fresh(goal, "h")
+        h = _fresh(ctx, "h")
         c.add(f"refine ⟨fun {h} => ?_, fun {h} => ?_⟩", 0.2)
         if intlike:
             c.add("omega", 0.3)
@@ -476,7 +476,7 @@ def _target_rules(ctx: _Context, c: _Collector) -> None:
             c.add("constructor <;> linarith", 0.18, needs=("Mathlib",))
         c.add("constructor <;> simp", 0.12)
         c.add("exact ⟨by simp, by simp⟩", 0.05)
-        if all(_is_prop_var(goal, p) for p in parts):
+        if all(_is_prop_var(ctx, p) for p in parts):
             c.add("tauto", 0.3, needs=("Mathlib",))
         return
     if kind == "or":
@@ -517,7 +517,7 @@ def _target_rules(ctx: _Context, c: _Collector) -> None:
         _eq_rules(ctx, c)
         return
     if kind == "ne":
-        c.add(f"intro {_fresh(goal, 'h')}", 0.3)
+        c.add(f"intro {_fresh(ctx, 'h')}", 0.3)
         _numeric_closers(ctx, c)
         if ar.numeric and "0" in (strip_parens(shape.lhs), strip_parens(shape.rhs)):
             c.add("positivity", 0.3, needs=("Mathlib",))
@@ -563,13 +563,13 @@ def _target_rules(ctx: _Context, c: _Collector) -> None:
         return
     if kind == "notmem":
         c.add("simp", 0.35)
-        c.add(f"intro {_fresh(goal, 'h')}", 0.25)
+        c.add(f"intro {_fresh(ctx, 'h')}", 0.25)
         if ar.closed:
             c.add("decide", 0.2)
         c.add("norm_num", 0.15, needs=("Mathlib",))
         return
     if kind == "subset":
-        x, hx = _fresh(goal, "x"), _fresh(goal, "hx")
+        x, hx = _fresh(ctx, "x"), _fresh(ctx, "hx")
         c.add(f"intro {x} {hx}", 0.55)
         c.add(f"rintro {x} {hx}", 0.2)
         c.add("simp", 0.15)
@@ -612,12 +612,12 @@ def _eq_rules(ctx: _Context, c: _Collector) -> None:
     if normalize(lhs) == normalize(rhs):
         c.add("rfl", 0.95)
     c.add("rfl", 0.15)
-    if _function_side(goal, lhs) or _function_side(goal, rhs):
-        x = _fresh(goal, "x")
+    if _function_side(ctx, lhs) or _function_side(ctx, rhs):
+        x = _fresh(ctx, "x")
         c.add(f"funext {x}", 0.5)
         c.add(f"ext {x}", 0.45)
-    if _set_side(goal, lhs) or _set_side(goal, rhs):
-        x = _fresh(goal, "x")
+    if _set_side(ctx, lhs) or _set_side(ctx, rhs):
+        x = _fresh(ctx, "x")
         c.add(f"ext {x}", 0.55)
         c.add(f"ext {x} <;> simp", 0.3)
     if not ar.numeric:
@@ -642,17 +642,17 @@ def _eq_rules(ctx: _Context, c: _Collector) -> None:
             c.add("simp_arith", 0.08)
 
 
-def _function_side(goal: Goal, side: str) -> bool:
+def _function_side(ctx: _Context, side: str) -> bool:
     if re.match(r"(fun|λ)\b", side):
         return True
-    typ = goal.type_of(side)
+    typ = ctx.types.get(side)
     return typ is not None and "→" in typ and not typ.strip().startswith(("∀", "Prop"))
 
 
-def _set_side(goal: Goal, side: str) -> bool:
+def _set_side(ctx: _Context, side: str) -> bool:
     if re.search(r"[∪∩ᶜ∅]|\\ |\{\s*\w+\s*\|", side):
         return True
-    typ = goal.type_of(side)
+    typ = ctx.types.get(side)
     return typ is not None and bool(re.match(r"(Set|Finset)\b", typ.strip()))
 
 
@@ -726,7 +726,7 @@ def _app_rules(ctx: _Context, c: _Collector) -> None:
         if concl.kind == "app" and concl.head == head and normalize(typ) != normalize(goal.target):
             c.add(f"apply {name}", 0.4)
             c.add(f"exact {name} _", 0.15)
-    if goal.type_of(head) is None:
+    if ctx.types.get(head) is None:
         if head in _FUN_PROP_HEADS:
             c.add("fun_prop", 0.5, needs=("Mathlib",))
         if ar.closed and re.search(r"\d", goal.target):
@@ -755,15 +755,16 @@ class _Scaled:
 
 def _induction_rules(ctx: _Context, c_outer: _Collector) -> None:
     goal, target = ctx.goal, ctx.goal.target
-    hyp_texts = [t for _, t in _accessible_hyps(goal) if classify(t).kind in _RELATION_KINDS]
+    pinned = {i for _, t in _accessible_hyps(goal) if classify(t).kind in _RELATION_KINDS
+              for i in identifiers(t)}
     seen = set()
     for ident in identifiers(target):
         if ident in seen or not is_accessible(ident):
             continue
         seen.add(ident)
-        typ = (goal.type_of(ident) or "").strip()
+        typ = (ctx.types.get(ident) or "").strip()
         # a variable pinned down by equations/bounds is rarely one to induct on
-        scale = 0.4 if any(_contains(t, ident) for t in hyp_texts) else 1.0
+        scale = 0.4 if ident in pinned else 1.0
         c = _Scaled(c_outer, scale)
         if typ in ("ℕ", "Nat"):
             c.add(f"induction {ident} with | zero => simp | succ {ident} ih => simp_all", 0.12)
@@ -911,6 +912,7 @@ def suggest(
         arith=arith_features(goal.target, goal),
         mathlib="Mathlib" in providers,
         more_goals=len(goals) - 1,
+        types={n: h.type for h in goal.hypotheses for n in h.names},
     )
     c = _Collector(allowed)
     rules = [_conv_rules, _premise_rules_for(request.premises)] if goal.conv else [
@@ -936,6 +938,10 @@ def _premise_rules_for(premises: Sequence[str]) -> Callable[[_Context, _Collecto
     return rule
 
 
+#: Goal states (plus premises) longer than this many characters are ranked in a worker thread.
+INLINE_LIMIT = 4000
+
+
 class PortfolioGenerator:
     """The model-free :class:`~local_models.generation.TacticGenerator` (always available).
 
@@ -959,6 +965,8 @@ class PortfolioGenerator:
         """Same as :meth:`suggest`; returns ``[]`` when ``cancel`` is already set."""
         if cancel is not None and cancel.is_set():
             return []
+        if len(request.goal) + sum(map(len, request.premises)) > INLINE_LIMIT:
+            return await asyncio.to_thread(self.suggest, request)  # big state: keep the loop free
         return self.suggest(request)
 
     def close(self) -> None:

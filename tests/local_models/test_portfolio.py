@@ -248,3 +248,27 @@ def test_conv_goal_and_multiple_goals_and_garbage():
 def test_shape_specific_first_choices(goal: str, expected: str, k: int):
     """Typical shapes put their textbook tactic in the top k."""
     assert expected in texts(goal, k, imports=["Mathlib"])
+
+
+async def test_large_goal_states_are_ranked_off_the_event_loop():
+    """A goal state beyond INLINE_LIMIT characters is ranked in a worker thread; small ones inline."""
+    import threading
+
+    from local_models.portfolio import INLINE_LIMIT
+
+    threads: list[str] = []
+
+    class Spy(PortfolioGenerator):
+        def suggest(self, request):
+            threads.append(threading.current_thread().name)
+            return super().suggest(request)
+
+    hyps = "\n".join(f"x{i} : ℕ\nh{i} : x{i} + {i} ≤ x{i + 1}" for i in range(200))
+    big = hyps + "\n⊢ x0 ≤ x200 + 1"
+    assert len(big) > INLINE_LIMIT
+    gen = Spy()
+    out = await gen.generate(GenerationRequest(goal=big, n=5))
+    await gen.generate(GenerationRequest(goal="⊢ True", n=5))
+    assert out and out[0].text == "omega"
+    assert threads[0] != threading.current_thread().name
+    assert threads[1] == threading.current_thread().name
