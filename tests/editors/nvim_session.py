@@ -90,14 +90,22 @@ def _sh(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def run_session(tmp: Path, scenario: str, server_cmd: list[str], proxy: tuple[str, ...] = ("copilot.cli", "serve")) -> dict[str, Any]:
+def run_session(
+    tmp: Path,
+    scenario: str,
+    server_cmd: list[str],
+    proxy: tuple[str, ...] = ("copilot.cli", "serve"),
+    proxy_args: tuple[str, ...] = (),
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run the Lua session with the proxy in front of ``server_cmd``: ``lean-companion serve``
-    by default, or ``("lsp_proxy",)`` for the bare proxy."""
+    by default, or ``("lsp_proxy",)`` for the bare proxy. ``settings`` goes to the plugin's
+    ``setup{settings=...}`` (sent as ``$/leanCompanion/configure``)."""
     nvim = require_nvim()
     project = make_project(tmp)
     out = tmp / "observations.json"
     proxy_log = tmp / "proxy.log"
-    cmd = [sys.executable, "-m", *proxy, "--log-file", str(proxy_log), "--", *server_cmd]
+    cmd = [sys.executable, "-m", *proxy, "--log-file", str(proxy_log), *proxy_args, "--", *server_cmd]
     env = nvim_env(tmp)
     env.update(
         LC_PLUGIN_DIR=str(PLUGIN_DIR),
@@ -105,6 +113,7 @@ def run_session(tmp: Path, scenario: str, server_cmd: list[str], proxy: tuple[st
         LC_FILE=str(project / "T.lean"),
         LC_OUT=str(out),
         LC_SCENARIO=scenario,
+        LC_SETTINGS_JSON=json.dumps(settings) if settings is not None else "",
     )
     result = subprocess.run(
         [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SESSION_SCRIPT}"],

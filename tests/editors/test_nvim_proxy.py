@@ -9,6 +9,7 @@ proof (search)" code action and ``:LeanCompanionSuggest`` end to end; see
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,20 @@ from tests.editors.nvim_session import crash_once_wrapper, double_command, requi
 
 pytestmark = pytest.mark.nvim
 
+SETTINGS = {"suggest": {"max_candidates": 4}}
+
 
 @pytest.fixture(scope="module")
 def roundtrip(tmp_path_factory: pytest.TempPathFactory) -> dict:
     require_nvim()
     require_double()
-    return run_session(tmp_path_factory.mktemp("nvim-roundtrip"), "roundtrip", double_command())
+    tmp = tmp_path_factory.mktemp("nvim-roundtrip")
+    observed = run_session(tmp, "roundtrip", double_command("--log", str(tmp / "double.jsonl")),
+                           proxy_args=("--log-level", "DEBUG"), settings=SETTINGS)
+    log = tmp / "double.jsonl"
+    observed["_double_methods"] = [json.loads(line).get("method") for line in log.read_text().splitlines()
+                                   if json.loads(line).get("dir") == "recv"] if log.exists() else None
+    return observed
 
 
 def test_client_attaches_to_lean_buffer(roundtrip: dict) -> None:
@@ -71,6 +80,16 @@ def test_companion_namespace_never_hangs(roundtrip: dict) -> None:
         assert "$/leanCompanion/status" in status["error"]["message"]
     else:
         assert {"version", "models", "index"} <= set(status["result"])
+
+
+def test_companion_messages_never_reach_lean(roundtrip: dict) -> None:
+    """The plugin's `settings` leave Neovim as `$/leanCompanion/configure` at start-up, and
+    neither it nor the `status` request is forwarded to Lean (the double logs all it receives)."""
+    methods = roundtrip["_double_methods"]
+    assert methods is not None and "textDocument/didOpen" in methods
+    assert not [m for m in methods if m and m.startswith("$/leanCompanion/")], methods
+    if importlib.util.find_spec("copilot.features") is None:
+        assert "dropped companion notification $/leanCompanion/configure" in roundtrip["_proxy_log"]
 
 
 def test_companion_status_is_answered(roundtrip: dict) -> None:

@@ -2,7 +2,8 @@
 -- lean_companion plugin module. Run by tests/editors/test_nvim_*.py:
 --   nvim --headless -u NONE -i NONE -n -c 'luafile tests/editors/nvim/session.lua'
 -- Environment: LC_PLUGIN_DIR, LC_CMD_JSON (the server command), LC_FILE (the .lean file),
--- LC_OUT (where the observations go, as JSON), LC_SCENARIO ('roundtrip' or 'crash').
+-- LC_OUT (where the observations go, as JSON), LC_SCENARIO ('roundtrip' or 'crash'),
+-- LC_SETTINGS_JSON (optional: the plugin's `settings`, sent as $/leanCompanion/configure).
 -- This script only observes and records; the Python test makes the assertions.
 
 local out = {}
@@ -135,7 +136,12 @@ end
 local ok, problem = pcall(function()
   vim.opt.runtimepath:prepend(env('LC_PLUGIN_DIR'))
   local lc = require('lean_companion')
-  lc.setup({ cmd = vim.fn.json_decode(env('LC_CMD_JSON')), keymaps = true })
+  local settings = os.getenv('LC_SETTINGS_JSON')
+  lc.setup({
+    cmd = vim.fn.json_decode(env('LC_CMD_JSON')),
+    keymaps = true,
+    settings = settings and settings ~= '' and vim.fn.json_decode(settings) or nil,
+  })
   out.nvim = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) .. '.' .. tostring(vim.version().patch)
   vim.cmd('edit ' .. vim.fn.fnameescape(env('LC_FILE')))
   local bufnr = vim.api.nvim_get_current_buf()

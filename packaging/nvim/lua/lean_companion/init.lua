@@ -31,8 +31,9 @@ M.defaults = {
   on_attach = nil,
   -- the log file opened by :LeanCompanionLog when the proxy does not name one
   log_file = nil,
-  -- how long :LeanCompanion* requests may take (ms); the proxy has its own budgets
-  request_timeout_ms = 120000,
+  -- a partial companion configuration with the keys of .lean-companion.toml, sent to the proxy
+  -- as $/leanCompanion/configure when the client starts, e.g. { suggest = { max_candidates = 4 } }
+  settings = nil,
 }
 
 M.default_keymaps = {
@@ -93,6 +94,13 @@ function M.cmd(root)
   return cmd
 end
 
+local function notify_server(client, method, params)
+  if vim.fn.has('nvim-0.11') == 1 then
+    return client:notify(method, params)
+  end
+  return client.notify(method, params)
+end
+
 local function request(client, method, params, handler, bufnr)
   if vim.fn.has('nvim-0.11') == 1 then
     return client:request(method, params, handler, bufnr)
@@ -146,6 +154,11 @@ function M.start(bufnr)
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fn.fnamemodify(root, ':t') } },
     init_options = { hasWidgets = false },
+    on_init = function(client)
+      if M.config.settings then
+        notify_server(client, '$/leanCompanion/configure', { settings = M.config.settings })
+      end
+    end,
     on_attach = function(client, attached)
       map_keys(attached)
       if M.config.on_attach then
@@ -276,6 +289,14 @@ function M.premises()
         end
       end)
     end, 0)
+  end)
+end
+
+--- Send `overlay` (a partial configuration, keys of .lean-companion.toml) to the proxy of the
+--- current buffer; it applies without restarting Lean.
+function M.configure(overlay)
+  with_client(function(client)
+    notify_server(client, '$/leanCompanion/configure', { settings = overlay })
   end)
 end
 
