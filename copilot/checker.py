@@ -101,9 +101,13 @@ class CheckTarget:
 
     @classmethod
     def at_cursor(cls, uri: str, text: str, line: int, character: int) -> CheckTarget:
-        """A tactic hole at a cursor position (LSP line/UTF-16 character)."""
+        """A tactic hole at a cursor position (LSP line/UTF-16 character), also on the blank
+        lines right after a declaration (where the next tactic is typed)."""
         offset = lsp_to_offset(text, line, character)
         decl = find_declaration(text, offset)
+        if decl is None:
+            before = [d for d in declarations(text) if d.end <= offset and not text[d.end : offset].strip()]
+            decl = before[-1] if before else None
         if decl is None:
             raise ValueError(f"no declaration at line {line + 1}")
         others = any(decl.start <= s.start < decl.end for s in locate_sorries(text))
@@ -113,6 +117,11 @@ class CheckTarget:
         """The same hole, re-classified (e.g. once Lean said whether it is a tactic position)."""
         hole = Hole(self.hole.start, self.hole.end, kind, self.hole.layout, self.hole.needs_parens, self.hole.indent)
         return CheckTarget(self.uri, self.text, self.decl, hole, self.other_sorries)
+
+    @property
+    def end(self) -> int:
+        """Where the checked text ends: the declaration's end, or the cursor past it."""
+        return max(self.decl.end, self.hole.end)
 
     def apply(self, proof: str) -> str:
         """The user's text with the hole filled by ``proof`` (the edit to offer)."""
@@ -175,7 +184,7 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
     pieces = [prefix]
     offset = len(prefix)
     slots = []
-    decl_text = source[decl.start : decl.end]
+    decl_text = source[decl.start : target.end]
     local_hole = Hole(
         hole.start - decl.start, hole.end - decl.start, hole.kind, hole.layout, hole.needs_parens, hole.indent
     )
@@ -245,11 +254,19 @@ class Checker:
     async def initial_goals(self, target: CheckTarget) -> tuple[list[str] | None, HoleKind]:
         """Goals at the hole in the unchanged declaration: tactic goals (``plainGoal``) if
         there are any, else the expected type (``plainTermGoal``, kind ``term``)."""
-        decl_text = target.text[target.decl.start : target.decl.end]
         prefix = target.text[: target.decl.start]
-        text = prefix + decl_text + "\n"
-        hole_offset = target.hole.start
-        line, character = offset_to_lsp(text, hole_offset)
+        segment = target.text[target.decl.start : target.end]
+        if target.hole.start == target.hole.end:
+            # A cursor: Lean may show nothing on a blank line, so ask after a `skip` there.
+            hole = target.hole
+            offset = hole.start - target.decl.start
+            local = Hole(offset, offset, "tactic", hole.layout, hole.needs_parens, hole.indent)
+            filled = fill_hole(segment, local, "skip")
+            text = prefix + filled.text + "\n"
+            line, character = offset_to_lsp(text, len(prefix) + filled.end)
+        else:
+            text = prefix + segment + "\n"
+            line, character = offset_to_lsp(text, target.hole.start)
         async with self.pool.acquire(target.uri) as doc:
             version = await self.pool.set_text(doc, text)
             self.elaborations += 1

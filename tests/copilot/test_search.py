@@ -205,3 +205,20 @@ async def test_whole_proof_generator_gets_error_feedback(tmp_path: Path) -> None
     assert second.feedback[0].error == "simp made no progress"
     assert "⊢ a + 0 ≤ b + 0" in second.feedback[0].goal
     assert result.stats.proof_sources == ["whole"]
+
+
+async def test_search_at_a_cursor_on_the_line_after_the_proof(tmp_path: Path) -> None:
+    """A cursor on the blank line where the next tactic goes: goals come from Lean there and
+    the proof continues what is already written."""
+    text = "theorem three (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  rw [Nat.add_zero]\n  \n"
+    target = CheckTarget.at_cursor((tmp_path / "C.lean").as_uri(), text, 2, 2)
+    generator = ListGenerator(TACTICS)
+    async with double_client() as client:
+        checker = Checker(client)
+        goals, kind = await checker.initial_goals(target)
+        result = await search(checker, target, [generator], config=SearchConfig(time_budget=30))
+        await checker.close()
+    assert (goals, kind) == (["a b : Nat\nh : a ≤ b\n⊢ a ≤ b + 0"], "tactic")
+    assert result.status == "proved", result.message
+    assert result.steps == ["rw [Nat.add_zero]", "exact h"]
+    assert result.new_text == text.replace("  \n", "  rw [Nat.add_zero]\n  exact h\n")
