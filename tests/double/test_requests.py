@@ -259,3 +259,16 @@ async def test_more_rpc_methods_and_silent_goals_accomplished(tmp_path):
     await d.open(URI, SWAP)
     assert await d.diagnostics(URI, 1) == []
     assert await d.shutdown() == 0
+
+
+async def test_requests_pending_across_a_header_restart_are_replayed_on_the_new_worker():
+    """A goal request waiting when the imports change is answered from the restarted worker."""
+    d = await started("--restart-delay-ms", "100", delay="400")
+    await d.open(URI, "import A\n\n" + SWAP)
+    rid = await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": URI}, "position": pos(3, 2)})
+    await d.change(URI, 2, [{"range": {"start": pos(0, 7), "end": pos(0, 8)}, "text": "B\nimport C"}])
+    reply = await d.reply(rid)
+    # The new text moved the proof down one line: line 3 is now `theorem swap ...` (no tactic state).
+    assert reply["result"] is None
+    assert (await d.goal(URI, 4, 2))["goals"] == ["p q : Prop\n⊢ p ∧ q → q ∧ p"]
+    assert await d.shutdown() == 0

@@ -265,11 +265,19 @@ class Server:
         await self.finish(pend, jsonrpc.response(pend.msg.id, result))
 
     async def wait_command(self, doc: Document, line: int) -> Run:
-        """Wait until the current run has elaborated the command containing ``line``."""
-        run = doc.run
-        assert run is not None
-        await doc.wait(lambda: run.finished or run.superseded or run.upto_line >= line)
-        return run
+        """Wait until the current run has elaborated the command containing ``line``.
+
+        A request keeps the version current when it arrived (an edit does not restart it, it
+        answers from that version), but a worker restart replays it against the new worker.
+        """
+        generation = doc.generation
+        while True:
+            run = doc.run
+            assert run is not None
+            await doc.wait(lambda: run.finished or run.superseded or run.upto_line >= line)
+            if not run.superseded or doc.generation == generation or doc.run is run:
+                return run
+            generation = doc.generation
 
     def position_entry(self, uri: str, line: int, character: int, key: str) -> Any:
         for entry in self.scenario.positions:
