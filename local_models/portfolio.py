@@ -657,7 +657,7 @@ def _set_side(ctx: _Context, side: str) -> bool:
 
 
 def _order_rules(ctx: _Context, c: _Collector) -> None:
-    shape, ar, goal = ctx.shape, ctx.arith, ctx.goal
+    shape, ar = ctx.shape, ctx.arith
     lhs, rhs = strip_parens(shape.lhs), strip_parens(shape.rhs)
     if shape.kind == "le" and normalize(lhs) == normalize(rhs):
         c.add("exact le_rfl", 0.6, needs=("Mathlib",))

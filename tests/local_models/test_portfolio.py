@@ -33,9 +33,12 @@ def render(statement: str) -> str:
 
 
 def transcript_goals() -> list[str]:
-    data = json.loads(shared_data("lean-server-transcripts", "plainGoal.json").read_text())
-    found = {"\n\n".join(e["result"]["goals"]) for e in data["exchanges"]
-             if e["result"] and e["result"].get("goals")}
+    """Every distinct goal state Lean's server returned in the plainGoal transcripts."""
+    found: set[str] = set()
+    for name in ("plainGoal.json", "2881.json", "6594.json"):
+        data = json.loads(shared_data("lean-server-transcripts", name).read_text())
+        found |= {"\n\n".join(e["result"]["goals"]) for e in data["exchanges"]
+                  if e.get("method") == "$/lean/plainGoal" and e["result"] and e["result"].get("goals")}
     return sorted(found)
 
 
