@@ -272,3 +272,19 @@ async def test_requests_pending_across_a_header_restart_are_replayed_on_the_new_
     assert reply["result"] is None
     assert (await d.goal(URI, 4, 2))["goals"] == ["p q : Prop\n⊢ p ∧ q → q ∧ p"]
     assert await d.shutdown() == 0
+
+
+async def test_a_reused_outstanding_id_still_gets_one_reply_per_request():
+    """Two pending requests with the same id on different files each get a reply (Lean does too)."""
+    d = await started(delay="300")
+    await d.open(URI, SWAP)
+    await d.open("file:///p/B.lean", SWAP)
+    await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": URI}, "position": pos(1, 2)}, id_=50)
+    await d.send_request("$/lean/plainGoal", {"textDocument": {"uri": "file:///p/B.lean"}, "position": pos(1, 9)}, id_=50)
+    await d.diagnostics(URI, 1)
+    await d.diagnostics("file:///p/B.lean", 1)
+    await asyncio.sleep(0.1)
+    replies = [m for m in d.messages if m.get("id") == 50]
+    assert len(replies) == 2
+    assert sorted(r["result"]["goals"][0] for r in replies) == ["p q : Prop\nh : p ∧ q\n⊢ q ∧ p", "p q : Prop\n⊢ p ∧ q → q ∧ p"]
+    assert await d.shutdown() == 0

@@ -77,7 +77,9 @@ class Server:
         self.config, self.scenario, self.out, self.log = config, scenario, output, log
         self.state = "await-initialize"
         self.docs: dict[str, Document] = {}
-        self.pending: dict[tuple[str, int | str], Pending] = {}
+        # id -> pending requests with that id (a client may reuse an outstanding id: each still
+        # gets its own reply, as with Lean; cancellation then reaches the newest one).
+        self.pending: dict[tuple[str, int | str], list[Pending]] = {}
         self.received = 0
         self.server_ids = 0
         self.client_caps: dict[str, Any] = {}
@@ -200,9 +202,12 @@ class Server:
 
     def complete(self, pend: Pending, message: dict[str, Any]) -> None:
         key = id_key(pend.msg.id)
-        if self.pending.get(key) is not pend:
+        same_id = self.pending.get(key, [])
+        if pend not in same_id:
             return
-        del self.pending[key]
+        same_id.remove(pend)
+        if not same_id:
+            del self.pending[key]
         self.out.send(message)
 
     def fail(self, pend: Pending, code: int, message: str) -> None:
@@ -211,14 +216,14 @@ class Server:
         self.complete(pend, jsonrpc.error_response(pend.msg.id, code, message))
 
     def fail_uri(self, uri: str, code: int, message: str) -> None:
-        for pend in [p for p in self.pending.values() if p.uri == uri]:
+        for pend in [p for same_id in self.pending.values() for p in same_id if p.uri == uri]:
             self.fail(pend, code, message)
 
     # ------------------------------------------------------------ requests
 
     def on_request(self, msg: jsonrpc.Message) -> None:
         pend = Pending(msg)
-        self.pending[id_key(msg.id)] = pend
+        self.pending.setdefault(id_key(msg.id), []).append(pend)
         if msg.method == "shutdown":
             self.terminate_workers()
             self.state = "shutdown"
@@ -447,9 +452,10 @@ class Server:
     def cancel(self, request_id: Any) -> None:
         if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
             return
-        pend = self.pending.get(id_key(request_id))
-        if pend is None:
+        same_id = self.pending.get(id_key(request_id))
+        if not same_id:
             return
+        pend = same_id[-1]
         for doc in self.docs.values():
             if pend in doc.queue:
                 doc.queue.remove(pend)
