@@ -45,8 +45,16 @@ for _words, _reason in (
       "protected", "partial", "nonrec", "noncomputable", "initialize", "builtin_initialize"),
      "declares something"),
     (("attribute",), "changes attributes"),
-    (("import", "end", "namespace", "section", "universe", "variable", "export", "omit", "include"),
+    (("import", "end", "namespace", "section", "universe", "variable", "export", "omit", "include",
+      "local", "scoped"),
      "changes the surrounding context"),
+    # Commands need not start at column 0: one inside a tactic block ends the declaration and
+    # runs as a command. These (Lean, Batteries, Mathlib) change the environment.
+    (("alias", "irreducible_def", "simproc", "dsimproc", "builtin_simproc", "builtin_dsimproc",
+      "add_aesop_rules", "erase_aesop_rules", "initialize_simps_projections", "library_note", "unseal",
+      "seal", "recall", "grind_pattern", "compile_inductive", "add_decl_doc", "assert_not_exists",
+      "suppress_compilation", "proof_wanted", "derive_handler", "gen_injective_theorems%"),
+     "is a command that changes the environment"),
 ):
     for _word in _words:
         _ALWAYS_BANNED[_word] = _reason
@@ -143,11 +151,16 @@ def _check_characters(text: str) -> SafetyVerdict:
     return _OK
 
 
+_BANNED_PREFIXES = ("register_", "declare_", "initialize_", "builtin_")
+
+
 def _banned_reason(word: str, policy: SafetyPolicy) -> str | None:
     for candidate in {word, skeleton(word)}:
         reason = _ALWAYS_BANNED.get(candidate)
         if reason is not None:
             return reason
+        if candidate.startswith(_BANNED_PREFIXES):
+            return "is a command that changes the environment"
         if candidate in NATIVE_WORDS and not policy.allow_native:
             return "trusts the compiler (native_decide and friends are disabled)"
         if candidate in policy.extra_banned:

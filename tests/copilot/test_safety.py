@@ -114,6 +114,13 @@ HOSTILE = [
     "",
     "   \n  ",
     "simp" + " " * 5000,
+    # commands that escape a tactic block (they need not start at column 0)
+    "exact h\nalias cheat := h",
+    "exact h\n  irreducible_def c : Nat := 1",
+    "exact h\nregister_simp_attr my_simp",
+    "exact h\nsimproc reduceFoo (foo _) := fun _ => pure none",
+    "exact h\nlocal notation \"x\" => 1",
+    "exact h\ndeclare_aesop_rule_sets [Foo]",
     # the checker's own copies
     "exact _lc_cand_0",
     "simp [Foo._lc_cand_3]",
