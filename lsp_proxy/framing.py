@@ -97,6 +97,8 @@ class FrameReader:
 
     def _content_length(self, header: bytes) -> int | None:
         """The Content-Length in a header block; garbage before it is skipped and logged."""
+        if header.startswith(b"Content-Length: ") and header[16:].isdigit():
+            return int(header[16:])  # the common case: one header, exactly as Lean and VS Code write it
         matches = list(_LENGTH_LINE.finditer(header))
         if not matches:
             return None

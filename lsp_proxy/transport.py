@@ -192,6 +192,8 @@ def _read_in_thread(fd: int, reader: asyncio.StreamReader, loop: asyncio.Abstrac
 class _ThreadWriter:
     """Blocking writes to a non-pipe stdout (a file), off the event loop."""
 
+    write_needs_drain = True  # writes only happen in drain()
+
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._pending: list[bytes] = []
