@@ -57,12 +57,12 @@ def nvim_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def make_project(tmp: Path) -> Path:
+def make_project(tmp: Path, text: str = LEAN_FILE) -> Path:
     """A folder with a ``lean-toolchain`` (the root marker) and ``T.lean``."""
     project = tmp / "proj"
     project.mkdir()
     (project / "lean-toolchain").write_text("leanprover/lean4:v4.30.0\n")
-    (project / "T.lean").write_text(LEAN_FILE)
+    (project / "T.lean").write_text(text)
     return project
 
 
@@ -97,15 +97,19 @@ def run_session(
     proxy: tuple[str, ...] = ("copilot.cli", "serve"),
     proxy_args: tuple[str, ...] = (),
     settings: dict[str, Any] | None = None,
+    direct: bool = False,
+    text: str = LEAN_FILE,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the Lua session with the proxy in front of ``server_cmd``: ``lean-companion serve``
     by default, or ``("lsp_proxy",)`` for the bare proxy. ``settings`` goes to the plugin's
-    ``setup{settings=...}`` (sent as ``$/leanCompanion/configure``)."""
+    ``setup{settings=...}`` (sent as ``$/leanCompanion/configure``). ``direct``: Neovim talks to
+    ``server_cmd`` itself, without a proxy."""
     nvim = require_nvim()
-    project = make_project(tmp)
+    project = make_project(tmp, text)
     out = tmp / "observations.json"
     proxy_log = tmp / "proxy.log"
-    cmd = [sys.executable, "-m", *proxy, "--log-file", str(proxy_log), *proxy_args, "--", *server_cmd]
+    cmd = server_cmd if direct else [sys.executable, "-m", *proxy, "--log-file", str(proxy_log), *proxy_args, "--", *server_cmd]
     env = nvim_env(tmp)
     env.update(
         LC_PLUGIN_DIR=str(PLUGIN_DIR),
@@ -114,6 +118,7 @@ def run_session(
         LC_OUT=str(out),
         LC_SCENARIO=scenario,
         LC_SETTINGS_JSON=json.dumps(settings) if settings is not None else "",
+        **(extra_env or {}),
     )
     result = subprocess.run(
         [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SESSION_SCRIPT}"],

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.editors.nvim_session import PLUGIN_DIR, nvim_env, require_nvim
+from tests.editors.nvim_session import PLUGIN_DIR, nvim_env, require_nvim, run_session
 
 pytestmark = pytest.mark.nvim
 
@@ -78,3 +79,51 @@ def test_module_builds_commands_and_finds_roots(tmp_path: Path) -> None:
     ])
     assert len(got["messages"]) == 1 and "no lean-companion client" in got["messages"][0]
     assert got["autostart_off_filetype"] == "lean" and got["autostart_off_clients"] == 0
+
+
+THREE_SORRIES = """\
+theorem a (n : Nat) : n + 0 = n := by
+  sorry
+theorem b (n : Nat) : 0 + n = n := by
+  sorry
+theorem c : 2 + 2 = 4 := by
+  sorry
+"""
+
+
+def test_commands_against_a_scripted_companion(tmp_path: Path) -> None:
+    """The plugin's commands speak docs/editor-protocol.md correctly, checked against a scripted
+    stand-in for the proxy's companion side (tests/editors/fake_companion_server.py, until
+    copilot answers these for real): :LeanCompanionSuggest replaces the sorry with the tactic
+    picked, :LeanCompanionFillSorry applies the returned edit, :LeanCompanionTry runs the
+    "Fill sorry with a proof (search)" action's command (workspace/executeCommand, answered by
+    a workspace/applyEdit), :LeanCompanionPremises inserts the name picked, :LeanCompanionStatus
+    reports the model and index, and :LeanCompanionLog opens the log file status names."""
+    record = tmp_path / "received.jsonl"
+    log = tmp_path / "companion.log"
+    log.write_text("fake log\n")
+    server = [sys.executable, "-m", "tests.editors.fake_companion_server", "--record", str(record), "--log-file", str(log)]
+    got = run_session(tmp_path, "commands", server, direct=True, text=THREE_SORRIES,
+                      extra_env={"LC_EXPECT_DIAGNOSTICS": "0", "LC_LOG": str(log)})
+    assert got["suggest_applied"] and got["fill_applied"] and got["command_applied"] and got["premise_inserted"], got
+    assert got["lines"][:5] == ["theorem a (n : Nat) : n + 0 = n := by", "  omega", "theorem b (n : Nat) : 0 + n = n := by",
+                                "  simp", "theorem c : 2 + 2 = 4 := by"]
+    assert "Nat.zero_add" in got["lines"][5] and "decide" in got["lines"][5]
+    assert got["picks"][0] == ["omega  [closes, fake]", "induction n  [progress, fake]"]
+    assert got["picks"][1] == ["Fill sorry with a proof (search)"]
+    assert got["picks"][2] == ["Nat.zero_add : ∀ (n : Nat), 0 + n = n  (Init.Core)"]
+    assert any("fake-model" in m and "index ready (42)" in m for m in got["messages"]), got["messages"]
+    assert got["log_opened"] is True
+    received = [json.loads(line) for line in record.read_text().splitlines()]
+    by_method = {}
+    for message in received:
+        by_method.setdefault(message["method"], []).append(message)
+    suggest = by_method["$/leanCompanion/suggest"][0]["params"]
+    assert suggest["position"] == {"line": 1, "character": 2} and suggest["textDocument"]["uri"].endswith("/T.lean")
+    assert isinstance(suggest["textDocument"]["version"], int)
+    assert by_method["$/leanCompanion/fillSorry"][0]["params"]["scope"] == "position"
+    assert by_method["$/leanCompanion/premises"][0]["params"]["k"] == 20
+    (execute,) = by_method["workspace/executeCommand"]
+    assert execute["params"]["command"].startswith("leanCompanion.proxy.") and execute["params"]["command"].endswith(".fillSorry")
+    assert execute["params"]["arguments"][0]["position"] == {"line": 5, "character": 2}
+    assert by_method["$/leanCompanion/status"][0]["params"] == {}

@@ -3,7 +3,8 @@
 --   nvim --headless -u NONE -i NONE -n -c 'luafile tests/editors/nvim/session.lua'
 -- Environment: LC_PLUGIN_DIR, LC_CMD_JSON (the server command), LC_FILE (the .lean file),
 -- LC_OUT (where the observations go, as JSON), LC_SCENARIO ('roundtrip' or 'crash'),
--- LC_SETTINGS_JSON (optional: the plugin's `settings`, sent as $/leanCompanion/configure).
+-- LC_SETTINGS_JSON (optional: the plugin's `settings`, sent as $/leanCompanion/configure),
+-- LC_EXPECT_DIAGNOSTICS ('0': do not wait for diagnostics), LC_LOG (scenario 'commands').
 -- This script only observes and records; the Python test makes the assertions.
 
 local out = {}
@@ -133,6 +134,53 @@ local function crash(lc, client, bufnr)
   out.diagnostics_after_edit = diagnostics(bufnr)
 end
 
+local function commands(lc, client, bufnr)
+  -- The plugin's :LeanCompanion* commands against tests/editors/fake_companion_server.py.
+  local picks = {}
+  vim.ui.select = function(items, opts, on_choice)
+    local labels = {}
+    for _, item in ipairs(items) do
+      table.insert(labels, opts.format_item and opts.format_item(item) or tostring(item))
+    end
+    table.insert(picks, labels)
+    on_choice(items[1], 1)
+  end
+  local messages = {}
+  vim.notify = function(msg) table.insert(messages, msg) end
+  local function line(n) return vim.api.nvim_buf_get_lines(bufnr, n, n + 1, false)[1] end
+
+  vim.api.nvim_win_set_cursor(0, { 2, 2 })
+  vim.cmd('LeanCompanionSuggest')
+  out.suggest_applied = vim.wait(5000, function() return line(1) == '  omega' end, 10)
+  vim.api.nvim_win_set_cursor(0, { 4, 2 })
+  vim.cmd('LeanCompanionFillSorry')
+  out.fill_applied = vim.wait(5000, function() return line(3) == '  simp' end, 10)
+  vim.api.nvim_win_set_cursor(0, { 6, 2 })
+  vim.cmd('LeanCompanionTry')
+  out.command_applied = vim.wait(5000, function() return line(5) == '  decide' end, 10)
+  vim.api.nvim_win_set_cursor(0, { 6, 0 })
+  vim.cmd('LeanCompanionPremises')
+  out.premise_inserted = vim.wait(5000, function() return (line(5) or ''):find('Nat.zero_add', 1, true) ~= nil end, 10)
+  local before = #messages
+  vim.cmd('LeanCompanionStatus')
+  vim.wait(5000, function()
+    for i = before + 1, #messages do
+      if messages[i]:find('fake-model', 1, true) then return true end
+    end
+    return false
+  end, 10)
+  out.lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  out.picks = picks
+  out.messages = messages
+  vim.cmd('LeanCompanionLog')
+  out.log_opened = vim.wait(5000, function()
+    for _, win in ipairs(vim.api.nvim_list_wins()) do
+      if vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win)) == env('LC_LOG') then return true end
+    end
+    return false
+  end, 10)
+end
+
 local ok, problem = pcall(function()
   vim.opt.runtimepath:prepend(env('LC_PLUGIN_DIR'))
   local lc = require('lean_companion')
@@ -151,11 +199,15 @@ local ok, problem = pcall(function()
   assert(client, 'no lean-companion client attached')
   out.client_name = client.name
   out.keymap = vim.fn.maparg('<LocalLeader>cs', 'n') ~= ''
-  out.first_diagnostics = vim.wait(20000, function() return #vim.diagnostic.get(bufnr) >= 2 end, 20)
+  if os.getenv('LC_EXPECT_DIAGNOSTICS') ~= '0' then
+    out.first_diagnostics = vim.wait(20000, function() return #vim.diagnostic.get(bufnr) >= 2 end, 20)
+  end
   out.diagnostics = diagnostics(bufnr)
   local scenario = env('LC_SCENARIO')
   if scenario == 'roundtrip' then
     roundtrip(lc, client, bufnr)
+  elseif scenario == 'commands' then
+    commands(lc, client, bufnr)
   else
     crash(lc, client, bufnr)
   end
