@@ -178,3 +178,12 @@ def test_bad_scenarios_name_the_key():
         scenario_from_dict({"tactic": []})
     with pytest.raises(ScenarioError, match=r"diagnostics\[0\]\.pattern"):
         scenario_from_dict({"diagnostics": [{"pattern": "(", "message": "x"}]})
+
+
+def test_case_tags_nest_unless_written_in_full():
+    """New goals' tags nest under the focused goal's tag; a fully written tag is kept."""
+    from tests.lean_double.goals import with_parent_tag
+    assert with_parent_tag("case left\n⊢ p", "case a\n⊢ p ∧ q") == "case a.left\n⊢ p"
+    assert with_parent_tag("case a.left\n⊢ p", "case a\n⊢ p ∧ q") == "case a.left\n⊢ p"
+    assert with_parent_tag("h : p\n⊢ q", "case a\n⊢ p → q") == "case a\nh : p\n⊢ q"
+    assert with_parent_tag("case left\n⊢ p", "⊢ p ∧ q") == "case left\n⊢ p"

@@ -113,6 +113,9 @@ async def test_per_declaration_delay_publishes_cumulatively():
     final = await d.diagnostics(URI, 1)
     counts = [len(p["diagnostics"]) for p in d.notifications("textDocument/publishDiagnostics", URI)]
     assert counts == [1, 2, 2] and len(final) == 2
+    # Progress starts at the whole file and shrinks to the commands still to elaborate.
+    starts = [p["processing"][0]["range"]["start"]["line"] for p in d.notifications("$/lean/fileProgress", URI) if p["processing"]]
+    assert starts == [0, 3, 6]
     assert await d.shutdown() == 0
 
 

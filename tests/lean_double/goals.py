@@ -87,7 +87,12 @@ def with_parent_tag(child: str, parent: str) -> str:
     c, p = split_goal(child), split_goal(parent)
     if p.case is None:
         return join_goal(c)
-    tag = p.case if c.case is None else f"{p.case}.{c.case}"
+    if c.case is None:
+        tag = p.case
+    elif c.case == p.case or c.case.startswith(p.case + "."):
+        tag = c.case  # the scenario already wrote the full tag
+    else:
+        tag = f"{p.case}.{c.case}"
     return join_goal(GoalParts(tag, c.hyps, c.target, c.prefix))
 
 

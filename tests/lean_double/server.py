@@ -578,7 +578,8 @@ class Server:
             return
         delays = self.scenario.delays.get("decls", {}) if isinstance(self.scenario.delays.get("decls"), dict) else {}
         so_far: list[Any] = []
-        for cmd in run.elab.commands:
+        commands = run.elab.commands
+        for k, cmd in enumerate(commands):
             pause = 0
             if cmd.keyword is not None:
                 pause = self.config.per_decl_delay_ms + int(delays.get(cmd.name or "", 0))
@@ -589,6 +590,9 @@ class Server:
             doc.notify()
             if pause and cmd.diagnostics:
                 self.publish(doc, run, so_far)
+            if pause and k + 1 < len(commands):  # progress shrinks to what is left, as Lean's does
+                rest = {"start": {"line": commands[k + 1].first_line, "character": 0}, "end": index.end_position()}
+                self.progress(doc, run, [{"range": rest, "kind": 1}])
         self.publish(doc, run, so_far)
         self.progress(doc, run, [])
         if self.config.progress_done_twice:
