@@ -34,7 +34,8 @@ class DenseIndex:
         n_base = self.base.shape[0]
         out = np.empty(self.n_docs, dtype=np.float32)
         for s in range(0, n_base, CHUNK):
-            out[s : s + CHUNK] = np.asarray(self.base[s : s + CHUNK], dtype=np.float32) @ q
+            e = min(s + CHUNK, n_base)
+            out[s:e] = np.asarray(self.base[s:e], dtype=np.float32) @ q
         if len(self.delta):
             out[n_base:] = self.delta @ q
         return out

@@ -63,3 +63,52 @@ def weighted(
 def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
     """The ``k`` best ``(doc, score)`` pairs of a fusion, best first."""
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+#: Multiplier bonus for declarations of the query's own file (above the cursor): helpers
+#: stated right before their use are the commonest premises (54% of the eval's pairs).
+SAME_FILE_BOOST = 1.0
+
+
+def rank_documents(
+    lexical: np.ndarray,
+    dense: np.ndarray | None,
+    mask: np.ndarray,
+    k: int,
+    fusion: tuple[str, float],
+    *,
+    same_file: np.ndarray | None = None,
+    depth: int = 200,
+) -> list[tuple[int, float]]:
+    """The ``k`` best ``(doc, score)`` among ``mask``: lexical alone, or fused with dense.
+
+    ``fusion`` is ``(method, dense weight)`` with method ``rrf``, ``weighted`` or ``dense``.
+    ``same_file`` marks documents of the query's file; their score is multiplied by
+    ``1 + SAME_FILE_BOOST``.
+    """
+    boost = None
+    if same_file is not None and same_file.any():
+        boost = np.where(same_file, 1.0 + SAME_FILE_BOOST, 1.0).astype(np.float32)
+    if dense is None:
+        s = lexical * boost if boost is not None else lexical
+        ids = top_k(s, k, mask, positive_only=True)
+        return [(int(i), float(s[i])) for i in ids]
+    method, w = fusion
+    lex_top = top_k(lexical, depth, mask, positive_only=True)
+    den_top = top_k(dense, depth, mask)
+    if boost is not None:  # let boosted same-file documents into the candidate pool
+        lex_top = np.union1d(lex_top, top_k(lexical * boost, depth, mask, positive_only=True))
+        lex_top = lex_top[np.argsort(-(lexical * boost)[lex_top], kind="stable")]
+        den_top = np.union1d(den_top, top_k(dense * boost, depth, mask))
+        den_top = den_top[np.argsort(-(dense * boost)[den_top], kind="stable")]
+    if method == "rrf":
+        fused = rrf([lex_top, den_top], [1 - w, w])
+    elif method == "weighted":
+        fused = weighted(lexical, dense, np.union1d(lex_top, den_top), w)
+    elif method == "dense":
+        fused = {int(i): float(dense[i]) for i in den_top}
+    else:
+        raise ValueError(f"unknown fusion {method!r}")
+    if boost is not None and method != "rrf":
+        fused = {d: s * float(boost[d]) for d, s in fused.items()}
+    return ranked(fused, k)

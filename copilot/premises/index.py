@@ -17,9 +17,11 @@ from . import store
 from .accessibility import import_closure
 from .dense import DenseIndex, encode_all
 from .extract_source import FileResult, extract_file, extract_files, module_name
-from .fusion import ranked, rrf, top_k, weighted
+from .fusion import rank_documents
 from .lexical import LexicalIndex, build_base
-from .query import dense_query_text, document_text, document_tokens, goal_query_tokens, query_tokens
+from .query import (
+    dense_query_text, document_text, document_tokens, goal_query_tokens, module_tokens, query_tokens,
+)
 from .records import EXTRACTOR_VERSION, Declaration, PremiseHit
 from .sources import SourceRoot, discover_roots, list_files
 
@@ -401,16 +403,22 @@ class PremiseIndex:
     def _rank(self, lex_tokens: list[str], dense_text: str, k: int, file: Path | None, line: int | None) -> list[PremiseHit]:
         with self._lock:
             assert self._lexical is not None
-            mask = self.accessible_mask(file, line) if file is not None else self._alive
+            same_file = None
+            if file is not None:
+                mask = self.accessible_mask(file, line)
+                module, _, _ = self.module_of(Path(file))
+                lex_tokens = lex_tokens + module_tokens(module)
+                fid = self._file_id.get(str(Path(file).resolve()))
+                if fid is not None:
+                    same_file = self._doc_file() == fid
+            else:
+                mask = self._alive
             lex = self._lexical.scores(lex_tokens)
-            use_dense = self._dense is not None and self.encoder is not None and dense_text.strip()
-            if not use_dense:
-                ids = top_k(lex, k, mask, positive_only=True)
-                return [PremiseHit.from_declaration(self._decl(int(i)), float(lex[i])) for i in ids]
-            qvec = self.encoder.encode([dense_text])[0]
-            den = self._dense.scores(qvec)
-            fused = fuse(lex, den, mask, k, self.fusion)
-            return [PremiseHit.from_declaration(self._decl(i), s) for i, s in fused]
+            den = None
+            if self._dense is not None and self.encoder is not None and dense_text.strip():
+                den = self._dense.scores(self.encoder.encode([dense_text])[0])
+            ranked_docs = rank_documents(lex, den, mask, k, self.fusion, same_file=same_file, depth=FUSION_DEPTH)
+            return [PremiseHit.from_declaration(self._decl(i), s) for i, s in ranked_docs]
 
     def search(self, query: str, k: int = 32, *, file: Path | None = None, line: int | None = None) -> list[PremiseHit]:
         """Best ``k`` declarations for ``query`` (goal, statement or words), best first.
@@ -517,23 +525,6 @@ class PremiseIndex:
                 "build_seconds": round(self.build_seconds, 3),
                 "rebuilt_reason": self.rebuilt_reason,
             }
-
-
-def fuse(lex: np.ndarray, den: np.ndarray, mask: np.ndarray, k: int, how: tuple[str, float]) -> list[tuple[int, float]]:
-    """Fuse lexical and dense scores over the masked documents; ``how`` = (method, dense weight)."""
-    method, w = how
-    lex_top = top_k(lex, FUSION_DEPTH, mask, positive_only=True)
-    den_top = top_k(den, FUSION_DEPTH, mask)
-    if method == "rrf":
-        fused = rrf([lex_top, den_top], [1 - w, w])
-    elif method == "weighted":
-        cands = np.unique(np.concatenate([lex_top, den_top]))
-        fused = weighted(lex, den, cands, w)
-    elif method == "dense":
-        fused = {int(i): float(den[i]) for i in den_top}
-    else:
-        raise ValueError(f"unknown fusion {method!r}")
-    return ranked(fused, k)
 
 
 def _file_info(path: Path, root: Path, kind: str, res: FileResult) -> store.FileInfo:

@@ -117,12 +117,18 @@ def dense_query_text(text: str) -> str:
     return text.strip()
 
 
+def module_tokens(module: str) -> list[str]:
+    """Tokens of a module name without its library root (``Std.Data.Int.DivMod`` -> data int div mod)."""
+    parts = module.split(".")
+    return tokenize(".".join(parts[1:] if len(parts) > 1 else parts))
+
+
 def document_tokens(decl: Declaration, *, name_weight: int = NAME_WEIGHT, with_doc: bool = True) -> list[str]:
-    """Lexical document of a declaration: its name (weighted), signature and docstring."""
+    """Lexical document of a declaration: its name (weighted), signature, docstring and module."""
     toks = tokenize(decl.name) * name_weight + tokenize(decl.signature)
     if with_doc and decl.docstring:
         toks += tokenize(decl.docstring)
-    return toks
+    return toks + module_tokens(decl.module)
 
 
 def document_text(decl: Declaration) -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import msgspec
 
-#: Bump when the meaning or the extraction of a ``Declaration`` changes; stored indexes
+#: Bump when the meaning or extraction of a ``Declaration``, or its tokenization, changes; stored indexes
 #: built by another extractor version are rebuilt.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 
 class Declaration(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -5,6 +5,7 @@ import bm25s
 import numpy as np
 
 from copilot.premises.lean_tokens import split_identifier, tokenize
+from copilot.premises import lexical
 from copilot.premises.lexical import LexicalIndex, build_base
 from copilot.premises.query import goal_query_tokens, parse_goal, split_statement
 
@@ -33,7 +34,7 @@ def test_base_scores_match_bm25s():
     """Our scoring of the bm25s base equals bm25s's own get_scores."""
     base = build_base(DOCS)
     lex = LexicalIndex(base)
-    ref = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    ref = bm25s.BM25(k1=lexical.K1, b=lexical.B, method="lucene")
     ref.index(DOCS, show_progress=False, create_empty_token=False)
     for q in (["nat", "comm"], ["gcd", "eq", "eq"], ["append", "missing"]):
         np.testing.assert_allclose(lex.scores(q), ref.get_scores(q), rtol=1e-5)
