@@ -1,7 +1,7 @@
 """Portfolio speed per goal, and the ByT5 ONNX decoder with its past cache versus re-running
 the decoder over the whole prefix, side by side in one run.
 
-1. Portfolio: every real goal state from Lean's plainGoal transcript plus the initial goal of
+1. Portfolio: every real goal state from Lean's plainGoal transcripts plus the initial goal of
    every miniF2F statement (``../shared/data``), ranked for n=8 with and without Mathlib
    imports. "cold" clears the parse/classify caches before each goal (a goal never seen
    before); "warm" does not. The target is well under 1 ms per goal.
@@ -33,11 +33,14 @@ TINY = REPO / "tests" / "data" / "tiny_t5_onnx"
 
 def real_goals() -> list[str]:
     goals: list[str] = []
-    transcript = DATA / "lean-server-transcripts" / "plainGoal.json"
-    if transcript.exists():
-        data = json.loads(transcript.read_text())
-        goals += sorted({"\n\n".join(e["result"]["goals"]) for e in data["exchanges"]
-                         if e["result"] and e["result"].get("goals")})
+    found: set[str] = set()
+    for name in ("plainGoal.json", "2881.json", "6594.json"):
+        transcript = DATA / "lean-server-transcripts" / name
+        if transcript.exists():
+            data = json.loads(transcript.read_text())
+            found |= {"\n\n".join(e["result"]["goals"]) for e in data["exchanges"]
+                      if e.get("method") == "$/lean/plainGoal" and e["result"] and e["result"].get("goals")}
+    goals += sorted(found)
     minif2f = DATA / "benchmarks" / "minif2f-lean4.jsonl"
     if minif2f.exists():
         for line in minif2f.read_text().splitlines():
