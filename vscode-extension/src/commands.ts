@@ -31,7 +31,7 @@ export interface CommandHost {
     defaultLogFile(): string
     output: vscode.OutputChannel
     setEnabled(enabled: boolean): Promise<void>
-    statusChanged(status: StatusResult | undefined): void
+    statusChanged(status: StatusResult | undefined, reason?: string): void
 }
 
 export const UNREACHABLE_MESSAGE =

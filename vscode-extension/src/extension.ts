@@ -216,12 +216,12 @@ export class Companion implements CommandHost, vscode.Disposable {
         this.log(`sent settings to the proxy (${channel.kind}): ${text}`)
     }
 
-    statusChanged(status: StatusResult | undefined): void {
+    statusChanged(status: StatusResult | undefined, reason = 'no proxy for this file'): void {
         if (!vscode.workspace.getConfiguration('leanCompanion').get<boolean>('statusBar.enabled', true)) {
             this.statusBar.hide()
             return
         }
-        this.statusBar.show(status, status ? undefined : 'no proxy for this file')
+        this.statusBar.show(status, status ? undefined : reason)
     }
 
     /** Ask the active file's proxy for its status; the first answer from a proxy also gets the settings. */
@@ -238,7 +238,8 @@ export class Companion implements CommandHost, vscode.Disposable {
             this.statusChanged(status)
             await this.sendSettings(false, channel, String(status.pid ?? channel.kind))
         } catch (error) {
-            this.statusChanged(undefined)
+            const code = (error as { code?: unknown })?.code
+            this.statusChanged(undefined, code === -32601 ? 'Lean runs without the companion' : String((error as Error)?.message ?? error))
         }
     }
 

@@ -196,6 +196,17 @@ describe('settings flow', () => {
         assert.match(item.text, /smollm2-135m · 1234 decls · 850 ms/)
     })
 
+    it('says in the status bar when Lean answers without the companion (MethodNotFound)', async () => {
+        fx = await fixture()
+        installFakeLean4(fx.project, () => {
+            throw Object.assign(new Error("No request handler found for '$/leanCompanion/status'"), { code: -32601 })
+        })
+        vscode.openEditor(path.join(fx.project, 'A.lean'), 'x\n')
+        await start(fx, ['For all workspaces'])
+        await eventually(() => /without the companion/.test(vscode.state.statusBarItems[0]?.tooltip ?? ''), 'status bar reason')
+        assert.match(vscode.state.statusBarItems[0].tooltip, /not connected \(Lean runs without the companion\)/)
+    })
+
     it('shows "not connected" in the status bar when no proxy answers', async () => {
         fx = await fixture()
         vscode.openEditor(path.join(fx.project, 'A.lean'), 'x\n')
