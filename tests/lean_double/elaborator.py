@@ -465,7 +465,7 @@ def try_this_suggestion(message: str) -> str | None:
 
 # ---------------------------------------------------------------- declarations
 
-def _elaborate_command(cmd: Command, text: str, masked: str, index: LineIndex, scenario: Scenario,
+def _elaborate_command(cmd: Command, masked: str, masked_lines: list[str], index: LineIndex, scenario: Scenario,
                        options: ElabOptions) -> None:
     start = index.starts[cmd.first_line]
     last = cmd.last_line
@@ -493,7 +493,9 @@ def _elaborate_command(cmd: Command, text: str, masked: str, index: LineIndex, s
             name_span = (name.start(), name.end())
             stmt_start = name.end()
     assign = _find_assign(masked, stmt_start, end)
-    body_end = len(masked[:end].rstrip())
+    body_end = end
+    while body_end > start and masked[body_end - 1].isspace():
+        body_end -= 1
     runner = _Runner(scenario, options, cmd)
     name_range = (index.line_col(name_span[0]), index.line_col(name_span[1]))
     if assign is None:
@@ -507,7 +509,7 @@ def _elaborate_command(cmd: Command, text: str, masked: str, index: LineIndex, s
     body = _skip_ws(masked, assign + 2, end)
     by = re.compile(r"by(?![\w'])").match(masked, body, end)
     if by:
-        _run_block(cmd, runner, masked, index, by.start(), goal)
+        _run_block(cmd, runner, masked_lines, index, by.start(), goal)
     elif body < body_end:
         b_start, b_end = index.line_col(body), index.line_col(body_end)
         cmd.term = (b_start, b_end, goal)
@@ -523,8 +525,7 @@ def _elaborate_command(cmd: Command, text: str, masked: str, index: LineIndex, s
     _finish(cmd, runner, name_range, options)
 
 
-def _run_block(cmd: Command, runner: _Runner, masked: str, index: LineIndex, by_offset: int, goal: str) -> None:
-    masked_lines = masked.split("\n")
+def _run_block(cmd: Command, runner: _Runner, masked_lines: list[str], index: LineIndex, by_offset: int, goal: str) -> None:
     by_line, by_col = index.line_col(by_offset)
     lines: list[_Line] = []
     rest = masked_lines[by_line][by_col + 2:]
@@ -593,7 +594,8 @@ def elaborate(text: str, scenario: Scenario, options: ElabOptions | None = None,
     masked = mask_comments(text)
     spans = split_commands(masked)
     commands = [Command(first, last) for first, last in spans]
+    masked_lines = masked.split("\n")
     for cmd in commands:
-        _elaborate_command(cmd, text, masked, index, scenario, options)
+        _elaborate_command(cmd, masked, masked_lines, index, scenario, options)
     _scripted(commands, text, index, scenario, uri)
     return Elaboration(text, index, header_text(masked, spans), commands)

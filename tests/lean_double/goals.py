@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import count
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@lru_cache(maxsize=4096)
 def split_goal(goal: str) -> GoalParts:
     """Split a goal text; a text without a ``⊢`` line is taken as a bare target."""
     lines = [line for line in goal.strip("\n").split("\n") if line.strip()]

@@ -81,14 +81,21 @@ class Scenario:
     widget_sources: dict[str, str] = field(default_factory=dict)
     delays: dict[str, Any] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
+    _by_tactic: dict[str, list[TacticRule]] | None = field(default=None, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     def initial_goal(self, statement: str) -> str | None:
         """The scripted initial goal for a statement (text after the declaration's name)."""
         return self.declarations.get(statement_key(statement))
 
     def rules_for(self, tactic: str) -> list[TacticRule]:
-        key = collapse(tactic)
-        return [rule for rule in self.tactics if rule.tactic == key]
+        """Rules for a tactic text (whitespace-collapsed), in file order."""
+        if self._by_tactic is None or self._indexed != len(self.tactics):
+            self._by_tactic = {}
+            for rule in self.tactics:
+                self._by_tactic.setdefault(rule.tactic, []).append(rule)
+            self._indexed = len(self.tactics)
+        return self._by_tactic.get(collapse(tactic), [])
 
 
 def statement_key(statement: str) -> str:
@@ -185,7 +192,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     """Validate a decoded scenario; errors name the source and the key."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: the top level must be an object")
-    known = set(Scenario.__dataclass_fields__) | {"description"}
+    known = {k for k in Scenario.__dataclass_fields__ if not k.startswith("_")} | {"description"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ScenarioError(f"{source}: unknown keys {unknown} (known: {sorted(known)})")
