@@ -252,8 +252,9 @@ class Checker:
     # ------------------------------------------------------------------ goals at a hole
 
     async def initial_goals(self, target: CheckTarget) -> tuple[list[str] | None, HoleKind]:
-        """Goals at the hole in the unchanged declaration: tactic goals (``plainGoal``) if
-        there are any, else the expected type (``plainTermGoal``, kind ``term``)."""
+        """Goals at the hole in the unchanged declaration and the hole's kind as Lean sees it:
+        the expected type (``plainTermGoal``, kind ``term``) or the tactic goals
+        (``plainGoal``, kind ``tactic``), asking first for the kind the text suggests."""
         prefix = target.text[: target.decl.start]
         segment = target.text[target.decl.start : target.end]
         if target.hole.start == target.hole.end:
@@ -272,12 +273,20 @@ class Checker:
             self.elaborations += 1
             timeout = self.config.open_timeout if version == doc.opened_version else self.config.wall_timeout
             await self.client.wait_for_diagnostics(doc.uri, version, timeout=timeout)
-            goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
-            if goal is not None:
-                return list(goal.goals), "tactic"
-            term = await self.client.plain_term_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
-            if term is not None:
-                return [term.goal], "term"
+            ask_term = target.hole.kind == "term"
+            for _ in range(2):
+                if ask_term:
+                    # Inside a tactic block plainGoal would give the *enclosing tactic's* goal
+                    # for a term sorry (`exact sorry`, `have h : P := sorry`): ask for the
+                    # expected type first.
+                    term = await self.client.plain_term_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
+                    if term is not None:
+                        return [term.goal], "term"
+                else:
+                    goal = await self.client.plain_goal(doc.uri, line, character, timeout=self.config.goal_timeout)
+                    if goal is not None:
+                        return list(goal.goals), "tactic"
+                ask_term = not ask_term
             return None, target.hole.kind
 
     # ------------------------------------------------------------------ checking

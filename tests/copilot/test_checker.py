@@ -367,3 +367,26 @@ async def test_example_checks_against_the_double(tmp_path: Path) -> None:
         results = await checker.check_many(target, ["simp only [Nat.add_zero]\nexact h", "simp"])
         await checker.close()
     assert [r.status for r in results] == ["accepted", "error"]
+
+
+async def test_term_sorry_inside_a_tactic_block_gets_its_expected_type(tmp_path: Path) -> None:
+    """For `have h : p := sorry` the goal is the term's expected type (plainTermGoal), not the
+    enclosing tactic's goal that plainGoal reports there."""
+    text = "theorem conj (p : Prop) (hp : p) : p ∧ True := by\n  have h : p := sorry\n  exact ⟨h, trivial⟩\n"
+    loc = locate_sorries(text)[0]
+    assert (loc.kind, loc.in_have) == ("term", True)
+    scenario = write_scenario(
+        tmp_path / "term.json",
+        {
+            "declarations": {"(p : Prop) (hp : p) : p ∧ True": "p : Prop\nhp : p\n⊢ p ∧ True"},
+            "positions": [{"line": loc.line, "character": loc.character, "term_goal": {"goal": "p : Prop\nhp : p\n⊢ p"}}],
+        },
+    )
+    target = CheckTarget.for_sorry((tmp_path / "T.lean").as_uri(), text, loc)
+    async with double_client(scenario) as client:
+        checker = Checker(client)
+        goals, kind = await checker.initial_goals(target)
+        tactic_goal = await client.plain_goal(shadow_uri(target.uri, 0), loc.line, loc.character)
+        await checker.close()
+    assert (goals, kind) == (["p : Prop\nhp : p\n⊢ p"], "term")
+    assert tactic_goal is not None and tactic_goal.goals == ["p : Prop\nhp : p\n⊢ p ∧ True"]
