@@ -121,17 +121,44 @@ _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
-class _Session:
-    """An onnxruntime session with its input names/dtypes and chosen output index."""
+#: Input names each kind of session may use, by the name this module feeds (first = Optimum's).
+ENCODER_INPUTS: dict[str, tuple[str, ...]] = {
+    "input_ids": ("input_ids",),
+    "attention_mask": ("attention_mask",),
+}
+DECODER_INPUTS: dict[str, tuple[str, ...]] = {
+    "input_ids": ("input_ids", "decoder_input_ids"),
+    "encoder_attention_mask": ("encoder_attention_mask", "attention_mask"),
+    "encoder_hidden_states": ("encoder_hidden_states", "encoder_outputs"),
+}
+PAST_PREFIX = "past_key_values."
 
-    def __init__(self, session: Any, file: Path, required: Sequence[str], output: str) -> None:
+
+class _Session:
+    """An onnxruntime session: which graph input each fed name goes to, and the output used."""
+
+    def __init__(self, session: Any, file: Path, accepted: dict[str, tuple[str, ...]],
+                 required: Sequence[str], output: str) -> None:
         self.session, self.file = session, file
         self.inputs = {i.name: i.type for i in session.get_inputs()}
         self.outputs = [o.name for o in session.get_outputs()]
-        absent = [name for name in required if name not in self.inputs]
-        if absent:
+        self.names: dict[str, str] = {}
+        unknown = []
+        for name in self.inputs:
+            if name.startswith(PAST_PREFIX):
+                continue
+            fed = next((k for k, alts in accepted.items() if name in alts), None)
+            if fed is None or fed in self.names:
+                unknown.append(name)
+            else:
+                self.names[fed] = name
+        absent = [name for name in required if name not in self.names]
+        if absent or unknown:
             raise ModelLoadError(
-                f"{file.name} has inputs {sorted(self.inputs)}, missing {absent}: not a seq2seq export this backend reads"
+                f"{file.name} has inputs {sorted(self.inputs)}"
+                + (f", missing {absent}" if absent else "")
+                + (f", cannot feed {unknown}" if unknown else "")
+                + ": not an encoder-decoder export this backend reads"
             )
         self.out_index = self.outputs.index(output) if output in self.outputs else 0
         self.vocab: int | None = None
@@ -139,14 +166,24 @@ class _Session:
         if shape and isinstance(shape[-1], int):
             self.vocab = shape[-1]
 
+    def _type(self, name: str) -> str:
+        return self.inputs.get(self.names.get(name, name), "")
+
     def int_type(self, name: str) -> type:
-        return _INT_TYPES.get(self.inputs.get(name, ""), np.int64)
+        return _INT_TYPES.get(self._type(name), np.int64)
 
     def float_type(self, name: str) -> type:
-        return _FLOAT_TYPES.get(self.inputs.get(name, ""), np.float32)
+        return _FLOAT_TYPES.get(self._type(name), np.float32)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
+        """Run with ``feeds`` keyed by fed names (and past names); inputs the graph lacks are left out."""
+        graph_feeds = {}
+        for k, v in feeds.items():
+            if k in self.names:
+                graph_feeds[self.names[k]] = v
+            elif k.startswith(PAST_PREFIX) and k in self.inputs:
+                graph_feeds[k] = v
+        return self.session.run(None, graph_feeds)
 
 
 class Seq2SeqModel:
@@ -162,8 +199,8 @@ class Seq2SeqModel:
     def _past_lines_up(decoder: _Session, with_past: _Session | None) -> bool:
         if with_past is None:
             return False
-        past_inputs = [n for n in with_past.inputs if n.startswith("past_key_values.")]
-        wanted = ["present." + n[len("past_key_values."):] for n in past_inputs]
+        past_inputs = [n for n in with_past.inputs if n.startswith(PAST_PREFIX)]
+        wanted = ["present." + n[len(PAST_PREFIX):] for n in past_inputs]
         if not past_inputs or any(w not in decoder.outputs for w in wanted):
             log.warning("%s does not match %s's cache outputs; decoding without past",
                         with_past.file.name, decoder.file.name)
@@ -323,6 +360,7 @@ class _Stepper:
             outs = dec.run({
                 "input_ids": prefixes[:, -1:].astype(dec.int_type("input_ids")),
                 "encoder_attention_mask": mask.astype(dec.int_type("encoder_attention_mask")),
+                "encoder_hidden_states": hidden.astype(dec.float_type("encoder_hidden_states"), copy=False),
                 **self.past,
             })
             for n, v in zip(dec.outputs, outs):
@@ -436,7 +474,8 @@ class OnnxSeq2SeqGenerator:
         self._worker.close(_free)
 
 
-def _session(ort: Any, file: Path, threads: int, required: Sequence[str], output: str, model_id: str) -> _Session:
+def _session(ort: Any, file: Path, threads: int, accepted: dict[str, tuple[str, ...]], required: Sequence[str],
+             output: str, model_id: str) -> _Session:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -450,7 +489,7 @@ def _session(ort: Any, file: Path, threads: int, required: Sequence[str], output
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/InvalidGraph
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{model_id}: cannot load {file} ({first[:300]}): corrupt or not an ONNX model") from exc
-    return _Session(session, file, required, output)
+    return _Session(session, file, accepted, required, output)
 
 
 def load(entry: Any, path: str | Path, *, threads: int | None = None, use_past: bool = True,
@@ -473,11 +512,13 @@ def load(entry: Any, path: str | Path, *, threads: int | None = None, use_past: 
     if role == "embedding":
         raise ModelLoadError(f"{model_id}: an embedding model is not a seq2seq generator (use the ONNX encoder)")
     n_threads = int(threads or getattr(entry, "threads", None) or _physical_threads())
-    encoder = _session(ort, files["encoder"], n_threads, ["input_ids"], "last_hidden_state", model_id)
-    decoder = _session(ort, files["decoder"], n_threads, ["input_ids", "encoder_hidden_states"], "logits", model_id)
+    encoder = _session(ort, files["encoder"], n_threads, ENCODER_INPUTS, ["input_ids"], "last_hidden_state", model_id)
+    decoder = _session(ort, files["decoder"], n_threads, DECODER_INPUTS, ["input_ids", "encoder_hidden_states"],
+                       "logits", model_id)
     with_past = None
     if use_past and "decoder_with_past" in files:
-        with_past = _session(ort, files["decoder_with_past"], n_threads, ["input_ids"], "logits", model_id)
+        with_past = _session(ort, files["decoder_with_past"], n_threads, DECODER_INPUTS, ["input_ids"], "logits",
+                             model_id)
     model = Seq2SeqModel(encoder, decoder, with_past)
     if template is None:
         template = _entry_template(entry) if entry is not None else _reprover_template()

@@ -328,3 +328,36 @@ def test_catalog_entry_uses_reprover_input_format():
         assert out and all(c.source == "reprover-tacgen-byt5-small" for c in out)
     finally:
         g.close()
+
+
+def test_input_name_variants_and_unfeedable_inputs():
+    """Non-Optimum input names (decoder_input_ids, attention_mask) are fed; an input the backend
+    cannot provide is a load error naming it."""
+    from types import SimpleNamespace
+
+    from local_models.onnx_seq2seq import DECODER_INPUTS, _Session
+
+    class FakeSession:
+        def __init__(self, names):
+            self._in = [SimpleNamespace(name=n, type="tensor(int64)") for n in names]
+            self.fed = None
+
+        def get_inputs(self):
+            return self._in
+
+        def get_outputs(self):
+            return [SimpleNamespace(name="logits", shape=["b", "t", 384])]
+
+        def run(self, _outputs, feeds):
+            self.fed = feeds
+            return [np.zeros((1, 1, 384), dtype=np.float32)]
+
+    fake = FakeSession(["decoder_input_ids", "attention_mask", "encoder_hidden_states"])
+    s = _Session(fake, Path("decoder_model.onnx"), DECODER_INPUTS, ["input_ids", "encoder_hidden_states"], "logits")
+    assert s.vocab == 384
+    s.run({"input_ids": np.zeros((1, 1)), "encoder_attention_mask": np.ones((1, 3)),
+           "encoder_hidden_states": np.zeros((1, 3, 32)), "past_key_values.0.decoder.key": np.zeros(1)})
+    assert set(fake.fed) == {"decoder_input_ids", "attention_mask", "encoder_hidden_states"}
+    with pytest.raises(ModelLoadError, match="cannot feed.*use_cache_branch"):
+        _Session(FakeSession(["input_ids", "encoder_hidden_states", "use_cache_branch"]), Path("decoder_model.onnx"),
+                 DECODER_INPUTS, ["input_ids"], "logits")
