@@ -127,9 +127,7 @@ class Router:
             raise LeanTimeout(f"Lean did not answer {method} within {timeout:g}s") from None
 
     async def _request(self, method: str, params: dict | list) -> Any:
-        if self._stopping:
-            raise LeanExited("the Lean server has been stopped")
-        await self._ready.wait()
+        await self._wait_ready()
         id_, future = self._to_lean.new()
         self._enqueue_lean(wire.request(id_, method, params), None, FROM_PROXY)
         try:
@@ -144,10 +142,21 @@ class Router:
     async def notify(self, method: str, params: dict | list) -> None:
         """Send a notification to Lean, in order with everything else sent to it."""
         _check_params(params)
-        if self._stopping:
-            raise LeanExited("the Lean server has been stopped")
-        await self._ready.wait()
+        await self._wait_ready()
         self._enqueue_lean(wire.notification(method, params), None, FROM_PROXY)
+
+    async def _wait_ready(self) -> None:
+        """Wait until the editor's handshake reached Lean; LeanExited if the proxy stops first."""
+        if not self._ready.is_set() and not self._stopping:
+            ready = asyncio.ensure_future(self._ready.wait())
+            stopped = asyncio.ensure_future(self._stop_event.wait())
+            try:
+                await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+                stopped.cancel()
+        if self._stopping or self._stop_event.is_set():
+            raise LeanExited("the Lean server has been stopped")
 
     def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
         """Call ``callback(method, params)`` for every Lean notification and pseudo-notification."""
@@ -199,6 +208,7 @@ class Router:
         stop_wait = self._spawn_task(self._stop_event.wait(), "stop-wait")
         await asyncio.wait({editor_pump, supervisor, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         self._stopping = True
+        self._stop_event.set()
         if self._exit_requested and not supervisor.done():
             # The editor said `exit`: Lean is exiting by itself; give it a moment.
             with contextlib.suppress(asyncio.TimeoutError):

@@ -492,3 +492,26 @@ async def test_params_must_be_object_or_array():
         await s.router.request("x", "bad")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         await s.router.notify("x", None)  # type: ignore[arg-type]
+
+
+async def test_injected_request_waits_for_handshake_and_fails_when_stopped():
+    """A feature request sent before `initialized` waits for it, and fails with LeanExited on stop."""
+    s = Session()
+    s.start()
+    early = asyncio.ensure_future(s.router.request("test/echo", {"early": True}))
+    await asyncio.sleep(0.05)
+    assert not early.done()
+    s.send({"id": 0, "method": "initialize", "params": {"capabilities": {}}})
+    s.send({"method": "initialized", "params": {}})
+    assert await asyncio.wait_for(early, 2) == {"echo": {"early": True}}
+    methods = [m.get("method") for m in s.server.received]
+    assert methods.index("test/echo") > methods.index("initialized")
+    await s.close()
+
+    s2 = Session()
+    s2.start()
+    waiting = asyncio.ensure_future(s2.router.request("test/echo", {}))
+    await asyncio.sleep(0.02)
+    await s2.close()
+    with pytest.raises(LeanExited):
+        await asyncio.wait_for(waiting, 2)
