@@ -1,7 +1,6 @@
 """The packaged model catalog, its validation, and merging with the user's own models."""
 from __future__ import annotations
 
-import msgspec
 import pytest
 
 from local_models.catalog import (
@@ -15,6 +14,7 @@ from local_models.catalog import (
 )
 from local_models.config import Config, CustomModel, ModelsConfig
 from local_models.errors import CatalogError, UnknownModel
+from local_models.generation import GenerationRequest
 
 REQUIRED = {
     "bfs-prover-v2-7b", "internlm2.5-step-prover", "deepseek-prover-v2-7b", "deepseek-prover-v1.5-rl",
@@ -96,14 +96,8 @@ def test_user_models_merge_with_the_catalog() -> None:
     mine = models["mine"]
     assert mine.custom and mine.path == "/m/x.gguf"
     template = prompt_template(mine)
-    assert template.render(msgspec.convert({"goal": "⊢ True"}, type=_request_type())) == "[G]⊢ True[T]"
+    assert template.render(GenerationRequest(goal="⊢ True")) == "[G]⊢ True[T]"
     assert template.stop == ("\n",)
-
-
-def _request_type():
-    from local_models.generation import GenerationRequest
-
-    return GenerationRequest
 
 
 def test_user_model_extending_a_catalog_entry_reuses_its_settings() -> None:
