@@ -125,8 +125,13 @@ def test_crash_answers_in_flight_requests_with_errors(crash: dict) -> None:
     assert failed, "no request was in flight when the server crashed"
     assert all(isinstance(o["code"], int) and o["message"] for o in failed)
     by_index = sorted(outcomes, key=lambda o: o["i"])
+    assert all(o["ok"] for o in by_index[:3]), by_index[:4]  # answered by the first server
     assert by_index[3]["ok"] is False, by_index[:6]  # the hover that was the 8th message
-    assert all(o["ok"] for o in by_index[8:]), "requests sent after the restart must succeed"
+    # Only requests in flight at the crash fail (a contiguous run from the 4th); the rest,
+    # queued while Lean restarts, are answered by the new server.
+    last_failure = max(o["i"] for o in failed)
+    assert sorted(o["i"] for o in failed) == list(range(4, last_failure + 1)), failed
+    assert last_failure < 25 and all(o["ok"] for o in by_index[last_failure:]), by_index
 
 
 def test_crash_documents_come_back_and_client_stays(crash: dict) -> None:
