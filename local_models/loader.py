@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from local_models.catalog import ModelEntry, backend_module, get_model
 from local_models.config import Config
-from local_models.download import model_dir, pull
+from local_models.download import PARTIAL_DIR, model_dir, pull
 from local_models.errors import DownloadError, ModelError, ModelLoadError, ModelNotFound
 from local_models.generation import TacticGenerator, TextEncoder
 
@@ -88,8 +88,10 @@ def resolve(model_id: str, config: Config | None = None) -> ResolvedModel:
             missing = [p for p in paths if not p.is_file()]
         if missing:
             names = ", ".join(p.name for p in missing)
+            partial = any((directory / PARTIAL_DIR).glob("*.incomplete"))
             raise ModelNotFound(
-                f"{entry.id} is not installed ({names} missing in {directory}): "
+                f"{entry.id} is not installed ({names} missing in {directory}"
+                f"{'; a partial download is there and pull resumes it' if partial else ''}): "
                 + _pull_hint(entry).format(dir=directory))
         files = tuple(paths)
     else:

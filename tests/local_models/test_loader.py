@@ -75,6 +75,11 @@ def test_unknown_and_not_installed_models_say_what_to_do(tmp_path: Path) -> None
         load_generator("bfs-prover-7b", config)
     with pytest.raises(ModelNotFound, match=r'no download is known for it: put the files in .*extends = "goedel'):
         load_generator("goedel-prover-v2-8b", config)
+    partial = tmp_path / "models" / "bfs-prover-7b" / ".partial"
+    partial.mkdir(parents=True)
+    (partial / "BFS-Prover.Q4_K_M.gguf.abc.incomplete").write_bytes(b"GGUF")
+    with pytest.raises(ModelNotFound, match="a partial download is there and pull resumes it"):
+        load_generator("bfs-prover-7b", config)
 
 
 def test_local_user_model_loads_through_its_backend_with_config_threads(tmp_path: Path, backends: Path) -> None:
