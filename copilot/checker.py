@@ -22,7 +22,6 @@ The user's document is never touched.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time

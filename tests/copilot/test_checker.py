@@ -257,7 +257,6 @@ async def test_checking_through_the_proxy_stays_private(tmp_path: Path) -> None:
         seen.append(await editor.message())
 
     assert [r.status for r in results] == ["accepted", "incomplete", "error", "error"]
-    dumped = json.dumps(seen)
     leaked = [m for m in seen if ".lean-companion-shadow-" in json.dumps(m) or "_lc_cand_" in json.dumps(m)]
     assert not leaked, leaked
     published = [m["params"]["uri"] for m in seen if m.get("method") == "textDocument/publishDiagnostics"]
