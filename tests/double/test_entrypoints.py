@@ -53,3 +53,22 @@ def test_toml_scenarios_load(tmp_path):
     sc = load_scenario(path)
     [diag] = elaborate("example : True := by\n  decide\n", sc).diagnostics()
     assert diag.message == "nope"
+
+
+def test_write_scenario_extends_the_basic_scenario(tmp_path):
+    """write_scenario merges into basic.json; new tactic rules take precedence; errors surface early."""
+    import pytest
+
+    from tests.lean_double import write_scenario
+    from tests.lean_double.scenario import ScenarioError
+
+    path = write_scenario(tmp_path / "s.json",
+                          declarations={"(n : Nat) : n * 1 = n": "n : Nat\n⊢ n * 1 = n"},
+                          tactics=[{"goal": "⊢ n + 0 = n", "tactic": "simp", "result": {"error": "simp failed here"}}])
+    sc = load_scenario(path)
+    assert sc.initial_goal("(n : Nat) : n * 1 = n") == "n : Nat\n⊢ n * 1 = n"
+    assert sc.initial_goal("(n : Nat) : n + 0 = n") == "n : Nat\n⊢ n + 0 = n"  # base kept
+    [diag] = elaborate("theorem a (n : Nat) : n + 0 = n := by\n  simp\n", sc).diagnostics()
+    assert diag.message == "simp failed here"
+    with pytest.raises(ScenarioError):
+        write_scenario(tmp_path / "bad.json", tactics=[{"tactic": "simp"}])
