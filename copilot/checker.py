@@ -329,7 +329,7 @@ class Checker:
                 diagnostics = await self._elaborate(doc, text, timeout)
             except LeanTimeout:
                 await self._cancel_elaboration(doc, target)
-                if len(chunk) > 1 and depth < 2:
+                if len(chunk) > 1 and depth < 1:
                     logger.info("batch of %d timed out; retrying in halves", len(chunk))
                     half = len(chunk) // 2
                     timed_out = True
