@@ -389,3 +389,26 @@ async def test_term_sorry_inside_a_tactic_block_gets_its_expected_type(tmp_path:
         await checker.close()
     assert (goals, kind) == (["p : Prop\nhp : p\n⊢ p"], "term")
     assert tactic_goal is not None and tactic_goal.goals == ["p : Prop\nhp : p\n⊢ p ∧ True"]
+
+
+async def test_timed_out_batch_is_retried_in_halves(tmp_path: Path) -> None:
+    """When a batch exceeds the wall time because of one slow copy, its halves are checked
+    separately so the fast neighbour still gets its real verdict."""
+    scenario = write_scenario(
+        tmp_path / "neighbour.json",
+        {
+            "declarations": {"(x : Nat) : x = x + 0": "x : Nat\n⊢ x = x + 0"},
+            "tactics": [{"goal": "*", "tactic": "rfl_ok", "result": []}],
+            "delays": {"decls": {"_lc_cand_1": 1500}},  # the second copy of a batch is slow
+        },
+    )
+    text = "theorem t (x : Nat) : x = x + 0 := by\n  sorry\n"
+    target = _target(tmp_path, text)
+    async with double_client(scenario) as client:
+        checker = Checker(client, CheckerConfig(wall_timeout=0.5, per_candidate_timeout=0.0))
+        await checker.initial_goals(target)
+        before = checker.elaborations
+        results = await checker.check_many(target, ["rfl_ok", "simp"])
+        await checker.close()
+    assert [r.status for r in results] == ["accepted", "error"]
+    assert checker.elaborations - before == 3  # the batch, then each half
