@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import SHARED_DATA, shared_data
 from tests.double.driver import Driver
 from tests.lean_double.documents import apply_change
+from tests.lean_double.goals import strip_tags
 
 TRANSCRIPTS = SHARED_DATA / "lean-server-transcripts"
 NAMES = sorted(p.name for p in TRANSCRIPTS.glob("*.json") if p.name != "index.json") if TRANSCRIPTS.is_dir() else []
@@ -36,6 +37,13 @@ def shape(value: Any) -> Any:
     if value is None:
         return "null"
     return type(value).__name__
+
+
+def render_interactive(goal: dict) -> str:
+    """A goal's plain text from its InteractiveGoal JSON (what Lean's stripTags does)."""
+    lines = [f"case {goal['userName']}"] if "userName" in goal else []
+    lines += [" ".join(h["names"]) + " : " + strip_tags(h["type"]) for h in goal["hyps"]]
+    return "\n".join(lines + [goal["goalPrefix"] + strip_tags(goal["type"])])
 
 
 def segments(source: str) -> list[str]:
@@ -149,6 +157,16 @@ async def test_transcript_replies_match_lean(name: str, tmp_path: Path):
             assert shape(ours) == shape(recorded), (method, params)
             assert ours == recorded, (method, params)
             compared += 1
+            if method == "$/lean/plainGoal":
+                # The infoview's RPC goals strip to the same texts (lean-lsp-protocol.md §3.6).
+                session = (await d.request("$/lean/rpc/connect", {"uri": uri}))["result"]["sessionId"]
+                call = {"textDocument": params["textDocument"], "position": params["position"], "sessionId": session,
+                        "method": "Lean.Widget.getInteractiveGoals", "params": params}
+                interactive = (await d.request("$/lean/rpc/call", call))["result"]
+                if recorded is None:
+                    assert interactive is None
+                else:
+                    assert [render_interactive(g) for g in interactive["goals"]] == recorded["goals"]
         assert compared == len([e for e in record["exchanges"] if e["method"] != "textDocument/didChange"])
         assert await d.shutdown() == 0
     finally:
