@@ -98,8 +98,10 @@ async def test_lake_early_empty_publish_and_refresh_requests():
     await d.diagnostics(URI, 1)
     published = d.notifications("textDocument/publishDiagnostics", URI)
     assert [len(p["diagnostics"]) for p in published] == [0, 1]
-    refresh = [m for m in d.messages if m.get("method") == "workspace/semanticTokens/refresh"]
-    assert [m["id"] for m in refresh] == [0, 1] and all("params" not in m for m in refresh)
+    refresh = [m for m in d.messages if str(m.get("method")).endswith("/refresh")]
+    assert [(m["id"], m["method"]) for m in refresh] == [(0, "workspace/semanticTokens/refresh"),
+                                                         (1, "workspace/inlayHint/refresh")]
+    assert all("params" not in m for m in refresh)
     await d.send({"jsonrpc": "2.0", "id": 0, "result": None})
     assert [p["processing"] for p in d.notifications("$/lean/fileProgress", URI)][-2:] == [[], []]
     assert await d.shutdown() == 0

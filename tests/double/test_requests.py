@@ -140,7 +140,11 @@ async def test_rpc_sessions_interactive_goals_and_errors():
     assert (await d.request("$/lean/rpc/call", dict(call, sessionId=sid + 1)))["error"] == \
         {"code": -32900, "message": "Outdated RPC session"}
     await d.notify("$/lean/rpc/keepAlive", {"uri": URI, "sessionId": sid})
-    await d.notify("$/lean/rpc/release", {"uri": URI, "sessionId": sid, "refs": [goals[0]["ctx"]]})
+    info = dict(call, method="Lean.Widget.InteractiveDiagnostics.infoToInteractive", params=goals[0]["type"]["tag"][0]["info"])
+    assert strip_tags((await d.request("$/lean/rpc/call", info))["result"]["type"]) == "q"
+    await d.notify("$/lean/rpc/release", {"uri": URI, "sessionId": sid, "refs": [goals[0]["type"]["tag"][0]["info"]]})
+    released = (await d.request("$/lean/rpc/call", info))["error"]
+    assert released["code"] == -32602 and "is not valid" in released["message"]
     assert "result" in await d.request("$/lean/rpc/call", call)
     # Close and reopen: a new worker, so the old session is outdated.
     await d.notify("textDocument/didClose", {"textDocument": {"uri": URI}})

@@ -115,17 +115,28 @@ class RefMaker:
         self.key = "__rpcref" if wire_format == "v1" else "p"
         self.numeric = numeric
         self.counter = counter or count().__next__
-        self.issued: list[int] = []
+        self.live: dict[str, str | None] = {}  # reference value (as text) -> what it points at
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self, payload: str | None = None) -> dict[str, Any]:
         n = self.counter()
-        self.issued.append(n)
+        self.live[str(n)] = payload
         return {self.key: n if self.numeric else str(n)}
+
+    def resolve(self, ref: Any) -> tuple[bool, str | None]:
+        """(valid, payload) for a reference object or bare value sent back by the client."""
+        value = ref.get(self.key, ref.get("p", ref.get("__rpcref"))) if isinstance(ref, dict) else ref
+        key = str(value)
+        return (key in self.live, self.live.get(key))
+
+    def release(self, refs: list[Any]) -> None:
+        for ref in refs:
+            value = ref.get(self.key, ref.get("p", ref.get("__rpcref"))) if isinstance(ref, dict) else ref
+            self.live.pop(str(value), None)
 
 
 def tagged(text: str, refs: RefMaker) -> dict[str, Any]:
     """A CodeWithInfos for ``text``: one tag carrying a SubexprInfo around a text leaf."""
-    return {"tag": [{"info": refs(), "subexprPos": "/"}, {"text": text}]}
+    return {"tag": [{"info": refs(text), "subexprPos": "/"}, {"text": text}]}
 
 
 def strip_tags(node: Any) -> str:

@@ -398,12 +398,22 @@ class Server:
             assert run is not None
             diags = [d.to_lsp(run.elab.index) for d in run.elab.diagnostics()] if run.finished else []
             return interactive_diagnostics(diags, session.refs)
+        if method == "Lean.Widget.InteractiveDiagnostics.infoToInteractive":
+            ref = params.get("params")
+            valid, payload = session.refs.resolve(ref)
+            if not valid:
+                value = ref.get("p", ref.get("__rpcref")) if isinstance(ref, dict) else ref
+                raise RequestError(-32602, f"RPC reference '{value}' is not valid")
+            return {"type": {"text": payload or ""}, "exprExplicit": {"text": payload or ""}}
         raise RequestError(-32601, f"No RPC method '{method}' found")
 
-    def rpc_notification(self, params: dict) -> None:
+    def rpc_notification(self, method: str, params: dict) -> None:
         doc = self.docs.get(params.get("uri", ""))
-        if doc is not None and not doc.crashed:
-            self.session(doc, params.get("sessionId"))
+        if doc is None or doc.crashed:
+            return
+        session = self.session(doc, params.get("sessionId"))
+        if session is not None and method == "$/lean/rpc/release":
+            session.refs.release(params.get("refs") or [])
 
     # ------------------------------------------------------------ notifications
 
@@ -425,7 +435,7 @@ class Server:
         elif method == "$/cancelRequest":
             self.cancel(params.get("id"))
         elif method in ("$/lean/rpc/release", "$/lean/rpc/keepAlive"):
-            self.rpc_notification(params)
+            self.rpc_notification(method, params)
         elif method == "textDocument/didSave":
             self.dependency_changed(params["textDocument"]["uri"])
         elif method == "workspace/didChangeWatchedFiles":
@@ -568,8 +578,9 @@ class Server:
         self.progress(doc, run, [{"range": whole, "kind": 1}])
         if self.config.lake_early_empty:
             self.publish(doc, run, [])
-        for _ in range(self.config.refresh_requests):
-            self.out.send(jsonrpc.request(self.server_ids, "workspace/semanticTokens/refresh"))
+        for k in range(self.config.refresh_requests):
+            kind = "semanticTokens" if k % 2 == 0 else "inlayHint"
+            self.out.send(jsonrpc.request(self.server_ids, f"workspace/{kind}/refresh"))
             self.server_ids += 1
         await asyncio.sleep(delay_ms / 1000)
         marker = self.config.faults.worker_crash_on
