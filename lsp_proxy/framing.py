@@ -36,6 +36,7 @@ class FrameReader:
         self._stream = stream
         self._max_size = max_size
         self._buf = bytearray()
+        self._pos = 0  # start of the unread part of _buf
         self._eof = False
         self.resyncs = 0  # how many times bad bytes were skipped
 
@@ -48,17 +49,17 @@ class FrameReader:
         while True:
             header_end, sep_len = self._find_header_end()
             if header_end < 0:
-                if len(self._buf) > _MAX_HEADER:
+                if len(self._buf) - self._pos > _MAX_HEADER:
                     self._skip_garbage_without_header()
                     continue
                 if not await self._fill():
                     return self._at_eof()
                 continue
-            header = bytes(self._buf[:header_end])
+            header = bytes(self._buf[self._pos : header_end])
             body_start = header_end + sep_len
             length = self._content_length(header)
             if length is None:
-                del self._buf[:body_start]
+                self._pos = body_start
                 self.resyncs += 1
                 raise MalformedHeader(
                     f"skipped a header block without a valid Content-Length: {header[:200]!r}"
@@ -71,26 +72,39 @@ class FrameReader:
                 )
             end = body_start + length
             if len(self._buf) < end:
-                missing = end - len(self._buf)
-                try:
-                    self._buf += await self._stream.readexactly(missing)
-                except asyncio.IncompleteReadError as exc:
-                    got = len(self._buf) - body_start + len(exc.partial)
-                    self._buf.clear()
-                    self._eof = True
-                    raise TruncatedFrame(
-                        f"stream ended inside a frame: got {got} of {length} body bytes"
-                    ) from None
+                return await self._read_long_body(body_start, length)
             body = bytes(self._buf[body_start:end])
-            del self._buf[:end]
+            self._pos = end
             return body
+
+    async def _read_long_body(self, body_start: int, length: int) -> bytes:
+        """The body is not all buffered yet: read exactly what is missing."""
+        have = len(self._buf) - body_start
+        try:
+            rest = await self._stream.readexactly(length - have)
+        except asyncio.IncompleteReadError as exc:
+            got = have + len(exc.partial)
+            self._buf.clear()
+            self._pos = 0
+            self._eof = True
+            raise TruncatedFrame(f"stream ended inside a frame: got {got} of {length} body bytes") from None
+        body = bytes(self._buf[body_start:]) + rest
+        self._buf.clear()
+        self._pos = 0
+        return body
+
+    def _compact(self) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
 
     def _find_header_end(self) -> tuple[int, int]:
         """Index of the header terminator in the buffer and its length, or (-1, 0)."""
-        crlf = self._buf.find(b"\r\n\r\n")
+        pos = self._pos
+        crlf = self._buf.find(b"\r\n\r\n", pos)
         # A bare-LF header is tolerated, but only when it comes before any CRLF terminator.
         limit = crlf if crlf >= 0 else len(self._buf)
-        lf = self._buf.find(b"\n\n", 0, limit)
+        lf = self._buf.find(b"\n\n", pos, limit)
         if lf >= 0 and (crlf < 0 or lf < crlf):
             return lf, 2
         return (crlf, 4) if crlf >= 0 else (-1, 0)
@@ -117,6 +131,7 @@ class FrameReader:
 
     def _skip_garbage_without_header(self) -> None:
         """Drop buffered bytes that cannot start a header, keeping a possible 'Content-Length:'."""
+        self._compact()
         idx = self._buf.lower().find(b"content-length:", 1)
         cut = idx if idx > 0 else len(self._buf) - 16
         logger.warning("skipped %d bytes of garbage with no header terminator", cut)
@@ -127,10 +142,11 @@ class FrameReader:
         """Discard ``length`` body bytes without storing them."""
         available = len(self._buf) - body_start
         if available >= length:
-            del self._buf[: body_start + length]
+            self._pos = body_start + length
             return
         remaining = length - available
         self._buf.clear()
+        self._pos = 0
         while remaining > 0:
             chunk = await self._stream.read(min(remaining, _READ_CHUNK))
             if not chunk:
@@ -145,12 +161,14 @@ class FrameReader:
         if not chunk:
             self._eof = True
             return False
+        self._compact()
         self._buf += chunk
         return True
 
     def _at_eof(self) -> None:
-        leftover = bytes(self._buf)
+        leftover = bytes(self._buf[self._pos :])
         self._buf.clear()
+        self._pos = 0
         if leftover.strip():
             raise TruncatedFrame(f"stream ended inside a header: {leftover[:200]!r}")
         return None

@@ -125,3 +125,18 @@ async def test_garbage_without_any_header_is_dropped():
     junk = b"z" * 70000
     reader = reader_over([junk + encode_frame(b"{}")])
     assert await read_all(reader) == [b"{}"]
+
+
+async def test_junk_glued_to_a_header_is_skipped():
+    """Junk with no newline right before 'Content-Length:' is skipped (a stray print without newline)."""
+    reader = reader_over([b"oops" + encode_frame(b"{}") + b"more junk\n" + encode_frame(b"[]")])
+    assert await read_all(reader) == [b"{}", b"[]"]
+    assert reader.resyncs == 2
+
+
+async def test_large_body_across_reads_after_small_frames():
+    """Small frames followed by a multi-megabyte frame split over many reads come out intact."""
+    big = b'{"x":"' + b"a" * 3_000_000 + b'"}'
+    data = encode_frame(b"{}") * 3 + encode_frame(big) + encode_frame(b"[]")
+    chunks = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
+    assert await read_all(reader_over(chunks)) == [b"{}", b"{}", b"{}", big, b"[]"]
