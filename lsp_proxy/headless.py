@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class HeadlessConnection:
         self._initialize_result: dict | None = None
         self._closed = False
         self._shutting_down = False
+        self._stderr_tail: deque[str] = deque(maxlen=20)
         self._read_task = asyncio.ensure_future(self._read_loop())
         self._stderr_task = asyncio.ensure_future(self._pump_stderr())
 
@@ -217,10 +219,20 @@ class HeadlessConnection:
         if stream is None:
             return
         while True:
-            line = await stream.readline()
+            try:
+                line = await stream.readline()
+            except (ValueError, ConnectionError) as exc:  # an over-long line, a broken pipe
+                logger.warning("stopped reading Lean's stderr: %s", exc)
+                return
             if not line:
                 return
-            stderr_logger.info("%s", line.decode("utf-8", "replace").rstrip())
+            text = line.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(text)
+            stderr_logger.info("%s", text)
+
+    def stderr_tail(self) -> str:
+        """The last lines Lean wrote to stderr (for error messages)."""
+        return "\n".join(self._stderr_tail)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -313,10 +325,16 @@ async def start_lean(
 ) -> LeanClient:
     """Spawn Lean (``cmd`` e.g. ``["lake", "serve", "--"]``), initialise it and return a
     :class:`LeanClient` over it; ``await client.shutdown()`` stops it. If the handshake
-    fails the process is killed and the error re-raised."""
+    fails the process is killed and the error (with the tail of Lean's stderr) re-raised;
+    a command that cannot be executed raises ``OSError``."""
     connection = await spawn(cmd, Path(cwd), env=env)
     try:
         await connection.initialize(Path(cwd), initialization_options=initialization_options, timeout=init_timeout)
+    except (LeanExited, LeanTimeout) as exc:
+        await connection.shutdown(timeout=2.0)
+        tail = connection.stderr_tail()
+        message = f"Lean did not start ({' '.join(cmd)} in {cwd}): {exc}"
+        raise type(exc)(message + (f"\nLean's stderr:\n{tail}" if tail else "")) from exc
     except BaseException:
         await connection.shutdown(timeout=2.0)
         raise

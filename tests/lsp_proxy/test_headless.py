@@ -132,3 +132,13 @@ async def test_unresponsive_server_is_killed_on_shutdown(tmp_path: Path) -> None
     await client.shutdown(timeout=0.5)
     assert client.connection.returncode is not None and client.connection.returncode < 0
     assert time.monotonic() - started < 6
+
+
+async def test_a_server_that_dies_at_start_gives_a_clear_error(tmp_path: Path) -> None:
+    """If Lean exits during the handshake, start_lean raises LeanExited naming the command
+    and quoting Lean's stderr."""
+    cmd = [sys.executable, "-c", "import sys; sys.stderr.write('error: no lakefile found\\n'); sys.exit(1)"]
+    with pytest.raises(LeanExited) as info:
+        await start_lean(cmd, tmp_path)
+    assert "Lean did not start" in str(info.value)
+    assert "no lakefile found" in str(info.value)
