@@ -187,3 +187,12 @@ def test_case_tags_nest_unless_written_in_full():
     assert with_parent_tag("case a.left\n⊢ p", "case a\n⊢ p ∧ q") == "case a.left\n⊢ p"
     assert with_parent_tag("h : p\n⊢ q", "case a\n⊢ p → q") == "case a\nh : p\n⊢ q"
     assert with_parent_tag("case left\n⊢ p", "⊢ p ∧ q") == "case left\n⊢ p"
+
+
+def test_a_docstring_on_the_declaration_line_starts_the_command(basic):
+    """`/-- doc -/ theorem …` on one line is a new command, not part of the previous one."""
+    text = "theorem a (n : Nat) : n + 0 = n := by\n  simp\n/-- doc -/ theorem b (n : Nat) : n + 0 = n := by\n  frobnicate\n"
+    elab = elaborate(text, basic)
+    assert [c.name for c in elab.commands] == ["a", "b"]
+    [diag] = lsp(elab)
+    assert diag["message"] == "unknown tactic" and diag["range"]["start"]["line"] == 3

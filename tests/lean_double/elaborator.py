@@ -255,10 +255,16 @@ def _find_assign(text: str, pos: int, end: int) -> int | None:
     return None
 
 
-def split_commands(masked: str) -> list[tuple[int, int]]:
-    """(first_line, last_line) of each top-level command."""
+def split_commands(masked: str, text: str | None = None) -> list[tuple[int, int]]:
+    """(first_line, last_line) of each top-level command.
+
+    A command starts on a line whose first column is code, or whose first column opens a comment
+    that code follows on the same line (``/-- doc -/ theorem …``).
+    """
     lines = masked.split("\n")
-    starts = [i for i, line in enumerate(lines) if COMMAND_START_RE.match(line)]
+    originals = text.split("\n") if text is not None else lines
+    starts = [i for i, line in enumerate(lines)
+              if COMMAND_START_RE.match(line) or (originals[i].startswith("/-") and COMMAND_START_RE.match(line.lstrip()))]
     spans = [(s, (starts[k + 1] - 1 if k + 1 < len(starts) else len(lines) - 1)) for k, s in enumerate(starts)]
     merged: list[tuple[int, int]] = []
     carry: int | None = None
@@ -592,7 +598,7 @@ def elaborate(text: str, scenario: Scenario, options: ElabOptions | None = None,
     options = options or ElabOptions()
     index = LineIndex(text)
     masked = mask_comments(text)
-    spans = split_commands(masked)
+    spans = split_commands(masked, text)
     commands = [Command(first, last) for first, last in spans]
     masked_lines = masked.split("\n")
     for cmd in commands:
