@@ -196,3 +196,11 @@ def test_a_docstring_on_the_declaration_line_starts_the_command(basic):
     assert [c.name for c in elab.commands] == ["a", "b"]
     [diag] = lsp(elab)
     assert diag["message"] == "unknown tactic" and diag["range"]["start"]["line"] == 3
+
+
+def test_goals_derived_from_binders_name_anonymous_instances_like_lean():
+    """Binder groups keep their names; anonymous instances are inst✝¹, inst✝ (newest last)."""
+    from tests.lean_double.elaborator import binders_to_goal
+    goal = binders_to_goal("{α : Type u} [DecidableEq α] [Inhabited α] (a b : α) (h : a ≠ b) : ∃ c, c ≠ a")
+    assert goal == "α : Type u\ninst✝¹ : DecidableEq α\ninst✝ : Inhabited α\na b : α\nh : a ≠ b\n⊢ ∃ c, c ≠ a"
+    assert binders_to_goal(": True") == "⊢ True"

@@ -280,27 +280,40 @@ def split_commands(masked: str, text: str | None = None) -> list[tuple[int, int]
     return merged
 
 
+SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def _superscript(n: int) -> str:
+    return "".join(SUPERSCRIPTS[int(d)] for d in str(n)) if n else ""
+
+
 def binders_to_goal(signature: str) -> str:
-    """Initial goal derived from a signature ``(a b : T) {x : U} [C] : P`` (no scenario entry)."""
-    hyps: list[str] = []
+    """Initial goal derived from a signature ``(a b : T) {x : U} [C] : P`` (no scenario entry).
+
+    Anonymous instance binders become ``inst✝``, older ones ``inst✝¹``, ``inst✝²``… as in Lean.
+    """
+    hyps: list[str | None] = []
+    instances: list[tuple[int, str]] = []
     pos, n = 0, len(signature)
-    anonymous = 0
+    brackets = signature.replace("⦃", "(").replace("⦄", ")")
     while True:
         pos = _skip_ws(signature, pos, n)
         if pos >= n or signature[pos] not in "({[⦃":
             break
-        close = _matching(signature.replace("⦃", "(").replace("⦄", ")"), pos, n)
+        close = _matching(brackets, pos, n)
         inner = signature[pos + 1:close - 1].strip()
         names, sep, typ = inner.partition(" : ") if " : " in inner else inner.partition(":")
         if signature[pos] == "[" and not sep:
-            hyps.append(f"inst✝{'' if anonymous == 0 else anonymous} : {inner}".replace("inst✝ ", "inst✝ "))
-            anonymous += 1
+            instances.append((len(hyps), " ".join(inner.split())))
+            hyps.append(None)
         elif sep:
             hyps.append(f"{' '.join(names.split())} : {' '.join(typ.split())}")
         pos = close
+    for k, (slot, cls) in enumerate(instances):
+        hyps[slot] = f"inst✝{_superscript(len(instances) - 1 - k)} : {cls}"
     rest = signature[pos:].strip()
     target = rest[1:].strip() if rest.startswith(":") else rest
-    return join_goal(GoalParts(None, tuple(hyps), " ".join(target.split()) or "?"))
+    return join_goal(GoalParts(None, tuple(h for h in hyps if h), " ".join(target.split()) or "?"))
 
 
 # ---------------------------------------------------------------- tactic blocks
