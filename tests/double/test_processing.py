@@ -164,3 +164,26 @@ async def test_log_file_records_received_and_sent_messages(tmp_path):
     assert any(e.get("method") == "textDocument/publishDiagnostics" for e in sent)
     assert any(e.get("id") == "register_lean_watcher" for e in sent)
     assert sum(1 for e in entries if e["dir"] == "send") == len(d.messages)
+
+
+async def test_incremental_diagnostics_only_for_clients_that_opt_in():
+    """With lean.incrementalDiagnosticSupport: a full list first, then only additions (isIncremental)."""
+    d = await Driver.start("--elab-delay-ms", "20", "--per-decl-delay-ms", "30", "--lake-early-empty",
+                           scenario=BASIC_SCENARIO)
+    await d.initialize({"lean": {"incrementalDiagnosticSupport": True}})
+    text = BAD + "\n" + BAD.replace("theorem t", "theorem u") + "\n" + GOOD.replace("theorem t", "theorem v")
+    await d.open(URI, text)
+    await d.diagnostics(URI, 1)
+    published = d.notifications("textDocument/publishDiagnostics", URI)
+    assert [(p["isIncremental"], len(p["diagnostics"])) for p in published] == [(False, 0), (True, 1), (True, 1), (True, 0)]
+    # Rebuilding the full list from the increments gives both errors, in order.
+    lines = [x["range"]["start"]["line"] for p in published for x in p["diagnostics"]]
+    assert lines == [1, 4]
+    assert await d.shutdown() == 0
+    # Without the capability there is no isIncremental field and every publish is complete.
+    d = await started("--per-decl-delay-ms", "30")
+    await d.open(URI, text)
+    await d.diagnostics(URI, 1)
+    published = d.notifications("textDocument/publishDiagnostics", URI)
+    assert all("isIncremental" not in p for p in published) and len(published[-1]["diagnostics"]) == 2
+    assert await d.shutdown() == 0

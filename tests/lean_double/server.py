@@ -457,7 +457,7 @@ class Server:
             if any(uri.endswith("/" + m.replace(".", "/") + ".lean") for m in modules):
                 doc.stale = True
                 if doc.run.finished:
-                    self.publish(doc, doc.run, doc.run.elab.diagnostics())
+                    self.publish(doc, doc.run, doc.run.elab.diagnostics(), full=True)
 
     def cancel(self, request_id: Any) -> None:
         if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
@@ -560,17 +560,27 @@ class Server:
         self.out.send(jsonrpc.notification("$/lean/fileProgress", {
             "textDocument": {"uri": doc.uri, "version": run.version}, "processing": processing}))
 
-    def publish(self, doc: Document, run: Run, diagnostics: list[Any]) -> None:
+    def publish(self, doc: Document, run: Run, diagnostics: list[Any], full: bool = False) -> None:
+        """Publish the cumulative list for a version (§4.2). Clients that declared
+        ``lean.incrementalDiagnosticSupport`` get ``isIncremental``: a full list first, then
+        only what was added since (``full`` forces a replacement)."""
         if run.superseded:
             return
-        silent_ok = bool((self.client_caps.get("lean") or {}).get("silentDiagnosticSupport"))
+        lean_caps = self.client_caps.get("lean") or {}
+        silent_ok = bool(lean_caps.get("silentDiagnosticSupport"))
         payload = [d.to_lsp(run.elab.index) for d in diagnostics if silent_ok or not d.silent]
         if doc.stale:
             payload.insert(0, stale_imports_diagnostic(run.elab.index))
         if self.config.faults.huge_diagnostic_bytes:
             payload.append(huge_diagnostic(self.config.faults.huge_diagnostic_bytes))
-        self.out.send(jsonrpc.notification("textDocument/publishDiagnostics",
-                                           {"uri": doc.uri, "version": run.version, "diagnostics": payload}))
+        params: dict[str, Any] = {"uri": doc.uri, "version": run.version, "diagnostics": payload}
+        if lean_caps.get("incrementalDiagnosticSupport") is True:
+            incremental = run.published is not None and not full
+            params["isIncremental"] = incremental
+            if incremental:
+                params["diagnostics"] = payload[run.published:]
+            run.published = len(payload)
+        self.out.send(jsonrpc.notification("textDocument/publishDiagnostics", params))
 
     async def elaborate_run(self, doc: Document, run: Run, delay_ms: int) -> None:
         index: LineIndex = run.elab.index

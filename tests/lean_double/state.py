@@ -45,6 +45,7 @@ class Run:
     finished: bool = False
     superseded: bool = False
     task: asyncio.Task | None = None
+    published: int | None = None  # diagnostics already sent for this version (incremental mode)
 
 
 @dataclass
