@@ -161,6 +161,7 @@ class _Slot:
     statement_ok: bool = True
     diagnostics: list[Diagnostic] = field(default_factory=list)
     axiom_infos: list[str] = field(default_factory=list)
+    axiom_errors: list[str] = field(default_factory=list)
 
 
 def _new_name(decl: Declaration, index: int) -> str | None:
@@ -205,6 +206,11 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
             ns, ne = decl.name_start - decl.start, decl.name_end - decl.start
             copy = copy[:ns] + name + copy[ne:]
             cand_end += len(name) - (ne - ns)
+        protected = re.search(r"(?<![\w.])protected\s+", copy[: decl.keyword_start - decl.start])
+        if protected and name is not None:
+            # A protected copy could not be named by its short name in `#print axioms`.
+            copy = copy[: protected.start()] + copy[protected.end() :]
+            cand_end -= protected.end() - protected.start()
         parsed = declarations(copy)
         slot.statement_ok = bool(parsed) and normalize_statement(parsed[0].signature) == normalize_statement(
             decl.signature
@@ -393,6 +399,8 @@ class Checker:
                 if slot.print_start <= offset < slot.print_end:
                     if diag.severity == 3:
                         slot.axiom_infos.append(diag.message)
+                    elif diag.is_error:
+                        slot.axiom_errors.append(diag.message)
                     break
 
     async def _verdict(self, doc: ShadowDocument, text: str, target: CheckTarget, slot: _Slot) -> CheckResult:
@@ -419,7 +427,10 @@ class Checker:
         return CheckResult(status="accepted", **base)
 
     def _axiom_problem(self, slot: _Slot, other_sorries: bool) -> str:
-        """Why the axioms ``#print axioms`` listed are not acceptable ("" if they are)."""
+        """Why the axioms ``#print axioms`` listed are not acceptable ("" if they are). An
+        error from ``#print axioms`` itself (the copy could not be found) is a failure too."""
+        if slot.axiom_errors:
+            return f"could not verify the proof's axioms: {slot.axiom_errors[0]}"
         names = {
             name.strip()
             for listed in _AXIOMS_MESSAGE.findall("\n".join(slot.axiom_infos))

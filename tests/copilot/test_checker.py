@@ -412,3 +412,32 @@ async def test_timed_out_batch_is_retried_in_halves(tmp_path: Path) -> None:
         await checker.close()
     assert [r.status for r in results] == ["accepted", "error"]
     assert checker.elaborations - before == 3  # the batch, then each half
+
+
+def test_protected_copies_lose_protected_so_axioms_can_be_printed() -> None:
+    """`protected` is dropped from copies (a protected name cannot be printed by its short
+    name); the statement is unchanged."""
+    text = "namespace Foo\n\nprotected theorem bar (x : Nat) : x = x + 0 := by\n  sorry\n"
+    target = CheckTarget.for_sorry("file:///p/P.lean", text, locate_sorries(text)[0])
+    shadow, slots = build_shadow_text(target, ["rfl"], CheckerConfig())
+    assert "\ntheorem _lc_cand_0 (x : Nat) : x = x + 0 := by\n  rfl\n\n#print axioms _lc_cand_0" in shadow
+    assert slots[0].statement_ok and shadow[slots[0].cand_end - 3 : slots[0].cand_end] == "rfl"
+
+
+async def test_an_error_from_print_axioms_blocks_acceptance(tmp_path: Path) -> None:
+    """If `#print axioms` itself fails (the copy cannot be found), the axioms are unverified
+    and the candidate is not accepted."""
+    scenario = write_scenario(
+        tmp_path / "printerr.json",
+        {
+            "declarations": {"(x : Nat) : x = x + 0": "x : Nat\n⊢ x = x + 0"},
+            "tactics": [{"goal": "*", "tactic": "rfl_ok", "result": []}],
+            "diagnostics": [{"pattern": "#print axioms (_lc_cand_\\d+)", "group": 1, "message": "unknown constant '_lc_cand_0'"}],
+        },
+    )
+    target = _target(tmp_path, "theorem t (x : Nat) : x = x + 0 := by\n  sorry\n")
+    async with double_client(scenario) as client:
+        checker = Checker(client)
+        result = await checker.check(target, "rfl_ok")
+        await checker.close()
+    assert result.status == "error" and "could not verify" in result.message
