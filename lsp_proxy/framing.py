@@ -77,6 +77,19 @@ class FrameReader:
             self._pos = end
             return body
 
+    def has_complete_frame(self) -> bool:
+        """True if the next ``read_frame`` can return a frame without waiting for input.
+
+        Conservative: False whenever unsure (an unusual header), never True wrongly.
+        """
+        header_end, sep_len = self._find_header_end()
+        if header_end < 0:
+            return False
+        header = self._buf[self._pos : header_end]
+        if not header.startswith(b"Content-Length: ") or not header[16:].isdigit():
+            return False
+        return len(self._buf) >= header_end + sep_len + int(header[16:])
+
     async def _read_long_body(self, body_start: int, length: int) -> bytes:
         """The body is not all buffered yet: read exactly what is missing."""
         have = len(self._buf) - body_start

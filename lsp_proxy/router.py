@@ -109,6 +109,10 @@ class Router:
         # sink instead of waking the writer task: one event-loop hop less per message.
         self._lean_direct: ByteSink | None = None
         self._editor_direct: ByteSink | None = None
+        # While a pump works through frames that arrived together, its output is corked and
+        # written with one syscall (no suspension point in between, so order is unaffected).
+        self._lean_batch: list[tuple[bytes, Envelope | None, int]] | None = None
+        self._editor_batch: list[bytes] | None = None
         self._server: ServerHandle | None = None
         self._server_rc: int | None = None
         self.incarnation = 0  # how many Lean processes were started
@@ -256,7 +260,15 @@ class Router:
 
     async def _editor_pump(self) -> None:
         reader = FrameReader(self._editor_in, max_size=self._max_frame)
+        try:
+            await self._pump_editor_frames(reader)
+        finally:
+            self._flush_lean()
+
+    async def _pump_editor_frames(self, reader: FrameReader) -> None:
         while True:
+            if not reader.has_complete_frame():
+                self._flush_lean()
             try:
                 body = await reader.read_frame()
             except FramingError as exc:
@@ -268,6 +280,8 @@ class Router:
             if body is None:
                 logger.info("the editor closed the connection")
                 return
+            if self._lean_batch is None:
+                self._lean_batch = []
             try:
                 self._from_editor(body)
             except Exception:
@@ -397,6 +411,13 @@ class Router:
         self._send_editor(body)
 
     def _enqueue_lean(self, body: bytes, env: Envelope | None, origin: int) -> None:
+        batch = self._lean_batch
+        if batch is not None:
+            batch.append((body, env, origin))
+            if len(batch) >= _BATCH:
+                self._flush_lean()
+                self._lean_batch = []
+            return
         sink = self._lean_direct
         if sink is not None and self._lean_queue.empty():
             self._deliver(body, env, origin)
@@ -410,6 +431,30 @@ class Router:
                 self._lean_direct = None  # let the writer task drain (back-pressure)
             return
         self._lean_queue.put_nowait((body, env, origin))
+
+    def _flush_lean(self) -> None:
+        """Write the corked editor->Lean batch (directly if the writer is idle), then uncork."""
+        batch, self._lean_batch = self._lean_batch, None
+        if not batch:
+            return
+        sink = self._lean_direct
+        if sink is None or not self._lean_queue.empty():
+            for item in batch:
+                self._lean_queue.put_nowait(item)
+            return
+        parts = []
+        for body, env, origin in batch:
+            self._deliver(body, env, origin)
+            parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+            parts.append(body)
+        try:
+            sink.write(b"".join(parts))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            logger.info("writing to Lean failed (%s); it has exited", exc)
+            self._lean_direct = None
+            return
+        if _buffered(sink) > _DIRECT_LIMIT:
+            self._lean_direct = None
 
     def _deliver(self, body: bytes, env: Envelope | None, origin: int) -> None:
         """Book-keeping at the moment a message is handed to Lean (or dropped while offline)."""
@@ -511,7 +556,15 @@ class Router:
 
     async def _lean_pump(self, server: ServerHandle) -> None:
         reader = FrameReader(server.stdout, max_size=self._max_frame)
+        try:
+            await self._pump_lean_frames(reader)
+        finally:
+            self._flush_editor()
+
+    async def _pump_lean_frames(self, reader: FrameReader) -> None:
         while True:
+            if not reader.has_complete_frame():
+                self._flush_editor()
             try:
                 body = await reader.read_frame()
             except FramingError as exc:
@@ -524,6 +577,8 @@ class Router:
                 return
             if body is None:
                 return
+            if self._editor_batch is None:
+                self._editor_batch = []
             try:
                 self._from_lean(body)
             except Exception:
@@ -641,6 +696,13 @@ class Router:
                 logger.warning("notification subscriber %r raised on %s", callback, method, exc_info=True)
 
     def _send_editor(self, body: bytes) -> None:
+        batch = self._editor_batch
+        if batch is not None:
+            batch.append(body)
+            if len(batch) >= _BATCH:
+                self._flush_editor()
+                self._editor_batch = []
+            return
         sink = self._editor_direct
         if sink is not None and self._editor_queue.empty():
             try:
@@ -654,6 +716,26 @@ class Router:
                 self._editor_direct = None
             return
         self._editor_queue.put_nowait(body)
+
+    def _flush_editor(self) -> None:
+        """Write the corked Lean->editor batch (directly if the writer is idle), then uncork."""
+        batch, self._editor_batch = self._editor_batch, None
+        if not batch:
+            return
+        sink = self._editor_direct
+        if sink is None or not self._editor_queue.empty():
+            for body in batch:
+                self._editor_queue.put_nowait(body)
+            return
+        try:
+            sink.write(b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in batch))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            logger.warning("writing to the editor failed (%s); stopping", exc)
+            self._editor_direct = None
+            self.request_stop()
+            return
+        if _buffered(sink) > _DIRECT_LIMIT:
+            self._editor_direct = None
 
     async def _editor_writer(self) -> None:
         queue = self._editor_queue

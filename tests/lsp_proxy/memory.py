@@ -20,8 +20,10 @@ class FrameSink:
         self._buf = b""
         self.bodies: asyncio.Queue[bytes] = asyncio.Queue()
         self.closed = False
+        self.writes = 0
 
     def write(self, data: bytes) -> None:
+        self.writes += 1
         self._buf += data
         while True:
             head, sep, rest = self._buf.partition(b"\r\n\r\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -515,3 +516,22 @@ async def test_injected_request_waits_for_handshake_and_fails_when_stopped():
     await s2.close()
     with pytest.raises(LeanExited):
         await asyncio.wait_for(waiting, 2)
+
+
+async def test_frames_arriving_together_are_written_together():
+    """A burst read in one chunk goes out in very few writes, in order, in both directions."""
+    s = Session()
+    await s.handshake()
+    await asyncio.sleep(0.02)
+    before = s.server.stdin.writes
+    burst = b"".join(encode_frame(b'{"jsonrpc":"2.0","method":"x/n","params":{"i":%d}}' % i) for i in range(50))
+    s.send_raw(burst)
+    await until(lambda: sum(1 for m in s.server.received if m.get("method") == "x/n") == 50)
+    assert s.server.stdin.writes - before <= 3
+    assert [m["params"]["i"] for m in s.server.received if m.get("method") == "x/n"] == list(range(50))
+    before = s.editor.writes
+    s.server.send_raw(burst)
+    bodies = [await s.editor.body() for _ in range(50)]
+    assert s.editor.writes - before <= 3
+    assert [json.loads(b)["params"]["i"] for b in bodies] == list(range(50))
+    await s.close()
