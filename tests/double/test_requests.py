@@ -292,3 +292,31 @@ async def test_a_reused_outstanding_id_still_gets_one_reply_per_request():
     assert len(replies) == 2
     assert sorted(r["result"]["goals"][0] for r in replies) == ["p q : Prop\nh : p ∧ q\n⊢ q ∧ p", "p q : Prop\n⊢ p ∧ q → q ∧ p"]
     assert await d.shutdown() == 0
+
+
+async def test_out_of_date_imports_with_dependency_build_mode_never():
+    """A changed import with dependencyBuildMode never is a fatal header error; "once" rebuilds
+    on open only, so a later worker restart behaves as never (§2.2, §2.5)."""
+    d = await started()
+    text = "import Foo.Bar\n\n" + SWAP
+    await d.notify("textDocument/didSave", {"textDocument": {"uri": "file:///p/Foo/Bar.lean"}})
+    await d.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "lean", "version": 1, "text": text},
+                                            "dependencyBuildMode": "never"})
+    [diag] = await d.diagnostics(URI, 1)
+    assert diag["severity"] == 1 and diag["message"].startswith("Imports are out of date and must be rebuilt")
+    assert diag["range"] == {"start": pos(0, 0), "end": pos(0, 14)}
+    fatal = [p for p in d.notifications("$/lean/fileProgress", URI) if p["processing"]][-1]
+    assert fatal["processing"][0]["kind"] == 2
+    assert await d.goal(URI, 3, 2) is None  # no command was elaborated
+    # "Restart File": close and reopen with "once" builds the import, so the proof is elaborated.
+    await d.notify("textDocument/didClose", {"textDocument": {"uri": URI}})
+    await d.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "lean", "version": 1, "text": text},
+                                            "dependencyBuildMode": "once"})
+    assert await d.diagnostics(URI, 1) == []
+    assert (await d.goal(URI, 3, 2))["goals"] == ["p q : Prop\n⊢ p ∧ q → q ∧ p"]
+    # Another change, then a header edit restarts the worker: now it behaves as "never".
+    await d.notify("textDocument/didSave", {"textDocument": {"uri": "file:///p/Foo/Bar.lean"}})
+    await d.change(URI, 2, [{"range": {"start": pos(0, 14), "end": pos(0, 14)}, "text": "\nimport Baz"}])
+    [diag] = [x for x in await d.diagnostics(URI, 2) if x["severity"] == 1]
+    assert "must be rebuilt" in diag["message"]
+    assert await d.shutdown() == 0

@@ -8,6 +8,7 @@ from .documents import LineIndex
 from .elaborator import Elaboration
 from .scenario import Scenario
 
+OUT_OF_DATE_IMPORTS = 'Imports are out of date and must be rebuilt; use the "Restart File" command in your editor.'
 STALE_IMPORTS = 'Imports are out of date and should be rebuilt; use the "Restart File" command in your editor.'
 HOVER_KEYWORDS = frozenset({"theorem", "lemma", "example", "def", "by", "fun", "have", "show", "from", "at",
                             "with", "import", "open", "namespace", "section", "end", "where", "let", "in"})
@@ -82,3 +83,18 @@ def huge_diagnostic(size: int) -> dict[str, Any]:
     """An information diagnostic with a ``size``-byte message (fault injection)."""
     zero = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
     return {"range": zero, "fullRange": zero, "severity": 3, "source": "Lean 4", "message": "x" * size}
+
+
+def imported_modules(header: str) -> list[tuple[int, str]]:
+    """(header line index, module) for each module named in an import header."""
+    out = []
+    for k, line in enumerate(header.split("\n")):
+        words = line.split()
+        if words and words[0] == "import":
+            out += [(k, m) for m in words[1:] if m not in ("public", "all", "meta")]
+    return out
+
+
+def is_module_file(uri: str, module: str) -> bool:
+    """Whether ``uri`` is the source file of ``module`` (``Foo.Bar`` ↔ ``…/Foo/Bar.lean``)."""
+    return uri.endswith("/" + module.replace(".", "/") + ".lean")

@@ -16,10 +16,10 @@ from typing import Any, Awaitable, Callable
 from . import jsonrpc
 from .capabilities import initialize_result
 from .documents import LineIndex, apply_change, normalize_newlines
-from .elaborator import ElabOptions, Elaboration, elaborate
+from .elaborator import Diagnostic, ElabOptions, Elaboration, elaborate
 from .faults import Faults
-from .features import (code_actions, completion_result, hover_result, huge_diagnostic, is_lean_resolve_data,
-                       stale_imports_diagnostic)
+from .features import (OUT_OF_DATE_IMPORTS, code_actions, completion_result, hover_result, huge_diagnostic,
+                       imported_modules, is_lean_resolve_data, is_module_file, stale_imports_diagnostic)
 from .goals import interactive_goals, plain_goal_result
 from .msglog import MessageLog
 from .output import Output, stderr
@@ -82,6 +82,7 @@ class Server:
         self.pending: dict[tuple[str, int | str], list[Pending]] = {}
         self.received = 0
         self.server_ids = 0
+        self.changed_modules: set[str] = set()  # URIs saved/changed since their importers last built
         self.client_caps: dict[str, Any] = {}
         self.rng = random.Random(config.faults.seed)
         self.options = ElabOptions(config.sorry_wording, config.try_this_format, config.goals_accomplished)
@@ -449,12 +450,11 @@ class Server:
 
     def dependency_changed(self, uri: str) -> None:
         """A saved or changed module makes its open importers stale (sticky diagnostic, §1.6)."""
+        self.changed_modules.add(uri)
         for doc in self.docs.values():
             if doc.uri == uri or doc.crashed or doc.stale or doc.run is None:
                 continue
-            modules = [m for line in doc.run.elab.header.split("\n") for m in line.split()[1:]
-                       if m not in ("public", "all", "meta")]
-            if any(uri.endswith("/" + m.replace(".", "/") + ".lean") for m in modules):
+            if any(is_module_file(uri, m) for _, m in imported_modules(doc.run.elab.header)):
                 doc.stale = True
                 if doc.run.finished:
                     self.publish(doc, doc.run, doc.run.elab.diagnostics(), full=True)
@@ -477,8 +477,11 @@ class Server:
         if uri in self.docs:
             self.close_document(self.docs.pop(uri), publish=False)
         doc = Document(uri, normalize_newlines(td.get("text", "")), int(td.get("version", 0)))
+        mode = params.get("dependencyBuildMode", "always")
+        doc.build_mode = mode
         self.docs[uri] = doc
         self.start_run(doc, self.config.elab_delay_ms)
+        doc.build_mode = "never" if mode == "once" else mode
 
     def did_change(self, params: dict) -> None:
         td = params.get("textDocument", {})
@@ -548,7 +551,7 @@ class Server:
         except Exception:  # a bug in the mini-elaborator must not take the session down
             stderr(f"[{doc.uri}] mini-elaborator failed (reporting no diagnostics):\n" + traceback.format_exc())
             elab = Elaboration(doc.text, LineIndex(doc.text), "", [])
-        run = Run(doc.version, elab)
+        run = Run(doc.version, elab, build_mode=doc.build_mode)
         doc.run = run
         doc.notify()
         run.task = asyncio.create_task(self.elaborate_run(doc, run, delay_ms))
@@ -597,6 +600,8 @@ class Server:
         if marker and marker in doc.text:
             self.crash_worker(doc, run)
             return
+        if self.imports_out_of_date(doc, run):
+            return
         delays = self.scenario.delays.get("decls", {}) if isinstance(self.scenario.delays.get("decls"), dict) else {}
         so_far: list[Any] = []
         commands = run.elab.commands
@@ -621,6 +626,27 @@ class Server:
         run.finished = True
         doc.finished_version = max(doc.finished_version, run.version)
         doc.notify()
+
+    def imports_out_of_date(self, doc: Document, run: Run) -> bool:
+        """Import setup (§2.5): builds clear changed imports; with ``never`` they are a fatal header error."""
+        stale = [(k, m) for k, m in imported_modules(run.elab.header)
+                 if any(is_module_file(u, m) for u in self.changed_modules)]
+        if not stale:
+            return False
+        if run.build_mode != "never":
+            self.changed_modules = {u for u in self.changed_modules if not any(is_module_file(u, m) for _, m in stale)}
+            return False
+        index = run.elab.index
+        line = next(i for i, text in enumerate(index.lines) if text.startswith("import") and stale[0][1] in text.split())
+        diag = Diagnostic((line, 0), (line, len(index.lines[line])), 1, OUT_OF_DATE_IMPORTS)
+        run.elab = Elaboration(run.elab.text, index, run.elab.header, [])  # no command is elaborated
+        self.publish(doc, run, [diag])
+        rest = {"start": {"line": line, "character": 0}, "end": index.end_position()}
+        self.progress(doc, run, [{"range": rest, "kind": 2}])
+        run.finished = True
+        doc.finished_version = max(doc.finished_version, run.version)
+        doc.notify()
+        return True
 
     def crash_worker(self, doc: Document, run: Run) -> None:
         code = self.config.faults.worker_crash_exit_code

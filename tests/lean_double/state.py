@@ -46,6 +46,7 @@ class Run:
     superseded: bool = False
     task: asyncio.Task | None = None
     published: int | None = None  # diagnostics already sent for this version (incremental mode)
+    build_mode: str = "always"  # dependencyBuildMode this worker start uses
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Document:
     run: Run | None = None
     finished_version: int = -1
     stale: bool = False  # sticky "Imports are out of date" information diagnostic
+    build_mode: str = "always"  # dependencyBuildMode for worker restarts ("once" opens become "never")
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
