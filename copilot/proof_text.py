@@ -450,6 +450,17 @@ def fill_hole(source: str, hole: Hole, tactics: str) -> FilledText:
     return FilledText(text, start, start + len(body))
 
 
+def hole_edit(source: str, hole: Hole, tactics: str) -> tuple[int, int, str]:
+    """The filled hole as one text edit ``(start, end, new_text)`` on ``source`` (``start`` may
+    lie before ``hole.start``: spaces before a same-line ``by`` are removed)."""
+    filled = fill_hole(source, hole, tactics).text
+    tail = len(source) - hole.end
+    start = hole.start  # the texts agree up to the hole, or up to the spaces removed before it
+    while start > 0 and source[start - 1] == " " and source[:start] != filled[:start]:
+        start -= 1
+    return start, hole.end, filled[start : len(filled) - tail]
+
+
 def strip_statement(candidate: str, decl: Declaration) -> str | None:
     """For whole-proof candidates: if ``candidate`` repeats the declaration (``theorem foo …
     := by``), return only the proof after ``:= by``; ``None`` if it restates a *different*

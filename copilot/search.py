@@ -34,7 +34,7 @@ from typing import Literal, TypeVar
 import msgspec
 
 from copilot.checker import Checker, CheckResult, CheckTarget
-from copilot.proof_text import fill_hole, strip_statement
+from copilot.proof_text import hole_edit, strip_statement
 from copilot.safety import strip_comments
 from local_models.generation import Attempt, Candidate, GenerationRequest, TacticGenerator
 from lsp_proxy.errors import LeanError
@@ -78,8 +78,9 @@ class SearchStats(msgspec.Struct, kw_only=True):
 
 class SearchResult(msgspec.Struct, kw_only=True):
     """The outcome: for ``proved``, ``proof`` is the tactic sequence, ``replacement`` the
-    text that replaces the hole (``hole_start``/``hole_end`` offsets in the user's text) and
-    ``new_text`` the whole file with it."""
+    text that replaces ``text[hole_start:hole_end]`` of the user's text (``hole_start`` can be
+    before the ``sorry``: spaces after a same-line ``by`` go) and ``new_text`` the whole file
+    with it."""
 
     status: SearchStatus
     proof: str | None = None
@@ -316,17 +317,16 @@ async def search(
             return SearchResult(status=status, message=message, stats=state.stats)
         state.stats.proof_sources = list(sources or [])
         proof = "\n".join(steps)
-        filled = fill_hole(state.target.text, state.target.hole, proof)
-        tail = len(state.target.text) - state.target.hole.end
-        replacement = filled.text[state.target.hole.start : len(filled.text) - tail]
+        text = state.target.text
+        start, end, replacement = hole_edit(text, state.target.hole, proof)
         return SearchResult(
             status=status,
             proof=proof,
             steps=steps,
             replacement=replacement,
-            hole_start=state.target.hole.start,
-            hole_end=state.target.hole.end,
-            new_text=filled.text,
+            hole_start=start,
+            hole_end=end,
+            new_text=text[:start] + replacement + text[end:],
             message=message,
             stats=state.stats,
         )

@@ -6,6 +6,7 @@ from copilot.proof_text import (
     fill_hole,
     find_declaration,
     hole_at_cursor,
+    hole_edit,
     hole_for_sorry,
     locate_sorries,
     lsp_to_offset,
@@ -120,3 +121,17 @@ def test_strip_statement_for_whole_proof_candidates() -> None:
     assert strip_statement("theorem foo (n : Nat) : n = n := by simp", decl) is None
     assert strip_statement("by\n  simp\n  rfl", decl) == "  simp\n  rfl".strip("\n")
     assert strip_statement("simp", decl) == "simp"
+
+
+def test_hole_edit_is_one_edit_that_reproduces_the_filled_text() -> None:
+    """For every hole, applying (start, end, new_text) gives exactly the filled text, even
+    when spaces before the sorry are removed (same-line `by`)."""
+    for loc in locate_sorries(SOURCE):
+        hole = hole_for_sorry(SOURCE, loc)
+        for tactics in ("simp", "intro x\nsimp"):
+            start, end, new = hole_edit(SOURCE, hole, tactics)
+            assert start <= hole.start and end == hole.end
+            assert SOURCE[:start] + new + SOURCE[end:] == fill_hole(SOURCE, hole, tactics).text
+    have = locate_sorries(SOURCE)[3]  # `have h : q := by sorry`
+    start, _, new = hole_edit(SOURCE, hole_for_sorry(SOURCE, have), "intro x\nsimp")
+    assert start == have.start - 1 and new.startswith("\n      intro x")
