@@ -182,6 +182,9 @@ local function commands(lc, client, bufnr)
 end
 
 local ok, problem = pcall(function()
+  -- every message Neovim sends is logged (rpc.send) to lsp.log under XDG_CACHE/STATE_HOME
+  vim.lsp.set_log_level('debug')
+  out.lsp_log = vim.lsp.get_log_path()
   vim.opt.runtimepath:prepend(env('LC_PLUGIN_DIR'))
   local lc = require('lean_companion')
   local settings = os.getenv('LC_SETTINGS_JSON')
