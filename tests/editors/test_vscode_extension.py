@@ -27,6 +27,15 @@ def _require_node_modules() -> str:
     return npm
 
 
+def _compiled(npm: str) -> None:
+    """Compile the extension unless out/ is newer than every source (npm test compiled it)."""
+    pairs = [(src, EXTENSION / "out" / "src" / (src.stem + ".js")) for src in EXTENSION.glob("src/*.ts")]
+    if pairs and all(out.exists() and out.stat().st_mtime >= src.stat().st_mtime for src, out in pairs):
+        return
+    result = subprocess.run([npm, "run", "compile"], cwd=EXTENSION, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_npm_test_passes() -> None:
     """`npm test` compiles the extension and its whole node:test suite passes with no failure
     and nothing skipped (the shim-chain test runs the real proxy)."""
@@ -46,7 +55,7 @@ def test_npm_test_passes() -> None:
 def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
     """`vsce package --no-dependencies` builds a .vsix offline holding the compiled extension,
     the manifest, README and LICENSE, and none of the sources or tests."""
-    _require_node_modules()
+    _compiled(_require_node_modules())
     npx = shutil.which("npx")
     assert npx is not None
     out = tmp_path / "lean-companion.vsix"
@@ -85,8 +94,7 @@ def test_settings_overlay_is_a_valid_companion_config() -> None:
     npm = _require_node_modules()
     msgspec = pytest.importorskip("msgspec")
     config = pytest.importorskip("local_models.config")
-    compiled = subprocess.run([npm, "run", "compile"], cwd=EXTENSION, capture_output=True, text=True, timeout=300)
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    _compiled(npm)
     sample = {
         "models.tactic": "smollm2-135m", "models.embedding": "all-minilm-l6-v2", "models.threads": 3,
         "suggest.enabled": False, "suggest.completions": False, "suggest.codeActions": False,
