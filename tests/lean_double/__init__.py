@@ -1,7 +1,8 @@
 """Lean test double: a separate test process that speaks Lean 4's server dialect.
 
 It is test code, never presented to users as Lean. Start it with :func:`double_command`
-(works from any working directory) and script it with a scenario file (see README.md).
+(works from any working directory) and script it with a scenario file (see README.md);
+:func:`write_scenario` extends ``scenarios/basic.json`` for one test.
 """
 from __future__ import annotations
 
