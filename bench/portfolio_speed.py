@@ -9,7 +9,11 @@ the decoder over the whole prefix, side by side in one run.
    numbers for the decoding loop, not ReProver's speed): beam n=4 with
    ``decoder_with_past_model.onnx`` versus without, same inputs, identical outputs checked.
 
-    .venv/bin/python bench/portfolio_speed.py [--repeats 5]
+3. Optionally (``--byt5-small DIR``) the same decoding at ByT5-small's real size, on an
+   untrained random-weight export made by ``make_tiny_t5_onnx.py --byt5-small-shape DIR``:
+   encoder time, time per decoder step, greedy and beam n=4 totals, with and without past.
+
+    .venv/bin/python bench/portfolio_speed.py [--repeats 5] [--byt5-small DIR --threads 2 --steps 40]
 """
 from __future__ import annotations
 
@@ -110,12 +114,51 @@ def bench_onnx(repeats: int) -> None:
           f"identical outputs: {same}")
 
 
+def bench_byt5_small(model_dir: Path, repeats: int, threads: int, steps: int) -> None:
+    """Decoding cost at ByT5-small's real size (random weights: only the timing means anything)."""
+    from local_models.onnx_seq2seq import load
+
+    goal = ("x y : ℝ\nh₀ : 0 < x\nh₁ : 0 < y\nh₂ : x + y = 10\nh₃ : x * y = 16\n"
+            "⊢ x ^ 2 + y ^ 2 = 68")  # a typical miniF2F-size state, 77 bytes
+    premises = [f"<a>lemma_{i}</a> theorem lemma_{i} (a b : ℝ) (h : 0 < a) : a * b ≤ a ^ 2 + b ^ 2" for i in range(8)]
+    text = "\n\n".join(premises + [goal])
+    ids = byt5.encode(text)
+    print(f"byt5-small-shaped model: input {ids.size} tokens, {steps} decoder steps, {threads} threads")
+    rows = {}
+    for use_past in (True, False):
+        g = load(None, model_dir, threads=threads, use_past=use_past)
+        for label, n in (("greedy", 1), ("beam n=4", 4)):
+            times, enc, dec = [], [], []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                if n == 1:
+                    g._model.greedy(ids, steps)
+                else:
+                    g._model.beam_search(ids, n, n, steps)
+                times.append(time.perf_counter() - t0)
+                st = g.last_stats
+                enc.append(st.encoder_s)
+                dec.append(st.decoder_s / max(1, st.steps))
+            rows[(use_past, label)] = statistics.median(times)
+            print(f"  {'with past   ' if use_past else 'without past'} {label:9}: median total {statistics.median(times):.3f} s "
+                  f"(encoder {statistics.median(enc) * 1e3:.0f} ms, {statistics.median(dec) * 1e3:.1f} ms per decoder step)")
+        g.close()
+    for label in ("greedy", "beam n=4"):
+        print(f"  {label}: without/with past = {rows[(False, label)] / rows[(True, label)]:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--byt5-small", type=Path, default=None,
+                        help="also time a ByT5-small-shaped export (make_tiny_t5_onnx.py --byt5-small-shape DIR)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=40, help="decoder steps (bytes) for the ByT5-small timing")
     args = parser.parse_args()
     bench_portfolio(args.repeats)
     bench_onnx(args.repeats)
+    if args.byt5_small:
+        bench_byt5_small(args.byt5_small, max(1, args.repeats // 2), args.threads, args.steps)
     return 0
 
 

@@ -4,6 +4,7 @@ Dev-time only (needs torch + transformers + onnx; CI uses the committed files):
 
     python -m venv /tmp/t5gen && /tmp/t5gen/bin/pip install torch==2.13.0 transformers onnx
     /tmp/t5gen/bin/python tests/local_models/make_tiny_t5_onnx.py
+    /tmp/t5gen/bin/python tests/local_models/make_tiny_t5_onnx.py --byt5-small-shape /tmp/byt5s  # timing only
 
 It makes a tiny ``T5ForConditionalGeneration`` with ByT5's token layout (vocab 384 = 3
 special ids + 256 bytes + 125 extra ids; pad 0, eos 1, unk 2; decoder start = pad), d_model
@@ -124,8 +125,9 @@ class DecoderWithPast(torch.nn.Module):
         return (out.logits, *_flat_presents(out.past_key_values, with_cross=False))
 
 
-def export(model: T5ForConditionalGeneration) -> None:
+def export(model: T5ForConditionalGeneration, out_dir: Path = OUT) -> None:
     layers = model.config.num_decoder_layers
+    OUT = out_dir
     OUT.mkdir(parents=True, exist_ok=True)
     src, src_mask = batch(["n : ℕ\n⊢ n + 0 = n"])
     kw = dict(opset_version=17, dynamo=False, do_constant_folding=True)
@@ -169,7 +171,29 @@ def export(model: T5ForConditionalGeneration) -> None:
     )
 
 
+def byt5_small_shaped(out_dir: Path) -> int:
+    """An untrained, random-weight model with ByT5-small's shape (≈300 M parameters: d_model
+    1472, 12 encoder and 4 decoder layers), exported the same way. Only for timing the decoding
+    loop at ReProver's real size (bench/portfolio_speed.py --byt5-small DIR); its outputs are
+    meaningless and it is never committed."""
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=384, d_model=1472, d_kv=64, d_ff=3584, num_layers=12, num_decoder_layers=4,
+        num_heads=6, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+        feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.0,
+        pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=PAD,
+    )
+    model = T5ForConditionalGeneration(config).eval()
+    print(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M", file=sys.stderr)
+    export(model, out_dir)
+    for f in sorted(out_dir.iterdir()):
+        print(f"{f.name}: {f.stat().st_size} bytes")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--byt5-small-shape":
+        return byt5_small_shaped(Path(sys.argv[2]))
     torch.manual_seed(0)
     config = T5Config(
         vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
