@@ -22,6 +22,10 @@ export const INSTALL_HELP =
     '    pipx install lean-companion\nor\n    uv tool install lean-companion\n\n' +
     "then run 'Developer: Reload Window'. If it is installed somewhere unusual, set 'leanCompanion.path'."
 
+export const WINDOWS_MESSAGE =
+    'Lean Companion does not support Windows yet (vscode-lean4 starts Lean without a shell, so ' +
+    'the companion cannot be put in front of it). Use VS Code with WSL instead.'
+
 /** Where the extension keeps its shims, the proxy log and the proxies' status files. */
 export function storagePaths(globalStorage: string): { shimDir: string; logFile: string; runtimeDir: string } {
     return {
@@ -101,6 +105,15 @@ export class Companion implements CommandHost, vscode.Disposable {
     private async startNow(): Promise<void> {
         if (!this.enabled) {
             this.log('disabled (leanCompanion.enabled is false)')
+            return
+        }
+        if (process.platform === 'win32') {
+            // vscode-lean4 spawns `lake` without a shell, which never runs our .cmd shims; an
+            // .exe launcher would be needed (docs/editors.md). Say so once and change nothing.
+            if (!this.missingNotified) {
+                this.missingNotified = true
+                void vscode.window.showWarningMessage(WINDOWS_MESSAGE)
+            }
             return
         }
         const located = locateCompanion({

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict'
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import { afterEach, describe, it } from 'node:test'
-import { activate, deactivate, INSTALL_HELP } from '../src/extension'
+import { activate, deactivate, INSTALL_HELP, WINDOWS_MESSAGE } from '../src/extension'
 import { CONSENT_KEY } from '../src/pathSetting'
 import { eventually, fixture, installFakeLean4, Memento, type Fixture } from './helpers'
 import * as vscode from './vscodeStub'
@@ -146,6 +146,21 @@ describe('activation', () => {
         await eventually(() => vscode.state.executed.some(e => e.command === 'lean4.restartServer'), 'restart after enable')
         assert.deepEqual(vscode.state.settings.global.get(ENV), [fx.shimDir])
         assert.equal(vscode.state.settings.global.get('leanCompanion.enabled'), true)
+    })
+
+    it('on Windows says it is unsupported, once, and touches nothing', async () => {
+        fx = await fixture()
+        const original = Object.getOwnPropertyDescriptor(process, 'platform')!
+        Object.defineProperty(process, 'platform', { value: 'win32' })
+        try {
+            const companion = await activate(fx.context as any)
+            await companion.start()
+            assert.deepEqual(vscode.state.messages.map(m => m.text), [WINDOWS_MESSAGE])
+            assert.equal(existsSync(fx.shimDir), false)
+            assert.equal(vscode.state.settings.global.has(ENV), false)
+        } finally {
+            Object.defineProperty(process, 'platform', original)
+        }
     })
 
     it('does not touch Lean when leanCompanion.enabled is false at startup', async () => {
