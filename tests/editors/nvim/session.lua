@@ -30,7 +30,7 @@ end
 local function diagnostics(bufnr)
   local list = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    table.insert(list, { lnum = d.lnum, col = d.col, severity = d.severity, message = d.message })
+    table.insert(list, { lnum = d.lnum, col = d.col, severity = d.severity, message = d.message, source = d.source or vim.NIL })
   end
   table.sort(list, function(a, b) return a.lnum < b.lnum end)
   return list
@@ -60,12 +60,18 @@ local function roundtrip(lc, client, bufnr)
     context = { diagnostics = {} },
   }, bufnr)
   -- apply the double's "Try this" quickfix through the plugin's :LeanCompanionTry path
+  -- pick Lean's own "Try this" action (the companion may offer its "Try: …" ones beside it)
   local offered = {}
   vim.ui.select = function(items, opts, on_choice)
-    for _, item in ipairs(items) do
-      table.insert(offered, opts.format_item and opts.format_item(item) or tostring(item))
+    local chosen
+    for i, item in ipairs(items) do
+      local label = opts.format_item and opts.format_item(item) or tostring(item)
+      table.insert(offered, label)
+      if not chosen and label:match('^Try this:') then
+        chosen = i
+      end
     end
-    on_choice(items[1], 1)
+    on_choice(chosen and items[chosen] or nil, chosen)
   end
   vim.api.nvim_win_set_cursor(0, { 2, 2 })
   vim.cmd('LeanCompanionTry')
@@ -76,12 +82,14 @@ local function roundtrip(lc, client, bufnr)
   out.line_after_action = vim.api.nvim_buf_get_lines(bufnr, 1, 2, false)[1]
   -- the edit goes to Lean as didChange: the "Try this" message must go away
   out.try_this_gone = vim.wait(15000, function()
+    local sorry = false
     for _, d in ipairs(vim.diagnostic.get(bufnr)) do
       if d.message:match('Try this') then
         return false
       end
+      sorry = sorry or d.message:match('sorry') ~= nil
     end
-    return #vim.diagnostic.get(bufnr) > 0
+    return sorry
   end, 50)
   out.diagnostics_after_edit = diagnostics(bufnr)
   -- the companion's own namespace: answered by the proxy (a result or an error, never a hang)
