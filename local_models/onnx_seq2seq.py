@@ -18,6 +18,7 @@ deadline and the cancel event are checked between decoder steps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -175,7 +176,7 @@ class _Session:
     def float_type(self, name: str) -> type:
         return _FLOAT_TYPES.get(self._type(name), np.float32)
 
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray], run_options: Any = None) -> list[np.ndarray]:
         """Run with ``feeds`` keyed by fed names (and past names); inputs the graph lacks are left out."""
         graph_feeds = {}
         for k, v in feeds.items():
@@ -183,7 +184,7 @@ class _Session:
                 graph_feeds[self.names[k]] = v
             elif k.startswith(PAST_PREFIX) and k in self.inputs:
                 graph_feeds[k] = v
-        return self.session.run(None, graph_feeds)
+        return self.session.run(None, graph_feeds, run_options)
 
 
 class Seq2SeqModel:
@@ -194,6 +195,16 @@ class Seq2SeqModel:
         self.with_past = decoder_with_past if self._past_lines_up(decoder, decoder_with_past) else None
         self.vocab = decoder.vocab
         self.stats = DecodeStats()
+        # Set per decode by the generator: onnxruntime RunOptions whose ``terminate`` flag a
+        # watcher raises on cancel/deadline, aborting a long encoder or decoder run midway.
+        self.run_options: Any = None
+        self.terminate_reason = ""
+
+    def _terminated(self) -> str:
+        """The stop reason if the current run was aborted through ``run_options``, else ""."""
+        if self.run_options is not None and getattr(self.run_options, "terminate", False):
+            return self.terminate_reason or "cancelled"
+        return ""
 
     @staticmethod
     def _past_lines_up(decoder: _Session, with_past: _Session | None) -> bool:
@@ -217,7 +228,7 @@ class Seq2SeqModel:
         out = self.encoder.run({
             "input_ids": ids.astype(self.encoder.int_type("input_ids")),
             "attention_mask": mask.astype(self.encoder.int_type("attention_mask")),
-        })[self.encoder.out_index]
+        }, self.run_options)[self.encoder.out_index]
         self.stats.encoder_s += time.perf_counter() - t0
         return out, mask
 
@@ -230,6 +241,16 @@ class Seq2SeqModel:
                *, use_past: bool = True) -> list[Hypothesis]:
         """Argmax decoding: one hypothesis, or none if stopped before it ended."""
         self.stats = DecodeStats(input_tokens=int(input_ids.size))
+        try:
+            return self._greedy(input_ids, max_steps, should_stop, use_past)
+        except Exception:
+            if why := self._terminated():
+                self.stats.stopped = why
+                return []
+            raise
+
+    def _greedy(self, input_ids: np.ndarray, max_steps: int, should_stop: Callable[[], str] | None,
+                use_past: bool) -> list[Hypothesis]:
         hidden, mask = self.encode(input_ids)
         step = self._stepper(hidden, mask, use_past)
         tokens = [byt5.DECODER_START_ID]
@@ -258,12 +279,25 @@ class Seq2SeqModel:
         ``should_stop`` says so (then only the finished ones are returned).
         """
         self.stats = DecodeStats(input_tokens=int(input_ids.size))
-        k = max(1, num_beams)
+        finished: list[Hypothesis] = []
+        try:
+            self._beam(input_ids, max(1, num_beams), max_steps, should_stop, use_past, finished)
+        except Exception:
+            if not (why := self._terminated()):
+                raise
+            self.stats.stopped = why
+            finished[:] = [h for h in finished if h.finished]
+        out = sorted(finished, key=lambda h: -h.score)[: max(1, num_return)]
+        self.stats.finished = sum(h.finished for h in out)
+        return out
+
+    def _beam(self, input_ids: np.ndarray, k: int, max_steps: int, should_stop: Callable[[], str] | None,
+              use_past: bool, finished: list[Hypothesis]) -> None:
+        """The search loop; fills ``finished`` in place (so an abort keeps what is done)."""
         hidden, mask = self.encode(input_ids)
         step = self._stepper(hidden, mask, use_past)
         beams: list[list[int]] = [[byt5.DECODER_START_ID]]
         scores = np.zeros(1, dtype=np.float64)
-        finished: list[Hypothesis] = []
         completed_search = False
         for _ in range(max_steps):
             if should_stop and (why := should_stop()):
@@ -288,7 +322,8 @@ class Seq2SeqModel:
                 keep.append((b, t, s))
                 if len(keep) == k:
                     break
-            finished = sorted(finished, key=lambda h: -h.score)[:k]
+            finished.sort(key=lambda h: -h.score)
+            del finished[k:]
             if not keep or (len(finished) >= k and finished[-1].score >= keep[0][2]):
                 completed_search = True
                 break
@@ -300,9 +335,6 @@ class Seq2SeqModel:
             finished += [Hypothesis(tuple(b[1:]), float(s), False) for b, s in zip(beams, scores)]
         if not completed_search:
             log.debug("beam search stopped (%s) with %d finished", self.stats.stopped, len(finished))
-        out = sorted(finished, key=lambda h: -h.score)[: max(1, num_return)]
-        self.stats.finished = sum(h.finished for h in out)
-        return out
 
     def _masked(self, lp: np.ndarray) -> np.ndarray:
         if self.vocab is None:
@@ -348,7 +380,7 @@ class _Stepper:
                 "input_ids": prefixes.astype(dec.int_type("input_ids")),
                 "encoder_attention_mask": mask.astype(dec.int_type("encoder_attention_mask")),
                 "encoder_hidden_states": hidden.astype(dec.float_type("encoder_hidden_states"), copy=False),
-            })
+            }, m.run_options)
             if self.use_past:
                 named = dict(zip(dec.outputs, outs))
                 self.past = {"past_key_values." + n[len("present."):]: v
@@ -362,7 +394,7 @@ class _Stepper:
                 "encoder_attention_mask": mask.astype(dec.int_type("encoder_attention_mask")),
                 "encoder_hidden_states": hidden.astype(dec.float_type("encoder_hidden_states"), copy=False),
                 **self.past,
-            })
+            }, m.run_options)
             for n, v in zip(dec.outputs, outs):
                 if n.startswith("present."):
                     self.past["past_key_values." + n[len("present."):]] = v
@@ -378,6 +410,38 @@ class _Stepper:
 
 
 # ---------------------------------------------------------------------------- generator
+
+
+@contextlib.contextmanager
+def _terminate_on(model: Seq2SeqModel, should_stop: Callable[[], str], poll_s: float = 0.02):
+    """While the block runs, a watcher thread aborts the model's onnxruntime runs (RunOptions
+    ``terminate``) as soon as ``should_stop`` gives a reason, so cancel and the deadline also
+    cut a long encoder pass short, not only the gaps between decoder steps."""
+    try:
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+    except Exception:  # no onnxruntime run options (a fake session in tests): steps only
+        yield
+        return
+    model.run_options, model.terminate_reason = options, ""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(poll_s):
+            if why := should_stop():
+                model.terminate_reason = why
+                options.terminate = True
+                return
+
+    watcher = threading.Thread(target=watch, name="onnx-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        model.run_options = None
 
 
 def _reprover_template() -> Any:
@@ -435,9 +499,10 @@ class OnnxSeq2SeqGenerator:
 
         n = max(1, request.n)
         steps = self.max_steps(request)
-        if n == 1:
-            return self._model.greedy(ids, steps, should_stop, use_past=self.use_past)
-        return self._model.beam_search(ids, n, n, steps, should_stop, use_past=self.use_past)
+        with _terminate_on(self._model, should_stop):
+            if n == 1:
+                return self._model.greedy(ids, steps, should_stop, use_past=self.use_past)
+            return self._model.beam_search(ids, n, n, steps, should_stop, use_past=self.use_past)
 
     async def generate(self, request: GenerationRequest, cancel: asyncio.Event | None = None) -> list[Candidate]:
         """Up to ``request.n`` distinct candidates, best first (summed log-probs as scores).

@@ -348,7 +348,7 @@ def test_input_name_variants_and_unfeedable_inputs():
         def get_outputs(self):
             return [SimpleNamespace(name="logits", shape=["b", "t", 384])]
 
-        def run(self, _outputs, feeds):
+        def run(self, _outputs, feeds, _run_options=None):
             self.fed = feeds
             return [np.zeros((1, 1, 384), dtype=np.float32)]
 
@@ -361,3 +361,76 @@ def test_input_name_variants_and_unfeedable_inputs():
     with pytest.raises(ModelLoadError, match="cannot feed.*use_cache_branch"):
         _Session(FakeSession(["input_ids", "encoder_hidden_states", "use_cache_branch"]), Path("decoder_model.onnx"),
                  DECODER_INPUTS, ["input_ids"], "logits")
+
+
+def test_terminated_onnxruntime_run_counts_as_a_stop(gen):
+    """A run aborted through RunOptions.terminate (real onnxruntime) is a stop, not an error."""
+    model = gen._model
+    options = ort.RunOptions()
+    options.terminate = True
+    model.run_options, model.terminate_reason = options, "deadline"
+    try:
+        assert model.beam_search(byt5.encode(PQ_GOAL), 4, 4, 64) == []
+        assert model.stats.stopped == "deadline"
+        assert model.greedy(byt5.encode(PQ_GOAL), 64) == []
+    finally:
+        model.run_options = None
+
+
+def test_other_runtime_failures_still_raise(gen, monkeypatch):
+    """A failing onnxruntime call that was not a requested stop propagates."""
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gen._model.encoder, "run", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        gen._model.beam_search(byt5.encode(PQ_GOAL), 4, 4, 64)
+    with pytest.raises(RuntimeError, match="boom"):
+        gen._model.greedy(byt5.encode(PQ_GOAL), 64)
+
+
+async def test_cancel_aborts_a_long_encoder_pass():
+    """Cancel during one long onnxruntime call (here a fake encoder that runs until told to
+    terminate) ends generate() promptly through the RunOptions watcher."""
+    from types import SimpleNamespace
+
+    from local_models.onnx_seq2seq import DECODER_INPUTS, ENCODER_INPUTS, Seq2SeqModel, _Session
+    from local_models.worker import ModelWorker
+
+    class Endless:
+        def __init__(self, names):
+            self._in = [SimpleNamespace(name=n, type="tensor(int64)") for n in names]
+
+        def get_inputs(self):
+            return self._in
+
+        def get_outputs(self):
+            return [SimpleNamespace(name="out", shape=["b", "s", 384])]
+
+        def run(self, _outputs, _feeds, run_options=None):
+            t0 = time.monotonic()
+            while not (run_options is not None and run_options.terminate):
+                if time.monotonic() - t0 > 20:
+                    raise AssertionError("never terminated")
+                time.sleep(0.005)
+            raise RuntimeError("Exiting due to terminate flag being set to true.")
+
+    enc = _Session(Endless(["input_ids", "attention_mask"]), Path(ENCODER_FILE), ENCODER_INPUTS, ["input_ids"], "out")
+    dec = _Session(Endless(["input_ids", "encoder_hidden_states"]), Path(DECODER_FILE), DECODER_INPUTS,
+                   ["input_ids"], "out")
+    from local_models.onnx_seq2seq import _reprover_template
+
+    g = OnnxSeq2SeqGenerator(model_id="endless", role="tactic", model=Seq2SeqModel(enc, dec),
+                             worker=ModelWorker(name="onnx-endless"), template=_reprover_template())
+    try:
+        cancel = asyncio.Event()
+        task = asyncio.create_task(g.generate(GenerationRequest(goal="⊢ True", n=4), cancel))
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        t0 = time.monotonic()
+        cancel.set()
+        assert await asyncio.wait_for(task, 5) == []
+        assert time.monotonic() - t0 < 2
+        assert g.last_stats.stopped == "cancelled"
+    finally:
+        g.close()
