@@ -199,7 +199,10 @@ _BINDER_CHARS = "∀∃λΠΣ"
 _BINDER_WORDS = ("fun", "if", "let", "have", "show", "match")
 # multi-character ASCII/Unicode operators that are NOT relations, scanned first so their
 # characters are not mistaken for '=', '<', '>' or '-'.
-_SKIP_OPS = ("→+*", "→*", "→+", "→ₗ", "→ₐ", "→o", "→L", "↪", ":=", "=>", "<;>", "<|>", "<|", "|>.", "|>", "<$>", "<*>", ">>=", "<-", "←", "::", "++")
+_SKIP_OPS = (
+    "→+*", "→*", "→+", "→ₗ", "→ₐ", "→o", "→L", "↪",  # bundled-morphism arrows, not implications
+    ":=", "=>", "<;>", "<|>", "<|", "|>.", "|>", "<$>", "<*>", ">>=", "<-", "←", "::", "++",
+)
 _OP_CANON = {
     "<->": "↔", "->": "→", "\\/": "∨", "/\\": "∧", "<=": "≤", ">=": "≥", "!=": "≠",
     "↔": "↔", "→": "→", "∨": "∨", "∧": "∧", "=": "=", "≠": "≠", "==": "==",
@@ -207,7 +210,6 @@ _OP_CANON = {
     "⊇": "⊇", "⊃": "⊃", "∣": "∣", "≡": "≡",
 }
 _OPS_BY_LENGTH = sorted(list(_OP_CANON) + list(_SKIP_OPS), key=len, reverse=True)
-_PRECEDENCE = {"↔": 20, "→": 25, "∨": 30, "∧": 35}
 _RELATIONS = {"=", "≠", "==", "≤", "≥", "<", ">", "∈", "∉", "⊆", "⊂", "⊇", "⊃", "∣", "≡"}
 
 
