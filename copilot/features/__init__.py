@@ -1,0 +1,146 @@
+"""The copilot features of ``lean-companion serve``, installed on the proxy's router.
+
+``install(router)`` registers (docs/copilot.md has the whole picture):
+
+* the ``$/leanCompanion/*`` requests and notifications (suggest, fillSorry, premises, status,
+  configure, cancel) and the ``Fill sorry`` command (``workspace/executeCommand``);
+* response transformers merging checked suggestions into Lean's completions and code actions,
+  and our widget into ``Lean.Widget.getWidgets`` replies; ``getWidgetSource`` for our module;
+* a ``publishDiagnostics`` transformer merging "Try this"-style diagnostics into Lean's lists;
+* observers: editor edits cancel stale work, closed documents are forgotten, and Lean's
+  ``fileProgress`` starts the background sweep of a file's ``sorry`` s;
+* an ``initialize`` hook advertising the fill command, and a predicate that reads the
+  editor's ``initialize`` params (project root, client capabilities) without claiming it.
+
+Everything fails open: a failing hook leaves Lean's message as it was (lsp_proxy.hooks).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from copilot.features import code_actions, completion, custom_requests, progress, widget
+from copilot.features.context import CompanionContext
+from copilot.features.diagnostics import MergedDiagnostics
+from copilot.features.suggest import cancel_stale
+from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED
+from lsp_proxy.hooks import DROP, Direction
+from lsp_proxy.lean_client import LeanClient
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["install", "CompanionContext"]
+
+COMPLETION_DEADLINE = 0.25
+CODE_ACTION_DEADLINE = 0.25
+RPC_DEADLINE = 0.25
+
+
+def install(router: Any) -> CompanionContext:
+    """Register every feature's hooks on ``router``; returns the shared context."""
+    client = LeanClient(router, request_timeout=30.0)
+    ctx = CompanionContext(router=router, client=client)
+    ctx.load(CompanionContext.project_root_from(None))
+    hooks = router.hooks
+    diagnostics = MergedDiagnostics(ctx)
+
+    # -- the editor's initialize: read it, never claim it --------------------------------
+    def read_initialize(params: Any) -> bool:
+        if isinstance(params, dict):
+            capabilities = params.get("capabilities")
+            ctx.client_capabilities = capabilities if isinstance(capabilities, dict) else {}
+            root = CompanionContext.project_root_from(params)
+            if root != ctx.project_root:
+                ctx.load(root)
+        return False
+
+    hooks.intercept_request("initialize", _never, when=read_initialize)
+
+    def advertise(result: dict) -> dict:
+        capabilities = result.setdefault("capabilities", {})
+        provider = capabilities.get("executeCommandProvider")
+        commands = list(provider.get("commands") or []) if isinstance(provider, dict) else []
+        commands.append(code_actions.fill_command_id(ctx))
+        capabilities["executeCommandProvider"] = {**(provider if isinstance(provider, dict) else {}),
+                                                  "commands": commands}
+        return result
+
+    hooks.on_initialize(advertise)
+
+    def on_initialized(_method: str, _params: Any) -> None:
+        if not ctx.initialized:
+            ctx.start()
+
+    hooks.observe("initialized", on_initialized, direction=Direction.FROM_EDITOR)
+
+    # -- custom requests -------------------------------------------------------------------
+    hooks.intercept_request("$/leanCompanion/suggest", lambda p: custom_requests.suggest(ctx, p))
+    hooks.intercept_request("$/leanCompanion/fillSorry", lambda p: custom_requests.fill(ctx, p))
+    hooks.intercept_request("$/leanCompanion/premises", lambda p: custom_requests.premises(ctx, p))
+    hooks.intercept_request("$/leanCompanion/status", lambda p: custom_requests.status(ctx, p))
+    hooks.intercept_request("workspace/executeCommand", lambda p: custom_requests.execute_fill_command(ctx, p),
+                            when=lambda p: isinstance(p, dict) and p.get("command") == code_actions.fill_command_id(ctx))
+    hooks.intercept_request("codeAction/resolve", code_actions.resolve, when=code_actions.is_ours)
+    hooks.intercept_request("completionItem/resolve", code_actions.resolve, when=code_actions.is_ours)
+    hooks.intercept_request("$/lean/rpc/call", widget.serve_source, when=widget.is_our_source_call)
+
+    def companion_notification(handler: Any) -> Any:
+        def transformer(params: Any) -> Any:
+            try:
+                handler(ctx, params)
+            finally:
+                return DROP  # noqa: B012 - never forwarded to Lean, whatever happened
+        return transformer
+
+    hooks.transform_notification("$/leanCompanion/configure", companion_notification(custom_requests.configure),
+                                 direction=Direction.FROM_EDITOR)
+    hooks.transform_notification("$/leanCompanion/cancel", companion_notification(custom_requests.cancel),
+                                 direction=Direction.FROM_EDITOR)
+
+    def progress_cancel(params: Any) -> Any:
+        return DROP if progress.on_cancel_notification(ctx, params) else None
+
+    hooks.transform_notification(progress.CANCEL_METHOD, progress_cancel, direction=Direction.FROM_EDITOR)
+    hooks.observe("workspace/didChangeConfiguration",
+                  lambda _m, p: custom_requests.did_change_configuration(ctx, p), direction=Direction.FROM_EDITOR)
+
+    # -- merged surfaces -------------------------------------------------------------------
+    hooks.transform_response("textDocument/completion", lambda p, r: completion.transform(ctx, p, r),
+                             deadline=COMPLETION_DEADLINE)
+    hooks.transform_response("textDocument/codeAction", lambda p, r: code_actions.transform(ctx, p, r),
+                             deadline=CODE_ACTION_DEADLINE)
+    hooks.transform_response("$/lean/rpc/call", lambda p, r: widget.transform_rpc(ctx, p, r), deadline=RPC_DEADLINE)
+    hooks.transform_notification("textDocument/publishDiagnostics", diagnostics.transform)
+
+    # -- edits, closes, Lean's progress ------------------------------------------------------
+    def on_edit(_method: str, params: Any) -> None:
+        uri = (params or {}).get("textDocument", {}).get("uri") if isinstance(params, dict) else None
+        if isinstance(uri, str):
+            cancel_stale(ctx, uri)
+
+    def on_close(_method: str, params: Any) -> None:
+        uri = (params or {}).get("textDocument", {}).get("uri") if isinstance(params, dict) else None
+        if isinstance(uri, str):
+            cancel_stale(ctx, uri)
+            diagnostics.forget(uri)
+            if ctx.checker is not None:
+                ctx.spawn(ctx.checker.pool.release(uri), f"release-shadow:{uri}")
+
+    hooks.observe("textDocument/didChange", on_edit, direction=Direction.FROM_EDITOR)
+    hooks.observe("textDocument/didClose", on_close, direction=Direction.FROM_EDITOR)
+    client.add_listener(diagnostics.on_client_event)
+
+    def lean_state(method: str, _params: Any) -> None:
+        if method == SERVER_EXITED:
+            ctx.lean_running = False
+        elif method == SERVER_RESTARTED:
+            ctx.lean_running = True
+            ctx.cache.clear()
+
+    router.subscribe(lean_state)
+    logger.info("lean-companion features installed (pid %s, project %s)", ctx.pid, ctx.project_root)
+    return ctx
+
+
+async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims
+    raise RuntimeError("initialize is never intercepted")

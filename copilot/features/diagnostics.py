@@ -1,0 +1,138 @@
+""""Try this:"-style information diagnostics on ``sorry`` s that a checked tactic closes, merged
+into Lean's own ``publishDiagnostics`` (lean-lsp-protocol.md §8.6).
+
+Lean replaces a file's whole list with each publish, so ours ride along in every Lean publish
+for the same version and are dropped as soon as Lean publishes a newer version. When our
+results arrive after Lean's last publish of the current version, Lean's latest list for that
+version is sent again with ours added: the editor never receives a list without Lean's.
+
+After Lean finishes a version (``fileProgress`` done for the editor's current version), the
+``sorry`` s of the file (at most :data:`MAX_SORRIES`) are swept in the background.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+from copilot.features.context import CompanionContext, Job
+from copilot.features.suggest import suggestions
+from copilot.features.targets import target_at
+from copilot.proof_text import locate_sorries, offset_to_lsp
+from copilot.shadow import is_shadow_uri
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "lean-companion"
+MAX_SORRIES = 5
+PUBLISH = "textDocument/publishDiagnostics"
+
+
+class MergedDiagnostics:
+    """Our diagnostics per document version, and Lean's last publish per document."""
+
+    def __init__(self, ctx: CompanionContext) -> None:
+        self.ctx = ctx
+        self.ours: dict[str, tuple[int, list[dict]]] = {}
+        self.last_publish: dict[str, dict] = {}
+        self.swept: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- Lean's publishes
+
+    def transform(self, params: Any) -> Any:
+        """Notification transformer: remember Lean's list, add ours for the same version."""
+        if not isinstance(params, dict) or not isinstance(params.get("uri"), str):
+            return None
+        uri = params["uri"]
+        self.last_publish[uri] = params
+        entry = self.ours.get(uri)
+        if entry is None:
+            return None
+        version, extra = entry
+        published = params.get("version")
+        doc = self.ctx.router.documents.get(uri)
+        current = doc.version if doc is not None else None
+        if published != version and not (published is None and current == version):
+            if published is not None and published > version:
+                self.ours.pop(uri, None)  # stale: gone for good
+            return None
+        if not extra:
+            return None
+        return {**params, "diagnostics": list(params.get("diagnostics") or []) + extra}
+
+    def forget(self, uri: str) -> None:
+        self.ours.pop(uri, None)
+        self.last_publish.pop(uri, None)
+        self.swept.pop(uri, None)
+
+    async def set(self, uri: str, version: int, diagnostics: list[dict]) -> None:
+        """Store ours for ``version`` and, if Lean already published that version, re-send
+        Lean's latest list with ours merged."""
+        doc = self.ctx.router.documents.get(uri)
+        if doc is None or doc.version != version:
+            return
+        previous = self.ours.get(uri)
+        self.ours[uri] = (version, diagnostics)
+        if previous == (version, diagnostics):
+            return
+        last = self.last_publish.get(uri)
+        if last is None or last.get("version") not in (version, None):
+            return
+        merged = copy.copy(last)
+        merged["diagnostics"] = list(last.get("diagnostics") or []) + diagnostics
+        await self.ctx.router.notify_editor(PUBLISH, merged)
+
+    # ---------------------------------------------------------------- the sorry sweep
+
+    def on_client_event(self, kind: str, uri: str) -> None:
+        """LeanClient listener: sweep a document once Lean finished its current version."""
+        if kind != "progress" or not self.ctx.config.suggest.enabled or not self.ctx.config.suggest.diagnostics:
+            return
+        if is_shadow_uri(uri):
+            return
+        doc = self.ctx.router.documents.get(uri)
+        if doc is None:
+            return
+        progress = self.ctx.client.progress(uri)
+        if not progress.done or progress.version != doc.version or self.swept.get(uri) == doc.version:
+            return
+        self.swept[uri] = doc.version
+        task = self.ctx.spawn(self.sweep(uri, doc.version), f"sweep:{uri}")
+        self.ctx.track(Job(uri, task, "sweep"))
+
+    async def sweep(self, uri: str, version: int) -> None:
+        """Suggestions for the file's ``sorry`` s; closing ones become diagnostics."""
+        await asyncio.sleep(self.ctx.config.suggest.debounce_ms / 1000)
+        doc = self.ctx.router.documents.get(uri)
+        if doc is None or doc.version != version:
+            return
+        text = doc.text
+        found: list[dict] = []
+        for location in locate_sorries(text)[:MAX_SORRIES]:
+            target = target_at(uri, version, text, location.line, location.character, allow_line=False)
+            if target is None:
+                continue
+            try:
+                result = await suggestions(self.ctx, target)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one sorry's failure does not stop the sweep
+                logger.info("no suggestions for the sorry at %s:%d: %s", uri, location.line + 1, exc)
+                continue
+            closing = result.closing
+            if not closing:
+                continue
+            sl, sc = offset_to_lsp(text, location.start)
+            el, ec = offset_to_lsp(text, location.end)
+            message = f"Try this: {closing[0].tactic}"
+            if len(closing) > 1:
+                message += "\n(also closes the goal: " + ", ".join(s.tactic for s in closing[1:4]) + ")"
+            found.append({
+                "range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}},
+                "severity": 3,
+                "source": SOURCE,
+                "code": "leanCompanion.tryThis",
+                "message": message + "\nChecked by Lean (Lean Companion).",
+            })
+        await self.set(uri, version, found)
