@@ -35,8 +35,10 @@ def pick_sorry(text: str, offset: int) -> Any:
         if location.start <= offset <= location.end:
             return location
     decl = find_declaration(text, offset)
+    if decl is None:
+        return None
     for location in sorries:
-        if location.start >= offset and (decl is None or location.start < decl.end):
+        if location.start >= offset and location.start < decl.end:
             return location
     return None
 
