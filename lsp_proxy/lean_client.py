@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -86,7 +87,7 @@ class Diagnostic(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
 
     @property
     def is_sorry_warning(self) -> bool:
-        """Both wordings: ``declaration uses 'sorry'`` and ``declaration uses `sorry` ``."""
+        """Lean's sorry warning in any wording (see :func:`is_sorry_message`)."""
         return self.severity == SEVERITY_WARNING and is_sorry_message(self.message)
 
     @property
@@ -175,9 +176,17 @@ class TextChange(msgspec.Struct, frozen=True):
     range: Range | None = None
 
 
+# Lean's sorry warning, every wording: ``declaration uses 'sorry'`` (Lean ≤ 2025, src/Lean/AddDecl.lean),
+# ``declaration uses `sorry` `` (2025), and ``declaration `foo.bar` uses `sorry` `` (newest; the name
+# is the declaration's or an auxiliary one's, e.g. a `where` helper: lean4 tests/lean/run/
+# sorryWarningDeclName.lean).
+_SORRY_MESSAGE = re.compile(r"declaration (?:`[^`\n]*` |'[^'\n]*' )?uses ['`]sorry['`]")
+
+
 def is_sorry_message(message: str) -> bool:
-    """Whether a diagnostic message is Lean's "declaration uses sorry" (either wording)."""
-    return message.startswith("declaration uses 'sorry'") or message.startswith("declaration uses `sorry`")
+    """Whether a diagnostic message is Lean's "declaration uses sorry" warning (any of its
+    wordings: ``'sorry'``, ``\`sorry\` ``, and ``declaration \`name\` uses \`sorry\` ``)."""
+    return _SORRY_MESSAGE.match(message) is not None
 
 
 _publish_decoder = msgspec.json.Decoder(_PublishParams)

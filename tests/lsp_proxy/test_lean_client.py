@@ -272,3 +272,29 @@ async def test_reopen_continues_versions_so_late_close_publish_is_stale() -> Non
     conn.push("textDocument/publishDiagnostics", publish(URI, 2))  # late, from the old worker
     conn.push("textDocument/publishDiagnostics", publish(URI, 3, diag("fresh")))
     assert [d.message for d in client.diagnostics(URI)] == ["fresh"]
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("declaration uses 'sorry'", True),  # Lean ≤ 2025 (src/Lean/AddDecl.lean)
+        ("declaration uses `sorry`", True),  # 2025
+        ("declaration `mySorryDef` uses `sorry`", True),  # newest (tests/lean/run/sorryWarningDeclName.lean)
+        ("declaration `withWhere.helper` uses `sorry`", True),
+        ("declaration `example` uses `sorry`", True),
+        ("declaration uses sorry", False),
+        ("declaration `foo` uses `sorryAx`", False),
+        ("unsolved goals\n⊢ True", False),
+        ("'foo' depends on axioms: [sorryAx]", False),
+    ],
+)
+def test_sorry_warning_matches_every_lean_wording(message: str, expected: bool) -> None:
+    """Lean's sorry warning is recognised in all three wordings Lean has used (quotes,
+    backticks, and the newest form naming the declaration), and nothing else matches."""
+    from lsp_proxy.lean_client import Diagnostic, is_sorry_message
+
+    assert is_sorry_message(message) is expected
+    zero = Position(0, 0)
+    warning = Diagnostic(range=Range(zero, zero), message=message, severity=2)
+    assert warning.is_sorry_warning is expected
+    assert not Diagnostic(range=Range(zero, zero), message=message, severity=3).is_sorry_warning
