@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from local_models.config import Config, origin_of
+from local_models.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def apply_overlay(base: Config, overlay: Any) -> tuple[Config, list[str]]:
     origins = dict(data.pop("origins", {}) or {})
     for path, value in _leaves(overlay):
         dotted = ".".join(path)
-        if origin_of(base, dotted).startswith("environment"):
+        if base.origins.get(dotted, "").startswith("environment"):
             logger.info("editor setting %s ignored: the environment sets it", dotted)
             continue
         single = _nested(path, value)
