@@ -94,25 +94,42 @@ def _physical_threads() -> int:
     return max(1, n)
 
 
-def model_files(path: str | Path) -> dict[str, Path]:
+def _quantized(file: Path) -> Path:
+    return file.with_name(file.stem + "_quantized" + file.suffix)
+
+
+def model_files(path: str | Path, *, quantized: bool | None = None) -> dict[str, Path]:
     """The export's files in ``path`` (a directory, its ``onnx/`` subfolder, or the encoder
-    file itself). Raises :class:`ModelNotFound` naming what is missing."""
+    file itself). ``quantized``: use ``<name>_quantized.onnx`` variants (Optimum's quantizer
+    names) where present (None, the default), always (True: missing ones are an error) or
+    never (False). Raises :class:`ModelNotFound` naming what is missing."""
     p = Path(path).expanduser()
-    if p.is_file() and p.name == ENCODER_FILE:
+    if p.is_file() and p.name in (ENCODER_FILE, _quantized(Path(ENCODER_FILE)).name):
         p = p.parent
     if not p.exists():
         raise ModelNotFound(f"ONNX model directory not found: {p}")
     if not p.is_dir():
         raise ModelLoadError(f"{p} is not a directory (expected {ENCODER_FILE} and {DECODER_FILE} inside)")
-    if not (p / ENCODER_FILE).exists() and (p / "onnx" / ENCODER_FILE).exists():
+    if not any((p / n).exists() for n in (ENCODER_FILE, _quantized(Path(ENCODER_FILE)).name)) \
+            and (p / "onnx").is_dir():
         p = p / "onnx"
-    missing = [name for name in (ENCODER_FILE, DECODER_FILE) if not (p / name).is_file()]
+
+    def pick(name: str) -> Path | None:
+        plain, quant = p / name, _quantized(p / name)
+        if quantized is not False and quant.is_file():
+            return quant
+        if quantized is True:
+            return None
+        return plain if plain.is_file() else None
+
+    chosen = {role: pick(name) for role, name in
+              (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE), ("decoder_with_past", DECODER_WITH_PAST_FILE))}
+    missing = [name for role, name in (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE)) if chosen[role] is None]
     if missing:
-        raise ModelNotFound(f"{p} lacks {' and '.join(missing)} (an encoder–decoder ONNX export in Optimum's layout)")
-    files = {"encoder": p / ENCODER_FILE, "decoder": p / DECODER_FILE}
-    if (p / DECODER_WITH_PAST_FILE).is_file():
-        files["decoder_with_past"] = p / DECODER_WITH_PAST_FILE
-    for role, f in files.items():
+        what = " and ".join(_quantized(Path(m)).name if quantized else m for m in missing)
+        raise ModelNotFound(f"{p} lacks {what} (an encoder–decoder ONNX export in Optimum's layout)")
+    files = {role: f for role, f in chosen.items() if f is not None}
+    for f in files.values():
         if f.stat().st_size == 0:
             raise ModelLoadError(f"{f} is empty (an interrupted download?)")
     return files
@@ -558,16 +575,18 @@ def _session(ort: Any, file: Path, threads: int, accepted: dict[str, tuple[str, 
 
 
 def load(entry: Any, path: str | Path, *, threads: int | None = None, use_past: bool = True,
-         max_length: int = DEFAULT_MAX_LENGTH, template: Any = None) -> OnnxSeq2SeqGenerator:
+         max_length: int = DEFAULT_MAX_LENGTH, template: Any = None,
+         quantized: bool | None = None) -> OnnxSeq2SeqGenerator:
     """Load a ByT5-class ONNX export for ``entry`` (a catalog ``ModelEntry`` or anything with
     ``id``/``role``; ``None`` for ReProver defaults) from the directory ``path``.
 
     ``threads``: onnxruntime intra-op threads (explicit, else ``entry.threads``, else the
     CPUs this process may use). ``use_past=False`` ignores a ``decoder_with_past`` file.
+    ``quantized``: see :func:`model_files` (by default ``*_quantized.onnx`` files win).
     Raises :class:`ModelNotFound` (files absent) or :class:`ModelLoadError` (unreadable,
     corrupt, wrong inputs, onnxruntime missing).
     """
-    files = model_files(path)
+    files = model_files(path, quantized=quantized)
     try:
         import onnxruntime as ort
     except ImportError as exc:

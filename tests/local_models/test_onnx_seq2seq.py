@@ -434,3 +434,24 @@ async def test_cancel_aborts_a_long_encoder_pass():
         assert g.last_stats.stopped == "cancelled"
     finally:
         g.close()
+
+
+def test_quantized_variants_are_preferred_when_present(tmp_path):
+    """``*_quantized.onnx`` files are used by default, ignored with quantized=False, and
+    required with quantized=True."""
+    from local_models.onnx_seq2seq import model_files
+
+    for name in (ENCODER_FILE, DECODER_FILE):
+        shutil.copy(MODEL_DIR / name, tmp_path / name)
+    shutil.copy(MODEL_DIR / ENCODER_FILE, tmp_path / "encoder_model_quantized.onnx")
+    assert model_files(tmp_path)["encoder"].name == "encoder_model_quantized.onnx"
+    assert model_files(tmp_path)["decoder"].name == DECODER_FILE
+    assert model_files(tmp_path, quantized=False)["encoder"].name == ENCODER_FILE
+    with pytest.raises(ModelNotFound, match="decoder_model_quantized.onnx"):
+        model_files(tmp_path, quantized=True)
+    g = load(None, tmp_path, threads=1)
+    try:
+        assert g._model.encoder.file.name == "encoder_model_quantized.onnx"
+        assert [c.text for c in asyncio.run(g.generate(GenerationRequest(goal="⊢ True", n=1)))] == ["trivial"]
+    finally:
+        g.close()
