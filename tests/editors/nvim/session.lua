@@ -189,6 +189,51 @@ local function commands(lc, client, bufnr)
   end, 10)
 end
 
+local function fill(lc, client, bufnr)
+  -- Filling sorries through the real proxy: the "Fill sorry with a proof (search)" code action
+  -- (line 2) and :LeanCompanionFillSorry (line 5). Both only once copilot answers them.
+  out.status = sync(client, '$/leanCompanion/status', vim.empty_dict(), bufnr, 10000)
+  local function line(n) return vim.api.nvim_buf_get_lines(bufnr, n, n + 1, false)[1] end
+  out.code_actions = sync(client, 'textDocument/codeAction', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = { line = 1, character = 2 }, ['end'] = { line = 1, character = 7 } },
+    context = { diagnostics = {} },
+  }, bufnr, 30000)
+  local offered = false
+  for _, action in ipairs((out.code_actions.result ~= vim.NIL and out.code_actions.result) or {}) do
+    offered = offered or action.title == 'Fill sorry with a proof (search)'
+  end
+  out.fill_action_offered = offered
+  if offered then
+    vim.ui.select = function(items, opts, on_choice)
+      for i, item in ipairs(items) do
+        if item.title == 'Fill sorry with a proof (search)' then
+          return on_choice(item, i)
+        end
+      end
+      on_choice(nil, nil)
+    end
+    vim.api.nvim_win_set_cursor(0, { 2, 2 })
+    vim.cmd('LeanCompanionTry')
+    vim.wait(90000, function() return line(1) ~= '  sorry' end, 50)
+    out.line_after_action = line(1)
+  end
+  if out.status.result then
+    vim.api.nvim_win_set_cursor(0, { 5, 2 })
+    vim.cmd('LeanCompanionFillSorry')
+    vim.wait(90000, function() return line(4) ~= '  sorry' end, 50)
+    out.line_after_request = line(4)
+  end
+  out.sorry_gone = vim.wait(20000, function()
+    for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+      if d.message:match('sorry') then return false end
+    end
+    return true
+  end, 50)
+  out.lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  out.diagnostics_after = diagnostics(bufnr)
+end
+
 local ok, problem = pcall(function()
   -- every message Neovim sends is logged (rpc.send) to lsp.log under XDG_CACHE/STATE_HOME
   vim.lsp.set_log_level('debug')
@@ -219,6 +264,8 @@ local ok, problem = pcall(function()
     roundtrip(lc, client, bufnr)
   elseif scenario == 'commands' then
     commands(lc, client, bufnr)
+  elseif scenario == 'fill' then
+    fill(lc, client, bufnr)
   else
     crash(lc, client, bufnr)
   end

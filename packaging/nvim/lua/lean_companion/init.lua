@@ -347,19 +347,17 @@ local function line_diagnostics(bufnr, row)
   return {}
 end
 
---- The companion's code actions at the cursor line ("Try: …", "Try this: …", "Fill sorry…",
+--- The companion's code actions at the cursor ("Try: …", "Try this: …", "Fill sorry…",
 --- "Insert premise…"), picked with vim.ui.select and applied. Works on Neovim 0.7 (whose
 --- vim.lsp.buf.code_action has no filter).
 function M.try_actions()
   with_client(function(client)
     local bufnr = vim.api.nvim_get_current_buf()
-    local row = vim.api.nvim_win_get_cursor(0)[1] - 1
-    local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
-    local params = {
-      textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-      range = { start = { line = row, character = 0 }, ['end'] = { line = row, character = #line } },
-      context = { diagnostics = line_diagnostics(bufnr, row) },
-    }
+    -- the cursor as an empty range, as vim.lsp.buf.code_action() and VS Code send it: servers
+    -- (Lean, the companion) read the position from range.start
+    local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
+    local row = params.range.start.line
+    params.context = { diagnostics = line_diagnostics(bufnr, row) }
     request(client, 'textDocument/codeAction', params, function(err, actions)
       if err then
         return report_error(err)
