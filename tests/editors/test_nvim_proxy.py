@@ -151,11 +151,14 @@ def test_crash_documents_come_back_and_client_stays(crash: dict) -> None:
     assert crash["still_attached"] is True and crash["client_count"] == 1
 
 
-TWO_SORRIES = """\
+THREE_SORRIES = """\
 theorem add_zero' (n : Nat) : n + 0 = n := by
   sorry
 
 theorem two : 2 + 2 = 4 := by
+  sorry
+
+theorem comm (a b : Nat) : a + b = b + a := by
   sorry
 """
 
@@ -167,7 +170,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from tests.editors.nvim_session import run_session as run
 
     tmp = tmp_path_factory.mktemp("nvim-fill")
-    return run(tmp, "fill", double_command(), text=TWO_SORRIES)
+    return run(tmp, "fill", double_command(), text=THREE_SORRIES)
 
 
 def test_fill_sorry_code_action(filled: dict) -> None:
@@ -187,3 +190,21 @@ def test_fill_sorry_request(filled: dict) -> None:
         pytest.skip("no copilot feature answers $/leanCompanion/* yet (MethodNotFound)")
     assert filled["line_after_request"] not in ("  sorry", None)
     assert filled["sorry_gone"] is True, filled["diagnostics_after"]
+
+
+def test_suggest_and_premises_requests(filled: dict) -> None:
+    """:LeanCompanionSuggest lists Lean-checked tactics for the goal under the cursor (best first)
+    and the one picked replaces the sorry, which Lean then accepts; `$/leanCompanion/premises`
+    answers with the documented fields."""
+    if "result" not in filled["status"]:
+        pytest.skip("no copilot feature answers $/leanCompanion/* yet (MethodNotFound)")
+    offered = filled["suggestions_offered"]
+    assert offered, "no suggestion for a + b = b + a"
+    assert {o["verdict"] for o in offered} <= {"closes", "progress"}, "unchecked suggestions must not be offered"
+    assert offered[0]["verdict"] == "closes", offered
+    assert filled["line_after_suggest"].strip() and "sorry" not in filled["line_after_suggest"]
+    assert filled["sorry_gone"] is True, filled["diagnostics_after"]
+    premises = filled["premises"]["result"]["premises"]
+    assert isinstance(premises, list)
+    for premise in premises:
+        assert {"name", "signature", "module", "score"} <= set(premise)

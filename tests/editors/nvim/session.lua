@@ -191,7 +191,8 @@ end
 
 local function fill(lc, client, bufnr)
   -- Filling sorries through the real proxy: the "Fill sorry with a proof (search)" code action
-  -- (line 2) and :LeanCompanionFillSorry (line 5). Both only once copilot answers them.
+  -- (line 2), :LeanCompanionFillSorry (line 5) and :LeanCompanionSuggest (line 8); only once
+  -- copilot answers them.
   out.status = sync(client, '$/leanCompanion/status', vim.empty_dict(), bufnr, 10000)
   local function line(n) return vim.api.nvim_buf_get_lines(bufnr, n, n + 1, false)[1] end
   out.code_actions = sync(client, 'textDocument/codeAction', {
@@ -223,6 +224,24 @@ local function fill(lc, client, bufnr)
     vim.cmd('LeanCompanionFillSorry')
     vim.wait(90000, function() return line(4) ~= '  sorry' end, 50)
     out.line_after_request = line(4)
+  end
+  if out.status.result then
+    -- :LeanCompanionSuggest on the third sorry: the first (best) suggestion replaces it
+    local offered = {}
+    vim.ui.select = function(items, opts, on_choice)
+      for _, item in ipairs(items) do
+        table.insert(offered, { label = opts.format_item(item), verdict = item.verdict })
+      end
+      on_choice(items[1], 1)
+    end
+    vim.api.nvim_win_set_cursor(0, { 8, 2 })
+    vim.cmd('LeanCompanionSuggest')
+    vim.wait(60000, function() return line(7) ~= '  sorry' end, 50)
+    out.suggestions_offered = offered
+    out.line_after_suggest = line(7)
+    out.premises = sync(client, '$/leanCompanion/premises', {
+      textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 7, character = 2 }, k = 5,
+    }, bufnr, 30000)
   end
   out.sorry_gone = vim.wait(20000, function()
     for _, d in ipairs(vim.diagnostic.get(bufnr)) do
