@@ -163,7 +163,7 @@ def child(project: Path, cache: Path, n_queries: int, out: Path) -> None:
     target = Path(files[len(files) // 2].path)
     original = target.read_text(encoding="utf-8")
     for i in range(15):
-        target.write_text(original.replace("end ", f"theorem fresh_lemma_{i} (a : α) : a = a := rfl\n\nend ", 1), encoding="utf-8")
+        target.write_text(original.replace("\nend ", f"\ntheorem fresh_lemma_{i} (a : α) : a = a := rfl\n\nend ", 1), encoding="utf-8")
         t = time.perf_counter()
         idx.update_file(target)
         upd.append((time.perf_counter() - t) * 1000)

@@ -13,21 +13,28 @@ RRF_K = 60.0
 
 
 def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None, *, positive_only: bool = False) -> np.ndarray:
-    """Ids of the ``k`` best documents (best first), among ``mask`` if given."""
-    s = scores
-    if mask is not None or positive_only:
-        s = scores.astype(np.float32, copy=True)
-        if mask is not None:
-            s[~mask] = -np.inf
-        if positive_only:
-            s[s <= 0] = -np.inf
-    n = len(s)
-    if n == 0 or k <= 0:
+    """Ids of the ``k`` best documents (best first), among ``mask`` if given.
+
+    With ``positive_only`` only documents scoring above zero qualify, which lets the
+    selection work on the (usually small) set of documents a query touched.
+    """
+    if k <= 0 or len(scores) == 0:
         return np.zeros(0, dtype=np.int64)
-    k = min(k, n)
-    part = np.argpartition(-s, k - 1)[:k]
-    order = part[np.argsort(-s[part], kind="stable")]
-    return order[np.isfinite(s[order])]
+    if positive_only:
+        cand = np.flatnonzero(scores > 0)
+    else:
+        cand = np.flatnonzero(np.isfinite(scores))
+    if mask is not None and len(cand):
+        cand = cand[mask[cand]]
+    if len(cand) == 0:
+        return np.zeros(0, dtype=np.int64)
+    vals = scores[cand]
+    if len(cand) > k:
+        part = np.argpartition(-vals, k - 1)[:k]
+    else:
+        part = np.arange(len(cand))
+    order = part[np.argsort(-vals[part], kind="stable")]
+    return cand[order]
 
 
 def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, k: float = RRF_K) -> dict[int, float]:

@@ -58,8 +58,10 @@ class PremiseIndex:
         self._lexical: LexicalIndex | None = None
         self._dense: DenseIndex | None = None
         self._alive = np.zeros(0, bool)
-        self._names_sorted: np.ndarray | None = None
-        self._short_sorted: np.ndarray | None = None
+        self._orders: dict[str, np.ndarray] = {}
+        self._all_file = np.zeros(0, np.int32)
+        self._all_line = np.zeros(0, np.int32)
+        self._graph: dict[str, list[str]] | None = None
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self.build_seconds = 0.0
         self.rebuilt_reason: str | None = None
@@ -147,14 +149,15 @@ class PremiseIndex:
             build_seconds=self.build_seconds,
         )
         lex = LexicalIndex(base)
+        orders = _name_orders(decls)
         try:
             store.write_snapshot(
                 self.folder, manifest, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32),
-                lex.save_base, vectors,
+                lex.save_base, vectors, extra_arrays=orders,
             )
         except OSError as e:  # an unwritable cache still gives a working in-memory index
             log.warning("could not write the premise index to %s: %s", self.folder, e)
-        self._install(infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex)
+        self._install(infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex, orders)
 
     def _load(self) -> None:
         folder = self.folder
@@ -176,8 +179,9 @@ class PremiseIndex:
             raise store.IndexCorrupt("lexical index and declarations disagree")
         if len(doc_file) and int(doc_file.max()) >= len(m.files):
             raise store.IndexCorrupt("declarations refer to unknown files")
+        orders = {name: store.read_array(folder, name, m.n_docs) for name in ("order_full", "order_short")}
         self.build_seconds = m.build_seconds
-        self._install(m.files, decls, doc_file, doc_line, vectors, lex)
+        self._install(m.files, decls, doc_file, doc_line, vectors, lex, orders)
         delta = store.read_delta(folder)
         with self._lock:
             self._delta = delta
@@ -185,8 +189,9 @@ class PremiseIndex:
                 self._ensure_file(info)
             self._apply_delta()
 
-    def _install(self, infos, decls, doc_file, doc_line, vectors, lex: LexicalIndex | None = None) -> None:
+    def _install(self, infos, decls, doc_file, doc_line, vectors, lex: LexicalIndex | None = None, orders=None) -> None:
         with self._lock:
+            self._orders = orders if orders is not None else _name_orders(decls)
             self._files = list(infos)
             self._file_id = {f.path: i for i, f in enumerate(self._files)}
             self._base_decls = decls
@@ -229,8 +234,9 @@ class PremiseIndex:
         if self._dense is not None:
             self._dense.set_delta(self._encode_delta(ddecls))
         self._alive = np.concatenate([~tomb, np.ones(len(ddecls), bool)])
-        self._names_sorted = None
-        self._short_sorted = None
+        self._all_file = np.concatenate([self._base_file, self._delta_file])
+        self._all_line = np.concatenate([self._base_line, self._delta_line])
+        self._graph = None
         self._mask_cache.clear()
 
     def _encode_delta(self, ddecls: list[Declaration]) -> np.ndarray:
@@ -350,10 +356,15 @@ class PremiseIndex:
         return self._base_decls[doc] if doc < nb else self._delta_decls[doc - nb]
 
     def _doc_file(self) -> np.ndarray:
-        return np.concatenate([self._base_file, self._delta_file])
+        return self._all_file
 
     def _doc_line(self) -> np.ndarray:
-        return np.concatenate([self._base_line, self._delta_line])
+        return self._all_line
+
+    def _import_graph(self) -> dict[str, list[str]]:
+        if self._graph is None:
+            self._graph = {f.module: f.imports for f in self._files if f.error != "removed"}
+        return self._graph
 
     def module_of(self, file: Path) -> tuple[str, list[str], bool]:
         """Module name, imports and prelude flag of ``file`` (read from disk if not indexed)."""
@@ -378,8 +389,9 @@ class PremiseIndex:
         cached = self._mask_cache.get(cache_key)
         if cached is not None:
             return cached
-        graph = {f.module: f.imports for f in self._files if f.error != "removed"}
-        graph[module] = imports
+        graph = self._import_graph()
+        if graph.get(module) != imports:
+            graph = {**graph, module: imports}
         visible = import_closure(module, graph) - {module}
         if not prelude:
             visible |= import_closure("Init", graph)
@@ -433,44 +445,40 @@ class PremiseIndex:
         g = goal_text if "⊢" in goal_text else f"⊢ {goal_text}"
         return self._rank(goal_query_tokens(g), dense_query_text(g), k, file, line)
 
-    def _sorted_names(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._names_sorted is None or self._short_sorted is None:
-            n = len(self._alive)
-            names = [self._decl(i).name for i in range(n)]
-            self._names_sorted = np.asarray(sorted(range(n), key=names.__getitem__), np.int64)
-            short = [nm.rsplit(".", 1)[-1] for nm in names]
-            self._short_sorted = np.asarray(sorted(range(n), key=short.__getitem__), np.int64)
-        return self._names_sorted, self._short_sorted
-
     def search_prefix(self, prefix: str, k: int = 32) -> list[PremiseHit]:
         """Declarations whose full name (or, failing that, last component) starts with ``prefix``.
 
-        Shorter names come first; score is 1.0 for full-name matches, 0.5 for last-component ones.
+        Full-name matches (score 1.0) come before last-component ones (0.5); shorter names first.
+        Base documents are found by binary search in name orders stored with the snapshot;
+        delta documents (few) are scanned.
         """
         with self._lock:
-            by_full, by_short = self._sorted_names()
             found: dict[int, float] = {}
-            for order, key_fn, score in (
-                (by_full, lambda d: d.name, 1.0),
-                (by_short, lambda d: d.name.rsplit(".", 1)[-1], 0.5),
+            limit = 4 * k + 64
+            nb = len(self._base_decls)
+            for order_name, key_fn, score in (
+                ("order_full", _full_key, 1.0),
+                ("order_short", _short_key, 0.5),
             ):
+                order = self._orders[order_name]
                 lo, hi = 0, len(order)
                 while lo < hi:
                     mid = (lo + hi) // 2
-                    if key_fn(self._decl(int(order[mid]))) < prefix:
+                    if key_fn(self._base_decls[int(order[mid])].name) < prefix:
                         lo = mid + 1
                     else:
                         hi = mid
-                i = lo
                 taken = 0
-                while i < len(order) and taken < 4 * k + 64:
+                for i in range(lo, len(order)):
                     doc = int(order[i])
-                    if not key_fn(self._decl(doc)).startswith(prefix):
+                    if not key_fn(self._base_decls[doc].name).startswith(prefix) or taken >= limit:
                         break
                     if self._alive[doc] and doc not in found:
                         found[doc] = score
                         taken += 1
-                    i += 1
+                for j, d in enumerate(self._delta_decls):
+                    if key_fn(d.name).startswith(prefix) and nb + j not in found:
+                        found[nb + j] = score
                 if len(found) >= k:
                     break
             best = sorted(found.items(), key=lambda kv: (-kv[1], len(self._decl(kv[0]).name), self._decl(kv[0]).name))
@@ -525,6 +533,24 @@ class PremiseIndex:
                 "build_seconds": round(self.build_seconds, 3),
                 "rebuilt_reason": self.rebuilt_reason,
             }
+
+
+def _full_key(name: str) -> str:
+    return name
+
+
+def _short_key(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _name_orders(decls: list[Declaration]) -> dict[str, np.ndarray]:
+    """Document ids sorted by full name and by last name component (for prefix search)."""
+    full = [d.name for d in decls]
+    short = [_short_key(n) for n in full]
+    return {
+        "order_full": np.asarray(sorted(range(len(full)), key=full.__getitem__), np.int64),
+        "order_short": np.asarray(sorted(range(len(short)), key=short.__getitem__), np.int64),
+    }
 
 
 def _file_info(path: Path, root: Path, kind: str, res: FileResult) -> store.FileInfo:

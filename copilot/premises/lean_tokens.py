@@ -26,9 +26,11 @@ SYMBOL_WORDS: dict[str, str] = {
     "&&": "and", "||": "or", "==": "beq", "!=": "bne", "<|>": "orelse", ">>=": "bind",
     "<$>": "map", "⬝": "dot", "∆": "symmdiff", "⊗": "tensor", "∂": "deriv",
 }
-# Longest symbols first so `++` wins over `+`.
-_SYM_ALT = "|".join(re.escape(s) for s in sorted(SYMBOL_WORDS, key=len, reverse=True))
-_TOKEN = re.compile(rf"«[^»]*»|[{ID_BEGIN}][{ID_REST}]*(?:\.[{ID_BEGIN}][{ID_REST}]*)*|{_SYM_ALT}|[0-9]+")
+# Multi-character symbols first (longest first, so `++` wins over `+`), then one character class.
+_MULTI = "|".join(re.escape(s) for s in sorted((s for s in SYMBOL_WORDS if len(s) > 1), key=len, reverse=True))
+_SINGLE = "".join(re.escape(s) for s in SYMBOL_WORDS if len(s) == 1)
+_TOKEN = re.compile(rf"«[^»]*»|[{ID_BEGIN}][{ID_REST}]*(?:\.[{ID_BEGIN}][{ID_REST}]*)*|{_MULTI}|[{_SINGLE}]|[0-9]+")
+_SORT_STAR = re.compile(r"\b(Type|Sort)\*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\x00-\x7f]+")
 _STRIP = re.compile(r"[₀-₉ₐ-ₜᵢ-ᵪⱼ'!?]")
 _NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two"}
@@ -59,19 +61,24 @@ def split_identifier(ident: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=500_000)
+def _token_words(tok: str, keep_symbols: bool) -> tuple[str, ...]:
+    """Retrieval tokens of one raw token (identifier, symbol or number), cached."""
+    word = SYMBOL_WORDS.get(tok)
+    if word is not None:
+        return (word, tok) if keep_symbols and tok != word else (word,)
+    if tok in _NUMBER_WORDS:
+        return (_NUMBER_WORDS[tok],)
+    return split_identifier(tok)
+
+
 def tokenize(text: str, *, keep_symbols: bool = True) -> list[str]:
     """Retrieval tokens of Lean text (signature, goal, name or natural language)."""
     out: list[str] = []
+    if "*" in text:
+        text = _SORT_STAR.sub(r"\1", text)  # `Type*` is a universe binder, not multiplication
     for tok in _TOKEN.findall(text):
-        word = SYMBOL_WORDS.get(tok)
-        if word is not None:
-            out.append(word)
-            if keep_symbols and tok != word:
-                out.append(tok)
-        elif tok in _NUMBER_WORDS:
-            out.append(_NUMBER_WORDS[tok])
-        else:
-            out.extend(split_identifier(tok))
+        out.extend(_token_words(tok, keep_symbols))
     return out
 
 

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # Tuned on the premise-eval dev queries (bench/premise_eval.py): short, name-heavy documents.
 K1 = 2.0
 B = 0.9
+#: Postings read per query at most (see ``LexicalIndex.scores``).
+MAX_POSTINGS = 300_000
 _EMPTY = ""
 
 
@@ -92,6 +94,10 @@ class LexicalIndex:
         self.delta_tokens = delta_tokens
         self._rebuild_delta()
 
+    @property
+    def _any_tombstone(self) -> bool:
+        return bool(self.tombstones.any())
+
     def _rebuild_delta(self) -> None:
         """Score the delta documents with the base's statistics (bm25s's Lucene formula)."""
         postings: dict[str, tuple[list[int], list[float]]] = {}
@@ -114,34 +120,44 @@ class LexicalIndex:
             t: (np.asarray(ids, np.int64), np.asarray(vals, np.float32)) for t, (ids, vals) in postings.items()
         }
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+    def scores(self, query_tokens: Sequence[str], *, max_postings: int = MAX_POSTINGS) -> np.ndarray:
         """BM25 score of every document (base then delta) for ``query_tokens``.
 
         A token repeated in the query counts that many times (how callers weight parts).
-        Tombstoned documents score 0.
+        Tombstoned documents score 0. Tokens are taken rarest first while their postings fit
+        in ``max_postings``; the very common ones left out (``eq``, ``add`` in Mathlib) have
+        near-zero idf and only cost time.
         """
         weights = Counter(query_tokens)
         n_base = self.base.n_docs
         idx_parts: list[np.ndarray] = []
         val_parts: list[np.ndarray] = []
         b = self.base
+        terms = []
         for tok, w in weights.items():
             tid = b.vocab.get(tok)
             if tid is not None:
                 s, e = int(b.indptr[tid]), int(b.indptr[tid + 1])
-                idx_parts.append(b.indices[s:e])
-                val_parts.append(b.data[s:e] * w if w != 1 else b.data[s:e])
+                terms.append((e - s, s, e, w))
             dp = self._delta_postings.get(tok)
             if dp is not None:
                 idx_parts.append(dp[0] + n_base)
                 val_parts.append(dp[1] * w if w != 1 else dp[1])
+        terms.sort()
+        budget = max_postings
+        for df, s, e, w in terms:
+            if df > budget and budget < max_postings:
+                break
+            budget -= df
+            idx_parts.append(b.indices[s:e])
+            val_parts.append(b.data[s:e] * w if w != 1 else b.data[s:e])
         total = self.n_docs
         if not idx_parts:
             return np.zeros(total, dtype=np.float32)
         idx = np.concatenate(idx_parts)
         vals = np.concatenate(val_parts)
         out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
-        if n_base and self.tombstones.any():
+        if n_base and self._any_tombstone:
             out[:n_base][self.tombstones] = 0.0
         return out
 

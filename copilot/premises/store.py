@@ -87,6 +87,7 @@ def write_snapshot(
     doc_line: np.ndarray,
     write_lexical,
     vectors: np.ndarray | None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write a complete snapshot to ``folder`` atomically (temp folder + rename)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +98,8 @@ def write_snapshot(
         np.save(tmp / "doc_file.npy", doc_file.astype(np.int32))
         np.save(tmp / "doc_line.npy", doc_line.astype(np.int32))
         write_lexical(tmp)
+        for name, arr in (extra_arrays or {}).items():
+            np.save(tmp / f"{name}.npy", arr)
         if vectors is not None:
             np.save(tmp / "vectors.npy", vectors.astype(np.float16))
         (tmp / "delta.msgpack").write_bytes(msgspec.msgpack.encode(Delta()))
@@ -136,6 +139,17 @@ def read_decls(folder: Path, n_docs: int) -> tuple[list[Declaration], np.ndarray
     if not (len(decls) == len(doc_file) == len(doc_line) == n_docs):
         raise IndexCorrupt("declaration arrays disagree on the document count")
     return decls, doc_file, doc_line
+
+
+def read_array(folder: Path, name: str, n_docs: int) -> np.ndarray:
+    """A per-document array written through ``extra_arrays``; checked for length."""
+    try:
+        arr = np.load(folder / f"{name}.npy")
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(f"{name} unreadable: {e}") from e
+    if arr.shape != (n_docs,) or (n_docs and (arr.min() < 0 or arr.max() >= n_docs)):
+        raise IndexCorrupt(f"{name} does not fit the {n_docs} documents")
+    return arr
 
 
 def read_vectors(folder: Path, n_docs: int) -> np.ndarray | None:

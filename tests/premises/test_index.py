@@ -121,6 +121,8 @@ def test_update_remove_and_persisted_delta(project, cache):
     f.write_text("import Demo.Basic\nnamespace Demo\ntheorem quadruple_spec : double (double 1) = 4 := rfl\nend Demo\n")
     assert idx.update_file(f) == 1
     assert idx.search("quadruple spec", k=1)[0].name == "Demo.quadruple_spec"
+    assert [h.name for h in idx.search_prefix("Demo.quad", 5)] == ["Demo.quadruple_spec"]
+    assert idx.search_prefix("Demo.double_t", 5) == []
     assert "Demo.double_two" not in names(idx.search("double two", k=50))
     reopened = open_index(project, cache)
     assert reopened.rebuilt_reason is None
