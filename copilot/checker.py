@@ -41,11 +41,13 @@ from copilot.proof_text import (
     find_declaration,
     hole_at_cursor,
     hole_for_sorry,
+    is_module_file,
     locate_sorries,
     lsp_to_offset,
     normalize_statement,
     offset_to_lsp,
 )
+from copilot.lean_lexer import tokenize
 from copilot.safety import DEFAULT_POLICY, SafetyPolicy, check_candidate
 from copilot.shadow import ShadowDocument, ShadowPool
 from lsp_proxy.errors import CONTENT_MODIFIED, WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout
@@ -55,7 +57,12 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["accepted", "error", "incomplete", "timeout", "rejected-unsafe"]
 CANDIDATE_NAME = "_lc_cand_{}"
-_TIMEOUT_MESSAGE = re.compile(r"deterministic\)? timeout|maximum recursion depth|heartbeats", re.IGNORECASE)
+# "(deterministic) timeout at `whnf`, maximum number of heartbeats (200000) has been reached",
+# "(kernel) deterministic timeout", "maximum recursion depth has been reached",
+# "(kernel) deep recursion detected" (src/Lean/CoreM.lean, src/Lean/Exception.lean, kernel).
+_TIMEOUT_MESSAGE = re.compile(
+    r"deterministic\)? timeout|maximum recursion depth|maximum number of heartbeats|deep recursion detected", re.IGNORECASE
+)
 _AXIOMS_MESSAGE = re.compile(r"depends on axioms: \[(.*?)\]", re.DOTALL)
 _NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler")
 STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
@@ -93,6 +100,8 @@ class CheckTarget:
         decl = find_declaration(text, location.start)
         if decl is None:
             raise ValueError(f"no declaration encloses the sorry at line {location.line + 1}")
+        if decl.in_mutual:
+            raise ValueError(f"the sorry at line {location.line + 1} is in a `mutual` block, which cannot be checked")
         others = any(
             s.start != location.start and decl.start <= s.start < decl.end for s in locate_sorries(text)
         )
@@ -109,6 +118,8 @@ class CheckTarget:
             decl = before[-1] if before else None
         if decl is None:
             raise ValueError(f"no declaration at line {line + 1}")
+        if decl.in_mutual:
+            raise ValueError(f"line {line + 1} is in a `mutual` block, which cannot be checked")
         others = any(decl.start <= s.start < decl.end for s in locate_sorries(text))
         return cls(uri, text, decl, hole_at_cursor(text, offset), others)
 
@@ -175,9 +186,77 @@ def _new_name(decl: Declaration, index: int) -> str | None:
     return base
 
 
+def _edit(text: str, start: int, end: int, new: str, marks: list[int]) -> str:
+    """``text`` with ``text[start:end]`` replaced by ``new``; offsets in ``marks`` after the
+    edit are shifted in place."""
+    delta = len(new) - (end - start)
+    for i, mark in enumerate(marks):
+        if mark >= end:
+            marks[i] = mark + delta
+    return text[:start] + new + text[end:]
+
+
+def _rename_self_references(copy: str, decl: Declaration, name: str, marks: list[int]) -> str:
+    """Rename the declaration's references to itself (recursion, ``foo.aux`` helpers) after
+    its statement, as Lean resolves them to the declaration being defined (its local
+    auxiliary declaration); only whole identifier tokens are touched."""
+    if decl.name is None or "«" in decl.name:
+        return copy
+    old_names = {decl.name: name}
+    if decl.name.startswith("_root_."):
+        old_names[decl.name[len("_root_.") :]] = name[len("_root_.") :]
+    elif "." in decl.name:
+        old_names[decl.name.rsplit(".", 1)[1]] = name.rsplit(".", 1)[1]
+    region = decl.keyword_start - decl.start + len(decl.statement)
+    tokens = tokenize(copy[region:], keep_comments=False)
+    for token in reversed(tokens):
+        if token.kind != "ident":
+            continue
+        for old, new in old_names.items():
+            if token.text == old or token.text.startswith(old + "."):
+                copy = _edit(copy, region + token.start, region + token.start + len(old), new, marks)
+                break
+    return copy
+
+
+def _strip_attributes(copy: str, keyword_at: int, marks: list[int]) -> str:
+    """Remove ``@[…]`` attribute blocks before the keyword: they do not change how the proof
+    elaborates, but on copies they misfire (``@[to_additive]`` cannot translate
+    ``_lc_cand_3``, ``@[to_additive foo]``/``@[reassoc]`` declare the same names again) or leak
+    into later copies (``@[simp]``, ``@[instance]``)."""
+    tokens = tokenize(copy[:keyword_at], keep_comments=False)
+    spans = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i].text == "@[":
+            depth, j = 0, i
+            while j < len(tokens):
+                if tokens[j].text in ("@[", "[", "#["):
+                    depth += 1
+                elif tokens[j].text == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if j >= len(tokens):
+                break
+            end = tokens[j].end
+            while end < keyword_at and copy[end] in " \t\n":
+                end += 1
+            spans.append((tokens[i].start, end))
+            i = j + 1
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        copy = _edit(copy, start, end, "", marks)
+    return copy
+
+
 def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: CheckerConfig) -> tuple[str, list[_Slot]]:
     """The shadow text for a batch and, per candidate, where its copy and tactics are."""
     decl, hole, source = target.decl, target.hole, target.text
+    # `#print axioms` is an error in a file of Lean's module system (src/Lean/Elab/Print.lean).
+    print_axioms = config.verify_axioms and not is_module_file(source)
     prefix = source[: decl.start]
     if prefix and not prefix.endswith("\n"):
         prefix += "\n"
@@ -191,26 +270,28 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
     for index, candidate in enumerate(candidates):
         slot = _Slot(candidate)
         filled = fill_hole(decl_text, local_hole, candidate)
-        copy, cand_end = filled.text, filled.end
+        copy = filled.text
         name = _new_name(decl, index)
+        marks = [filled.end]  # where the candidate ends, kept up to date through the edits
+        if name is not None and decl.keyword != "example":
+            copy = _rename_self_references(copy, decl, name, marks)
         if decl.keyword == "example":
             # An example has no name to print axioms for: it becomes a named def with the
             # same elaboration rules (section variables, no code generated).
             ks, ke = decl.keyword_start - decl.start, decl.keyword_start - decl.start + len("example")
             modifiers = source[decl.start : decl.keyword_start]
             keyword = "def" if "noncomputable" in modifiers else "noncomputable def"
-            replacement = f"{keyword} {name}"
-            copy = copy[:ks] + replacement + copy[ke:]
-            cand_end += len(replacement) - (ke - ks)
+            copy = _edit(copy, ks, ke, f"{keyword} {name}", marks)
         elif name is not None and decl.name_start is not None and decl.name_end is not None:
-            ns, ne = decl.name_start - decl.start, decl.name_end - decl.start
-            copy = copy[:ns] + name + copy[ne:]
-            cand_end += len(name) - (ne - ns)
-        protected = re.search(r"(?<![\w.])protected\s+", copy[: decl.keyword_start - decl.start])
+            copy = _edit(copy, decl.name_start - decl.start, decl.name_end - decl.start, name, marks)
+        keyword_at = decl.keyword_start - decl.start
+        protected = re.search(r"(?<![\w.])protected\s+", copy[:keyword_at])
         if protected and name is not None:
             # A protected copy could not be named by its short name in `#print axioms`.
-            copy = copy[: protected.start()] + copy[protected.end() :]
-            cand_end -= protected.end() - protected.start()
+            copy = _edit(copy, protected.start(), protected.end(), "", marks)
+            keyword_at -= protected.end() - protected.start()
+        copy = _strip_attributes(copy, keyword_at, marks)
+        cand_end = marks[0]
         parsed = declarations(copy)
         slot.statement_ok = bool(parsed) and normalize_statement(parsed[0].signature) == normalize_statement(
             decl.signature
@@ -220,7 +301,7 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
         slot.cand_end = offset + len(header) + cand_end
         block = header + copy
         slot.end = offset + len(block)
-        if config.verify_axioms and name is not None:
+        if print_axioms and name is not None:
             line = f"\n\n#print axioms {name}"
             slot.print_start = slot.end + 2
             slot.print_end = slot.end + len(line)

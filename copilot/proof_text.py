@@ -10,6 +10,7 @@ Used by the checker, the proof search, the editor features and ``fill-sorries``.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 import textwrap
 from dataclasses import dataclass
@@ -28,11 +29,16 @@ OTHER_COMMANDS = frozenset(
         "namespace", "end", "section", "open", "variable", "universe", "set_option", "import", "attribute",
         "macro", "syntax", "elab", "notation", "macro_rules", "elab_rules", "mutual", "deriving", "export",
         "infix", "infixl", "infixr", "prefix", "postfix", "initialize", "omit", "include", "add_decl_doc",
-        "open_locale", "alias", "compile_inductive", "assert_not_exists",
+        "open_locale", "alias", "compile_inductive", "assert_not_exists", "unseal", "seal",
     }
 )
+# Commands that can scope the next declaration with Lean's `… in` combinator.
+IN_COMBINATORS = frozenset({"set_option", "open", "attribute", "omit", "include", "variable", "unseal", "seal", "export"})
 HAVE_LIKE = frozenset({"have", "haveI", "obtain", "suffices", "replace", "show", "let", "letI", "calc"})
-_TACTIC_AFTER = frozenset({"by", ";", "<;>", "·", "first", "try", "repeat", "all_goals", "any_goals", "focus", "iterate", "|"})
+_BLOCK_OPENERS = frozenset({"by", "decreasing_by"})  # followed by a tactic sequence
+_TACTIC_AFTER = frozenset(
+    {"by", "decreasing_by", ";", "<;>", "·", "first", "try", "repeat", "all_goals", "any_goals", "focus", "iterate", "|"}
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,9 @@ class Declaration:
     """A top-level declaration. ``start`` includes its doc comment, attributes, modifiers and a
     leading ``set_option … in``; ``end`` is just after its last token. ``statement`` is the
     text from the keyword up to ``:=`` (exclusive, stripped); ``signature`` is the part after
-    the name. ``body_start`` is the offset just after ``:=`` (``None`` without one)."""
+    the name. ``body_start`` is the offset just after ``:=`` (``None`` without one).
+    ``in_mutual`` marks a member of a ``mutual … end`` block written at column 0 (such a
+    declaration cannot be checked on its own)."""
 
     start: int
     end: int
@@ -52,6 +60,7 @@ class Declaration:
     statement: str
     signature: str
     body_start: int | None
+    in_mutual: bool = False
 
     def text(self, source: str) -> str:
         return source[self.start : self.end]
@@ -79,7 +88,9 @@ class Hole:
     the hole's column: the hole starts its line or follows ``·``/``=>``), ``newline`` (after a
     same-line ``by``: new lines indented past the step) or ``parens`` (after ``;``/``<;>``:
     a parenthesised sequence). ``needs_parens`` marks a term hole not right after ``:=``.
-    ``indent`` is the column of the step holding the hole (ignoring ``·``)."""
+    ``indent`` is the column of the step holding the hole (ignoring ``·``), or of the next line
+    when that is deeper (a continued step such as the next ``calc`` step): new lines of a
+    ``newline`` or term layout go two columns past it."""
 
     start: int
     end: int
@@ -151,8 +162,10 @@ def _is_prefix_segment(tokens: list[Token]) -> bool:
     if not tokens:
         return True
     first = tokens[0]
-    if first.kind == "ident" and first.text == "set_option":
-        return tokens[-1].kind == "ident" and tokens[-1].text == "in"
+    if first.kind == "ident" and first.text in OTHER_COMMANDS:
+        # `set_option … in`, `open … in`, `attribute […] … in`, `omit … in`, … : Lean's generic
+        # `command in command` combinator scopes the first command to the declaration.
+        return first.text in IN_COMBINATORS and tokens[-1].kind == "ident" and tokens[-1].text == "in"
     if first.kind == "comment" and first.text.startswith("/-!"):
         return False
     depth = 0
@@ -185,9 +198,19 @@ def declarations(source: str, tokens: list[Token] | None = None) -> list[Declara
         segments.append((head if pending_start is None else pending_start, stop))
         pending_start = None
     out = []
+    in_mutual = False
     for first, stop in segments:
+        head = tokens[first]
+        if head.kind == "ident" and head.text == "mutual":
+            in_mutual = stop - first == 1 or not any(t.kind == "ident" and t.text == "end" for t in tokens[first:stop])
+            continue
+        if head.kind == "ident" and head.text == "end":
+            in_mutual = False
+            continue
         decl = _declaration(source, tokens[first:stop])
         if decl is not None:
+            if in_mutual:
+                decl = dataclasses.replace(decl, in_mutual=True)
             out.append(decl)
     return out
 
@@ -195,7 +218,10 @@ def declarations(source: str, tokens: list[Token] | None = None) -> list[Declara
 def _declaration(source: str, seg: list[Token]) -> Declaration | None:
     keyword_index = None
     depth = 0
+    skip_to = -1
     for i, token in enumerate(seg):
+        if i <= skip_to:
+            continue
         if token.text in ("@[", "[", "(", "{", "⟨"):
             depth += 1
         elif token.text in ("]", ")", "}", "⟩"):
@@ -203,9 +229,13 @@ def _declaration(source: str, seg: list[Token]) -> Declaration | None:
         elif depth == 0 and token.kind == "ident" and token.text in DECL_KEYWORDS:
             keyword_index = i
             break
-        elif depth == 0 and token.kind == "ident" and token.text in OTHER_COMMANDS and token.text != "set_option":
-            if token.text != "in":
+        elif depth == 0 and token.kind == "ident" and token.text in OTHER_COMMANDS:
+            # `open Foo in`, `set_option … in`: skip to the `in`; any other command is no declaration.
+            following = (j for j in range(i + 1, len(seg)) if seg[j].kind == "ident" and seg[j].text in ("in", *DECL_KEYWORDS))
+            j = next(following, None)
+            if token.text not in IN_COMBINATORS or j is None or seg[j].text != "in":
                 return None
+            skip_to = j
     if keyword_index is None:
         return None
     keyword = seg[keyword_index]
@@ -218,6 +248,7 @@ def _declaration(source: str, seg: list[Token]) -> Declaration | None:
         if keyword.text != "instance" or following is None or following.text in (":", "(", "[", "{", "⦃", "where"):
             name, name_start, name_end = after.text, after.start, after.end
     assign = None
+    stmt_stop: int | None = None
     depth = 0
     for token in seg[keyword_index + 1 :]:
         if token.kind == "comment":
@@ -229,9 +260,14 @@ def _declaration(source: str, seg: list[Token]) -> Declaration | None:
         elif depth == 0 and token.text == ":=":
             assign = token
             break
-        elif depth == 0 and token.text in ("where", "|"):
+        elif depth == 0 and (
+            (token.kind == "ident" and token.text == "where")
+            # an equation-compiler alternative starts its line; `|x|` (Mathlib's abs) does not
+            or (token.text == "|" and not source[source.rfind("\n", 0, token.start) + 1 : token.start].strip())
+        ):
+            stmt_stop = token.start
             break
-    stmt_end = assign.start if assign else end
+    stmt_end = assign.start if assign else (stmt_stop if stmt_stop is not None else end)
     statement = source[keyword.start : stmt_end].strip()
     sig_from = name_end if name_end is not None else keyword.end
     signature = source[sig_from:stmt_end].strip()
@@ -255,6 +291,15 @@ def find_declaration(source: str, offset: int) -> Declaration | None:
         if decl.start <= offset <= decl.end:
             return decl
     return None
+
+
+def is_module_file(source: str) -> bool:
+    """Whether ``source`` uses Lean's module system (its header starts with ``module``, Lean
+    4.22+). In such a file ``#print axioms`` is an error (src/Lean/Elab/Print.lean: "cannot use
+    `#print axioms` in a `module`")."""
+    for token in tokenize(source[:4000], keep_comments=False):
+        return token.kind == "ident" and token.text == "module" and column_of(source, token.start) == 0
+    return False
 
 
 def normalize_statement(statement: str) -> str:
@@ -298,7 +343,7 @@ def _classify(tokens: list[Token], index: int, source: str, lines: _Lines | None
         if first_on_line:
             while blocks and col < blocks[-1][0]:
                 blocks.pop()
-        if i > 0 and tokens[i - 1].text == "by":
+        if i > 0 and tokens[i - 1].text in _BLOCK_OPENERS:
             blocks.append((col, i - 1))
         if i == index:
             break
@@ -333,6 +378,29 @@ def _classify(tokens: list[Token], index: int, source: str, lines: _Lines | None
     return kind, in_have
 
 
+def _quotation_spans(tokens: list[Token]) -> list[tuple[int, int]]:
+    """Extents of syntax quotations `` `(…) `` / `` `(tactic| …) `` (comment-free tokens)."""
+    spans = []
+    i = 0
+    while i < len(tokens) - 1:
+        if tokens[i].text == "`" and tokens[i + 1].text == "(" and tokens[i + 1].start == tokens[i].end:
+            depth, j = 0, i + 1
+            while j < len(tokens):
+                if tokens[j].text in ("(", "[", "{", "⟨", "@[", "#["):
+                    depth += 1
+                elif tokens[j].text in (")", "]", "}", "⟩"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            end = tokens[j].end if j < len(tokens) else tokens[-1].end
+            spans.append((tokens[i].start, end))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
 def locate_sorries(source: str) -> list[SorryLocation]:
     """Every ``sorry`` token in ``source`` (not in comments, strings or identifiers), with
     its tactic/term kind, ``have`` context and declaration name."""
@@ -342,10 +410,13 @@ def locate_sorries(source: str) -> list[SorryLocation]:
     lines = _Lines(source)
     decl_starts = [d.start for d in decls]
     token_starts = [t.start for t in tokens]
+    quoted = _quotation_spans(tokens)
     out = []
     for index, token in enumerate(tokens):
         if token.kind != "ident" or token.text != "sorry":
             continue
+        if any(start <= token.start < end for start, end in quoted):
+            continue  # syntax inside `(…) (macro_rules, elab): not a proof hole
         at = bisect.bisect_right(decl_starts, token.start) - 1
         decl = decls[at] if at >= 0 and token.start < decls[at].end else None
         scope = tokens
@@ -389,13 +460,29 @@ def _hole(source: str, start: int, end: int, kind: HoleKind) -> Hole:
     first_on_line = not source[line_start:start].strip()
     if first_on_line or prev in ("·", ".", "=>"):
         layout = "aligned"
-    elif prev == "by":
+    elif prev in _BLOCK_OPENERS:
         layout = "newline"
     else:
         layout = "parens"
     following = source[end:].lstrip(" ")
     needs_parens = not (prev == ":=" or (prev == "(" and following.startswith(")")))
-    return Hole(start, end, kind, layout=layout, needs_parens=needs_parens, indent=step_indent(source, start))
+    indent = step_indent(source, start)
+    # A deeper next line continues the same step (a `calc` step `_ = c := …`): new lines must go
+    # deeper still, or the inserted tactic block would swallow it.
+    indent = max(indent, _next_line_indent(source, end))
+    return Hole(start, end, kind, layout=layout, needs_parens=needs_parens, indent=indent)
+
+
+def _next_line_indent(source: str, offset: int) -> int:
+    """Indentation of the first non-blank line after the line of ``offset`` (0 if none)."""
+    position = source.find("\n", offset)
+    while position >= 0:
+        start = position + 1
+        position = source.find("\n", start)
+        line = source[start : position if position >= 0 else len(source)]
+        if line.strip():
+            return len(line) - len(line.lstrip(" "))
+    return 0
 
 
 def hole_for_sorry(source: str, location: SorryLocation, kind: HoleKind | None = None) -> Hole:

@@ -184,8 +184,8 @@ _SORRY_MESSAGE = re.compile(r"declaration (?:`[^`\n]*` |'[^'\n]*' )?uses ['`]sor
 
 
 def is_sorry_message(message: str) -> bool:
-    """Whether a diagnostic message is Lean's "declaration uses sorry" warning (any of its
-    wordings: ``'sorry'``, ``\`sorry\` ``, and ``declaration \`name\` uses \`sorry\` ``)."""
+    """Whether a diagnostic message is Lean's "declaration uses sorry" warning, in any of its
+    wordings (single quotes, backticks, or backticks naming the declaration)."""
     return _SORRY_MESSAGE.match(message) is not None
 
 

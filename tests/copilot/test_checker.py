@@ -441,3 +441,95 @@ async def test_an_error_from_print_axioms_blocks_acceptance(tmp_path: Path) -> N
         result = await checker.check(target, "rfl_ok")
         await checker.close()
     assert result.status == "error" and "could not verify" in result.message
+
+
+# --------------------------------------------------------------------------- real-Lean shadow text
+
+
+def _shadow(text: str, candidates: list[str], index: int = 0):
+    target = CheckTarget.for_sorry("file:///p/A.lean", text, locate_sorries(text)[index])
+    return build_shadow_text(target, candidates, CheckerConfig(max_heartbeats=99))
+
+
+def test_module_files_get_no_print_axioms() -> None:
+    """In a file of Lean's module system `#print axioms` is an error ("cannot use `#print
+    axioms` in a `module`", src/Lean/Elab/Print.lean), which would reject every candidate:
+    copies there are not followed by it."""
+    shadow, slots = _shadow("module\n\npublic import Foo\n\ntheorem t : True := by\n  sorry\n", ["trivial", "simp"])
+    assert "#print axioms" not in shadow
+    assert "theorem _lc_cand_1 : True := by\n  simp" in shadow
+    assert all(slot.print_start == -1 for slot in slots)
+    plain, _ = _shadow("import Foo\n\ntheorem t : True := by\n  sorry\n", ["trivial"])
+    assert "#print axioms _lc_cand_0" in plain
+
+
+def test_copies_drop_attributes() -> None:
+    """Attributes are removed from copies: `@[to_additive]` cannot translate `_lc_cand_0`
+    and `@[to_additive foo]`/`@[reassoc]` would declare the same name once per copy, while
+    `@[simp]`/`@[instance]` would leak into later copies. Doc comment and statement stay."""
+    text = (
+        "namespace Foo\n\n/-- doc -/\n@[to_additive (attr := simp) \"add [doc]\", simp]\n@[reassoc]\n"
+        "protected theorem mul_one' (n : Nat) : n * 1 = n := by\n  sorry\n"
+    )
+    shadow, slots = _shadow(text, ["simp", "omega"])
+    assert "@[" not in shadow and "to_additive" not in shadow and "reassoc" not in shadow
+    assert "set_option maxHeartbeats 99 in\n/-- doc -/\ntheorem _lc_cand_1 (n : Nat) : n * 1 = n := by\n  omega\n" in shadow
+    assert all(slot.statement_ok for slot in slots)
+    assert [shadow[s.cand_end - 5 : s.cand_end] for s in slots] == [" simp", "omega"]
+
+
+def test_self_references_follow_the_rename() -> None:
+    """A declaration's references to itself (recursive proofs and definitions, `where`
+    helpers by full name) are renamed with it, in the body and in the candidate, so they
+    still resolve; the statement is untouched and other identifiers are not."""
+    text = (
+        "theorem all_eq : ∀ n : Nat, n = n\n  | 0 => rfl\n  | n+1 => by\n    have := all_eq n\n    sorry\n\n"
+    )
+    shadow, slots = _shadow(text, ["exact congrArg (· + 1) all_eq.foo"])
+    assert "theorem _lc_cand_0 : ∀ n : Nat, n = n\n  | 0 => rfl\n  | n+1 => by\n    have := _lc_cand_0 n\n" in shadow
+    assert "exact congrArg (· + 1) _lc_cand_0.foo" in shadow
+    assert slots[0].statement_ok
+    dotted = "def Nat.double : Nat → Nat\n  | 0 => 0\n  | n+1 => Nat.double n + double n + sorry\n"
+    shadow, _ = _shadow(dotted, ["2"])
+    assert "def Nat._lc_cand_0 : Nat → Nat\n  | 0 => 0\n  | n+1 => Nat._lc_cand_0 n + _lc_cand_0 n + (by 2)" in shadow
+    assert "#print axioms Nat._lc_cand_0" in shadow
+
+
+def test_open_in_prefix_is_repeated_for_every_copy() -> None:
+    """`open Foo in` before a declaration scopes only the next command: every copy gets it
+    (otherwise only the first copy of a batch would see the opened names)."""
+    shadow, _ = _shadow("open Nat in\ntheorem t (n : Nat) : succ n = n + 1 := by\n  sorry\n", ["rfl", "simp"])
+    assert shadow.count("open Nat in\ntheorem _lc_cand_") == 2
+    assert not shadow.startswith("open Nat in")
+
+
+def test_sorries_in_mutual_blocks_are_refused_clearly() -> None:
+    """A sorry in a `mutual` block cannot be checked alone (its partners are cut): the target
+    says so instead of producing verdicts that are wrong for every candidate."""
+    import pytest
+
+    text = "mutual\ndef e : Nat → Bool\n  | 0 => true\n  | n+1 => o n\ndef o : Nat → Bool\n  | 0 => sorry\n  | n+1 => e n\nend\n"
+    with pytest.raises(ValueError, match="mutual"):
+        CheckTarget.for_sorry("file:///p/A.lean", text, locate_sorries(text)[0])
+
+
+def test_lean_resource_limit_messages_are_timeouts() -> None:
+    """Lean's heartbeat, recursion-depth and kernel limit errors count as timeouts; ordinary
+    errors that merely mention heartbeats in passing do not."""
+    from copilot.checker import _is_timeout
+    from lsp_proxy.lean_client import Diagnostic, Position, Range
+
+    def error(message: str) -> Diagnostic:
+        return Diagnostic(range=Range(Position(0, 0), Position(0, 1)), message=message, severity=1)
+
+    for message in (
+        "(deterministic) timeout at `whnf`, maximum number of heartbeats (200000) has been reached\n"
+        "Use `set_option maxHeartbeats <num>` to set the limit.",
+        "(kernel) deterministic timeout",
+        "maximum recursion depth has been reached\nuse `set_option maxRecDepth <num>` to increase limit",
+        "(kernel) deep recursion detected",
+        "failed to synthesize\n  Foo\n(deterministic) timeout at `typeclass`, maximum number of heartbeats (20000) has been reached",
+    ):
+        assert _is_timeout(error(message)), message
+    assert not _is_timeout(error("unknown identifier 'heartbeats'"))
+    assert not _is_timeout(error("type mismatch"))

@@ -135,3 +135,77 @@ def test_hole_edit_is_one_edit_that_reproduces_the_filled_text() -> None:
     have = locate_sorries(SOURCE)[3]  # `have h : q := by sorry`
     start, _, new = hole_edit(SOURCE, hole_for_sorry(SOURCE, have), "intro x\nsimp")
     assert start == have.start - 1 and new.startswith("\n      intro x")
+
+
+# --------------------------------------------------------------------------- real-Lean corner cases
+
+
+def test_combinator_prefixes_belong_to_the_declaration() -> None:
+    """`open Foo in`, `omit … in` and stacked `set_option … in` scope the next declaration
+    (Lean's generic `command in command`), so they are part of its start: copies keep them."""
+    text = "import Foo\n\nopen Nat in\ntheorem foo (n : Nat) : succ n = n + 1 := by\n  sorry\n\nset_option maxHeartbeats 400000 in\nomit [Foo] in\n@[simp] theorem bar : True := trivial\n"
+    foo, bar = declarations(text)
+    assert text[foo.start : foo.keyword_start] == "open Nat in\n"
+    assert (foo.name, foo.signature) == ("foo", "(n : Nat) : succ n = n + 1")
+    assert text[bar.start : bar.keyword_start] == "set_option maxHeartbeats 400000 in\nomit [Foo] in\n@[simp] "
+    assert declarations("open Nat\n\ntheorem t : True := trivial\n")[0].keyword_start == len("open Nat\n\n")
+
+
+def test_statement_stops_at_alternatives_and_where_but_not_at_abs_bars() -> None:
+    """The statement of an equation-compiler definition ends before its first `|` alternative
+    (and before `where`), so filling a sorry in an alternative leaves it unchanged; Mathlib's
+    `|x|` inside a statement is no alternative."""
+    text = (
+        "def g : Nat → Nat\n  | 0 => sorry\n  | n+1 => g n\n\n"
+        "theorem abs_nn (x : Int) : 0 ≤ |x| := by\n  sorry\n\n"
+        "instance : Inhabited Nat where\n  default := sorry\n"
+    )
+    g, abs_nn, inst = declarations(text)
+    assert (g.statement, g.signature, g.body_start) == ("def g : Nat → Nat", ": Nat → Nat", None)
+    assert abs_nn.signature == "(x : Int) : 0 ≤ |x|" and text[abs_nn.body_start :].startswith(" by")
+    assert inst.statement == "instance : Inhabited Nat"
+
+
+def test_mutual_members_are_marked() -> None:
+    """Members of a `mutual … end` block written at column 0 are marked `in_mutual` (they
+    cannot be checked one by one); declarations after `end` are not."""
+    text = "mutual\ndef e : Nat → Bool\n  | 0 => true\n  | n+1 => o n\ndef o : Nat → Bool\n  | 0 => sorry\n  | n+1 => e n\nend\n\ntheorem t : True := sorry\n"
+    assert [(d.name, d.in_mutual) for d in declarations(text)] == [("e", True), ("o", True), ("t", False)]
+
+
+def test_module_files_are_recognised() -> None:
+    """A file of Lean's module system starts with `module` (after comments)."""
+    from copilot.proof_text import is_module_file
+
+    assert is_module_file("/-! Header. -/\nmodule\n\npublic import Foo\n")
+    assert not is_module_file("import Foo\n\ndef module := 1\n")
+    assert not is_module_file("-- module\nimport Foo\n")
+
+
+def test_decreasing_by_sorry_is_a_tactic_hole() -> None:
+    """A sorry after `decreasing_by` (same line or next) stands for tactics, and a multi-line
+    proof goes on new lines under it."""
+    same = "def f (n : Nat) : Nat := if h : n = 0 then 0 else f (n - 1)\ndecreasing_by sorry\n"
+    below = "def f (n : Nat) : Nat := match n with\n  | 0 => 0\n  | n+1 => f n\ntermination_by n\ndecreasing_by\n  sorry\n"
+    for text in (same, below):
+        (loc,) = locate_sorries(text)
+        assert loc.kind == "tactic" and loc.declaration == "f"
+    filled = fill_hole(same, hole_for_sorry(same, locate_sorries(same)[0]), "simp_wf\nomega").text
+    assert filled.endswith("decreasing_by\n  simp_wf\n  omega\n")
+
+
+def test_sorry_inside_syntax_quotations_is_not_a_hole() -> None:
+    """`sorry` inside a syntax quotation (macro_rules, elab) is syntax, not a proof hole."""
+    text = "macro_rules | `(tactic| mytac) => `(tactic| sorry)\n\ntheorem a : True := by\n  sorry\n"
+    assert [(loc.line, loc.declaration) for loc in locate_sorries(text)] == [(3, "a")]
+
+
+def test_calc_step_hole_does_not_swallow_the_next_step() -> None:
+    """Filling a sorry in a `calc` step with several tactics indents them past the next step
+    (`_ = …`), so the tactic block ends where the original step did."""
+    for text in (
+        "theorem a (x y : Nat) (h : x = y) : x = y := by\n  calc x = y := sorry\n    _ = y := rfl\n",
+        "theorem a (x y : Nat) (h : x = y) : x = y := by\n  calc x = y := by sorry\n    _ = y := rfl\n",
+    ):
+        filled = fill_hole(text, hole_for_sorry(text, locate_sorries(text)[0]), "skip\nexact h").text
+        assert "calc x = y := by\n      skip\n      exact h\n    _ = y := rfl\n" in filled
