@@ -9,6 +9,7 @@ while typing one tactic), so results are cached and shared by key.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -93,10 +94,71 @@ def _expected_indent(text: str, line_start: int) -> int:
     return indent
 
 
+_HEAD = re.compile(r"(/--|/-!|@\[|#|(?:theorem|lemma|def|example|instance|abbrev|opaque|structure|class|inductive|"
+                   r"axiom|private|protected|noncomputable|partial|unsafe|nonrec|scoped|local|namespace|end|section|"
+                   r"open|variable|universe|set_option|import|attribute|macro|syntax|elab|notation|mutual)\b)")
+
+
+def segment(text: str, offset: int) -> tuple[int, int]:
+    """The part of ``text`` around ``offset`` holding its declaration: from after the blank
+    line above the nearest column-0 command head at or above ``offset``, to the next line
+    that starts at column 0 after it. Keeps the editor-path work proportional to one
+    declaration, not to the file."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    start = line_start
+    while True:
+        if _HEAD.match(text, start):
+            break
+        if start == 0:
+            return 0, len(text)
+        start = text.rfind("\n", 0, start - 1) + 1
+    while start > 0:  # the head's attributes, doc comment and modifiers: up to a blank line
+        above = text.rfind("\n", 0, start - 1) + 1
+        if not text[above : start - 1].strip():
+            break
+        start = above
+    end = text.find("\n", offset)
+    while end >= 0:
+        nxt = end + 1
+        if nxt < len(text) and text[nxt] not in " \t\n\r":
+            return start, nxt
+        end = text.find("\n", nxt)
+    return start, len(text)
+
+
+def _shift_target(local: SuggestTarget, text: str, start: int, end: int) -> SuggestTarget:
+    """A target computed on ``text[start:end]`` moved to the whole ``text``."""
+    line0 = text.count("\n", 0, start)
+    check_text = local.check_text if local.check_text is local.text else None
+    full_check = text if check_text is not None else text[:start] + local.check_text + text[end:]
+    d, h, c = local.check.decl, local.check.hole, local.check
+
+    def move(value: int | None) -> int | None:
+        return None if value is None else value + start
+
+    decl = dataclasses.replace(d, start=d.start + start, end=d.end + start, keyword_start=d.keyword_start + start,
+                               name_start=move(d.name_start), name_end=move(d.name_end), body_start=move(d.body_start))
+    hole = dataclasses.replace(h, start=h.start + start, end=h.end + start)
+    check = CheckTarget(c.uri, full_check, decl, hole, c.other_sorries)
+    sorry = local.sorry
+    if sorry is not None:
+        sorry = dataclasses.replace(sorry, start=sorry.start + start, end=sorry.end + start, line=sorry.line + line0)
+    return SuggestTarget(local.uri, local.version, local.kind, text, full_check, check, local.replace_start + start,
+                         local.replace_end + start, sorry, local.lead)
+
+
 def target_at(uri: str, version: int, text: str, line: int, character: int, *,
               allow_line: bool = True) -> SuggestTarget | None:
     """The target at an LSP position, or ``None`` (not in a proof, or not a place for tactics)."""
     offset = lsp_to_offset(text, line, character)
+    start, end = segment(text, offset)
+    if start == 0 and end == len(text):
+        return _target_in(uri, version, text, offset, allow_line)
+    local = _target_in(uri, version, text[start:end], offset - start, allow_line)
+    return None if local is None else _shift_target(local, text, start, end)
+
+
+def _target_in(uri: str, version: int, text: str, offset: int, allow_line: bool) -> SuggestTarget | None:
     location = sorry_at(text, offset)
     if location is not None:
         try:

@@ -76,3 +76,27 @@ def test_ranking():
                      s("c", "progress", ["⊢ a long goal"], 0.9), s("d", "progress", ["⊢ x"], 0.2),
                      s("e", "closes", [], 0.5)], key=rank_key)
     assert [x.tactic for x in ranked] == ["e", "b", "d", "c", "a"]
+
+
+def test_segment_targets_equal_whole_file_targets():
+    """Targets computed on the declaration's segment (the fast editor path) are the same as
+    targets computed on the whole file, for every position of a file with doc comments,
+    attributes and several proofs."""
+    from copilot.features.targets import _target_in
+
+    text = ("import Mathlib\n\n/-- doc\n  more -/\n@[simp]\ntheorem a1 (n : Nat) : n + 0 = n := by\n  simp\n\n  sorry\n\n"
+            + TEXT + "\nexample : True := by\n  trivial\n")
+    lines = text.split("\n")
+    compared = 0
+    for line, content in enumerate(lines):
+        for character in range(0, len(content) + 2, 2):
+            from copilot.proof_text import lsp_to_offset
+
+            fast = target_at("file:///t.lean", 1, text, line, character)
+            slow = _target_in("file:///t.lean", 1, text, lsp_to_offset(text, line, character), True)
+            assert (fast is None) == (slow is None), (line, character)
+            if fast is not None:
+                compared += 1
+                assert fast.key == slow.key and fast.check == slow.check and fast.lsp_range() == slow.lsp_range()
+                assert fast.replacement("a\nb") == slow.replacement("a\nb") and fast.sorry == slow.sorry
+    assert compared > 20
