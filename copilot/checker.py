@@ -40,6 +40,7 @@ from copilot.proof_text import (
     fill_hole,
     find_declaration,
     hole_at_cursor,
+    header_end,
     hole_for_sorry,
     is_module_file,
     locate_sorries,
@@ -313,6 +314,21 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
     return "".join(pieces), slots
 
 
+def _header_errors(text: str, slots: list[_Slot], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Errors in the header (imports) of the shadow text: when the header fails, Lean
+    elaborates no command at all (lean-lsp-protocol.md §2.4), so the copies get no
+    diagnostics either way."""
+    limit = max(1, header_end(text))
+    first = slots[0].start if slots else len(text)
+    out = []
+    for diag in diagnostics:
+        if diag.is_error:
+            offset = lsp_to_offset(text, diag.extent.start.line, diag.extent.start.character)
+            if offset < limit and offset < first:
+                out.append(diag)
+    return out
+
+
 def _is_timeout(diag: Diagnostic) -> bool:
     return diag.is_error and bool(_TIMEOUT_MESSAGE.search(diag.message))
 
@@ -428,6 +444,12 @@ class Checker:
                     ]
             else:
                 timed_out = False
+                broken = _header_errors(text, slots, diagnostics)
+                if broken:
+                    # Lean elaborated nothing (imports missing, out of date or unbuildable):
+                    # the absence of errors in the copies proves nothing.
+                    message = f"Lean could not load the file's imports: {broken[0].message}"
+                    return [CheckResult(status="error", candidate=c, message=message, diagnostics=broken) for c in chunk]
                 self._attribute(text, slots, diagnostics)
                 results = [await self._verdict(doc, text, target, slot) for slot in slots]
         if timed_out:

@@ -302,6 +302,28 @@ def is_module_file(source: str) -> bool:
     return False
 
 
+_HEADER_WORDS = frozenset({"module", "prelude", "import", "public", "meta", "private", "all", "runtime"})
+
+
+def header_end(source: str) -> int:
+    """Offset just after the file's header (``module``, ``prelude`` and the ``import`` lines,
+    ``public``/``meta``/``all`` forms included); 0 when there is none."""
+    end = 0
+    expect_module = False
+    for token in tokenize(source, keep_comments=False):
+        if expect_module and token.kind == "ident":
+            if token.text == "all":
+                continue
+            end, expect_module = token.end, False
+        elif token.kind == "ident" and token.text in _HEADER_WORDS:
+            expect_module = token.text == "import"
+            if token.text in ("module", "prelude"):
+                end = token.end
+        else:
+            break
+    return end
+
+
 def normalize_statement(statement: str) -> str:
     """Whitespace-insensitive form of a statement, for the "statement unchanged" check."""
     return re.sub(r"\s+", " ", statement).strip()

@@ -533,3 +533,34 @@ def test_lean_resource_limit_messages_are_timeouts() -> None:
         assert _is_timeout(error(message)), message
     assert not _is_timeout(error("unknown identifier 'heartbeats'"))
     assert not _is_timeout(error("type mismatch"))
+
+
+async def test_a_failed_header_rejects_every_candidate(tmp_path: Path) -> None:
+    """When Lean cannot load the imports (header error, e.g. "Imports are out of date and must
+    be rebuilt"), it elaborates no command, so the copies show no error: that must not read
+    as acceptance. An error in an earlier declaration of the user's file does not count."""
+    from lsp_proxy.lean_client import Diagnostic, Position, Range
+
+    header_error = Diagnostic(
+        range=Range(Position(0, 0), Position(0, 10)),
+        message='Imports are out of date and must be rebuilt; use the "Restart File" command in your editor.',
+        severity=1,
+    )
+    text = "import Foo\n\ntheorem broken : True := nonsense\n\ntheorem t : True := by\n  sorry\n"
+    user_error = Diagnostic(range=Range(Position(2, 25), Position(2, 33)), message="unknown identifier 'nonsense'")
+
+    class FixedDiagnostics(Checker):
+        def __init__(self, client, diagnostics):
+            super().__init__(client)
+            self.fixed = diagnostics
+
+        async def _elaborate(self, doc, text, timeout):
+            return list(self.fixed)
+
+    target = _target(tmp_path, text)
+    async with double_client() as client:
+        broken = await FixedDiagnostics(client, [header_error]).check_many(target, ["trivial", "simp"])
+        fine = await FixedDiagnostics(client, [user_error]).check_many(target, ["trivial"])
+    assert [r.status for r in broken] == ["error", "error"]
+    assert broken[0].message.startswith("Lean could not load the file's imports: Imports are out of date")
+    assert [r.status for r in fine] == ["accepted"]

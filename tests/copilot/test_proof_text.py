@@ -209,3 +209,14 @@ def test_calc_step_hole_does_not_swallow_the_next_step() -> None:
     ):
         filled = fill_hole(text, hole_for_sorry(text, locate_sorries(text)[0]), "skip\nexact h").text
         assert "calc x = y := by\n      skip\n      exact h\n    _ = y := rfl\n" in filled
+
+
+def test_header_end_covers_module_and_import_forms() -> None:
+    """The header is `module`/`prelude` and every `import` form (public, meta, all), up to the
+    last imported module; a file without imports has an empty header."""
+    from copilot.proof_text import header_end
+
+    text = "/-! doc -/\nmodule\n\npublic import Foo\nimport all Bar.Baz\nmeta import Q\n\ndef x := 1\n"
+    assert text[: header_end(text)].endswith("meta import Q")
+    assert header_end("-- c\ntheorem a : True := trivial\n") == 0
+    assert "import Init.Core" in "prelude\nimport Init.Core\nnamespace X\n"[: header_end("prelude\nimport Init.Core\nnamespace X\n")]
