@@ -270,7 +270,7 @@ async def status(ctx: CompanionContext, params: Any) -> dict:
                   **({"error": ctx.premises.error} if ctx.premises.error else {})},
         "lastLatencyMs": ctx.last_latency_ms,
         "busy": ctx.busy(),
-        "logFile": _log_file(),
+        "logFile": log_file(),
         "features": [f for f in FEATURES if _feature_on(ctx, f)],
         "lean": {"running": ctx.lean_running, "restarts": int(getattr(ctx.router, "restarts", 0))},
         "fillSorryCommand": fill_command_id(ctx),
@@ -318,7 +318,7 @@ def _models(ctx: CompanionContext) -> list[dict]:
     return out
 
 
-def _log_file() -> str | None:
+def log_file() -> str | None:
     import logging as _logging
 
     for handler in _logging.getLogger().handlers:
