@@ -114,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         systems["dense (MiniLM int8)"] = ("dense", 1.0)
         for w in (0.5, 0.7):
             systems[f"hybrid RRF (dense w={w})"] = ("rrf", w)
-        for w in (0.4, 0.5, 0.6, 0.7):
-            systems[f"hybrid weighted (dense w={w})"] = ("weighted", w)
+        for w in (0.5, 0.6):
+            systems[f"hybrid min-max (dense w={w})"] = ("weighted", w)
+        for w in (0.4, 0.5, 0.6):
+            systems[f"hybrid z-score (dense w={w})"] = ("zscore", w)
 
     tables = {}
     settings = {

@@ -31,8 +31,8 @@ Progress = Callable[[str, int, int], None]
 
 #: Candidates taken from each ranking before fusion.
 FUSION_DEPTH = 200
-#: Fusion used when an encoder is configured: ("weighted", dense weight) or ("rrf", dense weight).
-DEFAULT_FUSION: tuple[str, float] = ("weighted", 0.5)
+#: Fusion used when an encoder is configured: (method, dense weight); see fusion.rank_documents.
+DEFAULT_FUSION: tuple[str, float] = ("zscore", 0.5)
 
 
 class PremiseIndex:

@@ -36,7 +36,8 @@ def test_dense_vectors_stored_and_hybrid_search(tmp_path: Path, encoder):
     assert vec.dtype == np.float16 and vec.shape == (len(idx._base_decls), 384)
     again = PremiseIndex.open(project, encoder=encoder, cache_root=cache, include_toolchain=False)
     assert again.rebuilt_reason is None and isinstance(again._dense.base, np.memmap)
-    for fusion in (("weighted", 0.3), ("rrf", 0.5), ("dense", 1.0)):
+    assert again.fusion == ("zscore", 0.5)
+    for fusion in (("zscore", 0.5), ("weighted", 0.3), ("rrf", 0.5), ("dense", 1.0)):
         again.fusion = fusion
         hits = again.search("n : ℕ\n⊢ Nat.gcd n n = n", k=3)
         assert hits[0].name == "Helper.gcd_self'", fusion
