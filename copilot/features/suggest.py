@@ -187,7 +187,7 @@ async def compute(ctx: CompanionContext, target: SuggestTarget, cancel: asyncio.
     checked = await ctx.checker.check_many(target.check, [c.text for c in to_check]) if to_check else []
     timings.lean += time.perf_counter() - t0
     before = goal_key(goals)
-    for candidate, outcome in zip(to_check, checked):
+    for candidate, outcome in zip(to_check, checked, strict=True):
         score = _probability(candidate.score)
         if outcome.status == "accepted":
             result.suggestions.append(Suggestion(candidate.text, "closes", (), candidate.source, score,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from copilot.checker import CheckTarget
-from copilot.proof_text import SorryLocation, find_declaration, fill_hole, locate_sorries, lsp_to_offset, offset_to_lsp
+from copilot.proof_text import SorryLocation, fill_hole, find_declaration, locate_sorries, lsp_to_offset, offset_to_lsp
 
 TargetKind = Literal["sorry", "cursor", "line"]
 _BY = re.compile(r"(?<![\w.])by(?![\w.'!?])")

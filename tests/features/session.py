@@ -15,7 +15,7 @@ from typing import Any
 
 from lsp_proxy.documents import Document
 from lsp_proxy.framing import FrameReader, encode_frame
-from tests.lean_double import MAIN, write_scenario
+from tests.lean_double import MAIN
 from tests.lean_double.msglog import read_log
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
 """Unit tests of the pure parts: the editor settings overlay, suggestion targets and ranking."""
 from __future__ import annotations
 
-from local_models.config import Config, load_config
 from copilot.features.settings import apply_overlay
 from copilot.features.suggest import Suggestion, rank_key
 from copilot.features.targets import target_at
+from local_models.config import Config, load_config
 
 TEXT = (
     "theorem foo (n : Nat) : n + 0 = n := by\n"
