@@ -1,6 +1,6 @@
 """``lean-companion index``: build, update, query and inspect the project's premise index.
 
-    lean-companion index build [--project DIR] [--dense] [--no-toolchain]
+    lean-companion index build [--project DIR] [--dense] [--no-toolchain] [--lean]
     lean-companion index update [--project DIR] [FILE...]
     lean-companion index query TEXT [--k N] [--file F --line L] [--json]
     lean-companion index query --jsonl QUERIES.jsonl [--project DIR]
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="extract every declaration and write a fresh index")
     common(b)
+    b.add_argument("--lean", action="store_true", help="take the project's declarations from Lean (needs lake and a built project)")
     u = sub.add_parser("update", help="bring the index up to date (or re-extract the given files)")
     common(u)
     u.add_argument("files", nargs="*", type=Path)
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (folder / "manifest.json").unlink()  # force a full rebuild
             index = _with_progress(lambda p: PremiseIndex.open(
                 args.project, encoder=_encoder(args), progress=p, cache_root=args.cache_dir,
-                include_toolchain=not args.no_toolchain,
+                include_toolchain=not args.no_toolchain, lean=args.lean,
             ))
             _print_stats(index.stats(), False)
             return 0

@@ -65,6 +65,7 @@ class PremiseIndex:
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self.build_seconds = 0.0
         self.rebuilt_reason: str | None = None
+        self.use_lean = False
 
     # ------------------------------------------------------------------ opening / building
 
@@ -78,16 +79,20 @@ class PremiseIndex:
         progress: Progress | None = None,
         cache_root: Path | None = None,
         include_toolchain: bool = True,
+        lean: bool = False,
     ) -> "PremiseIndex":
         """Load the project's index, bringing it up to date; rebuild it if stale or corrupt.
 
         With ``build=False`` a missing or unusable index gives an empty one instead of a build.
         With an ``encoder``, dense vectors are built (or reused when the stored encoder id
-        matches) and searches fuse lexical and dense rankings.
+        matches) and searches fuse lexical and dense rankings. With ``lean=True`` a rebuild
+        takes the project's declarations from Lean itself (``DumpDecls.lean``; the project
+        must be built) and falls back to source extraction when that fails.
         """
         project_root = Path(project_root).resolve()
         folder = store.index_dir(project_root, cache_root)
         idx = cls(project_root, folder, encoder)
+        idx.use_lean = lean
         idx._roots = discover_roots(project_root, include_toolchain=include_toolchain)
         try:
             idx._load()
@@ -114,6 +119,8 @@ class PremiseIndex:
         results = extract_files(
             [(f, r) for f, r, _ in files], progress=(lambda d, t: progress("extract", d, t)) if progress else None
         )
+        if self.use_lean:
+            self._replace_with_lean(files, results)
         infos: list[store.FileInfo] = []
         decls: list[Declaration] = []
         doc_file: list[int] = []
@@ -158,6 +165,25 @@ class PremiseIndex:
         except OSError as e:  # an unwritable cache still gives a working in-memory index
             log.warning("could not write the premise index to %s: %s", self.folder, e)
         self._install(infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex, orders)
+
+    def _replace_with_lean(self, files: list[tuple[Path, Path, str]], results: list[FileResult]) -> None:
+        """Swap the project's source-extracted declarations for Lean's own, module by module."""
+        import msgspec
+
+        from .extract_lean import LeanExtractionError, run_dump
+
+        project = {res.module: res for (_, _, kind), res in zip(files, results) if kind == "project" and not res.error}
+        try:
+            dumped = run_dump(self.project_root, sorted(project))
+        except LeanExtractionError as e:
+            log.warning("Lean-backed extraction failed, keeping source extraction: %s", e)
+            return
+        by_module: dict[str, list[Declaration]] = {}
+        for d in dumped:
+            if d.module in project:
+                by_module.setdefault(d.module, []).append(msgspec.structs.replace(d, file=project[d.module].file))
+        for module, decls in by_module.items():
+            project[module].declarations = decls
 
     def _load(self) -> None:
         folder = self.folder

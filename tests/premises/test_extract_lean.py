@@ -80,3 +80,32 @@ def test_real_lean_dump_agrees_with_source_extraction(tmp_path: Path):
     assert dumped["Demo.double"].docstring == "Doubling."
     assert dumped["Demo.Point"].kind == "structure" and dumped["Demo.Point.x"].kind == "field"
     assert all(dumped[n].kind == k for n, k in (("Demo.Color.red", "constructor"), ("Demo.double", "def")))
+
+
+def test_index_falls_back_to_source_extraction_without_lake(monkeypatch, tmp_path):
+    """PremiseIndex.open(lean=True) without lake keeps the source-extracted declarations."""
+    from copilot.premises import PremiseIndex
+
+    from .helpers import copy_project
+
+    project = copy_project(tmp_path)
+    monkeypatch.setattr("copilot.premises.extract_lean.shutil.which", lambda name: None)
+    idx = PremiseIndex.open(project, cache_root=tmp_path / "c", include_toolchain=False, lean=True)
+    assert idx.search("gcd", k=1)[0].name == "Helper.gcd_self'"
+
+
+def test_index_uses_lean_declarations_when_dump_succeeds(monkeypatch, tmp_path):
+    """When the dump succeeds, the project's modules take Lean's records (here a scripted dump)."""
+    from copilot.premises import PremiseIndex, extract_lean
+
+    from .helpers import copy_project
+
+    project = copy_project(tmp_path)
+    fake = [json.dumps({"name": "Demo.only_from_lean", "kind": "theorem", "type": "True", "module": "Demo.Later",
+                        "doc": None, "line": 3, "simp": True, "instance": False})]
+    monkeypatch.setattr(extract_lean, "run_dump", lambda root, modules, **kw: parse_dump(fake))
+    idx = PremiseIndex.open(project, cache_root=tmp_path / "c", include_toolchain=False, lean=True)
+    hit = idx.search("only from lean", k=1)[0]
+    assert (hit.name, hit.file, hit.kind) == ("Demo.only_from_lean", "Demo/Later.lean", "theorem")
+    assert "Demo.double_two" not in [h.name for h in idx.search("double two", k=50)]  # Later's source decls replaced
+    assert "Demo.double" in [h.name for h in idx.search("double", k=50)]  # other modules untouched (not dumped)
