@@ -23,7 +23,7 @@ done
 if [[ -n "${SKIP_VSIX:-}" ]]; then
   :
 elif command -v npm >/dev/null 2>&1 && [[ -d "$ROOT/vscode-extension/node_modules" ]]; then
-  (cd "$ROOT/vscode-extension" && npm run --silent compile && npx --no-install vsce package --no-dependencies --out "$OUT/") >/dev/null
+  (cd "$ROOT/vscode-extension" && npm run --silent compile && npx --no-install vsce package --no-dependencies --allow-missing-repository --out "$OUT/") >/dev/null
 else
   echo "skipping the .vsix: run 'npm ci' in vscode-extension first" >&2
 fi

@@ -60,7 +60,7 @@ def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
     assert npx is not None
     out = tmp_path / "lean-companion.vsix"
     result = subprocess.run(
-        [npx, "--no-install", "vsce", "package", "--no-dependencies", "--out", str(out)],
+        [npx, "--no-install", "vsce", "package", "--no-dependencies", "--allow-missing-repository", "--out", str(out)],
         cwd=EXTENSION, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
