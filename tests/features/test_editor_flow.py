@@ -173,3 +173,33 @@ async def test_companion_requests_never_reach_lean(tmp_path, scenario):
         assert json.dumps(status)
     finally:
         await session.close()
+
+
+async def test_configuration_updates_apply_without_restart(tmp_path, scenario):
+    """`$/leanCompanion/configure` turning code actions off removes ours from the next answer
+    (Lean's stay); `workspace/didChangeConfiguration` with a `leanCompanion` overlay turns them
+    back on and is still forwarded to Lean; `suggest.enabled = false` makes suggest answer -32601."""
+    session = await Session.start(tmp_path, scenario=scenario)
+    try:
+        uri = session.open("A.lean", SORRY_FILE)
+        await session.wait_diagnostics(uri, 1)
+        params = {"textDocument": {"uri": uri}, "range": {"start": {"line": 1, "character": 2},
+                                                          "end": {"line": 1, "character": 2}},
+                  "context": {"diagnostics": []}}
+
+        async def titles():
+            return [a["title"] for a in (await session.request("textDocument/codeAction", params))["result"]]
+
+        assert "Fill sorry with a proof (search)" in await titles()
+        session.notify("$/leanCompanion/configure", {"settings": {"suggest": {"code_actions": False}}})
+        assert await titles() == []
+        session.notify("workspace/didChangeConfiguration", {"settings": {"leanCompanion": {}}})
+        assert "Fill sorry with a proof (search)" in await titles()
+        session.notify("$/leanCompanion/configure", {"settings": {"suggest": {"enabled": False}}})
+        reply = await session.request("$/leanCompanion/suggest", {
+            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}})
+        assert reply["error"]["code"] == -32601
+        received = [e.get("method") for e in session.double_log() if e.get("dir") == "recv"]
+        assert "workspace/didChangeConfiguration" in received
+    finally:
+        await session.close()
