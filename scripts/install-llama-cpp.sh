@@ -20,6 +20,7 @@ if ! ls "$CACHE"/llama_cpp_python-*.whl >/dev/null 2>&1; then
       || { tail -50 "$CACHE.build.log" >&2; exit 1; }
   rm -rf "$CACHE"; mv "$CACHE.tmp" "$CACHE"
 fi
-"$PY" -m pip install --quiet --no-deps --force-reinstall "$CACHE"/llama_cpp_python-*.whl
-"$PY" -m pip install --quiet numpy diskcache jinja2 typing-extensions
+"$PY" -m pip install --quiet --no-deps --force-reinstall "$CACHE"/llama_cpp_python-*.whl 2>&1 | grep -v "^WARNING: Location" || true
+"$PY" -m pip install --quiet numpy diskcache jinja2 typing-extensions 2>&1 | grep -v "^WARNING: Location" || true
+"$PY" -c "import llama_cpp" || { echo "llama-cpp-python $VERSION did not install from $CACHE" >&2; exit 1; }
 echo "llama-cpp-python $VERSION installed from $CACHE" >&2
