@@ -208,6 +208,9 @@ def _rename_self_references(copy: str, decl: Declaration, name: str, marks: list
         old_names[decl.name[len("_root_.") :]] = name[len("_root_.") :]
     elif "." in decl.name:
         old_names[decl.name.rsplit(".", 1)[1]] = name.rsplit(".", 1)[1]
+    binders = {t.text for t in tokenize(decl.signature, keep_comments=False) if t.kind == "ident"}
+    if binders & set(old_names):
+        return copy  # a binder with the declaration's own name shadows it in the body
     region = decl.keyword_start - decl.start + len(decl.statement)
     tokens = tokenize(copy[region:], keep_comments=False)
     for token in reversed(tokens):

@@ -564,3 +564,10 @@ async def test_a_failed_header_rejects_every_candidate(tmp_path: Path) -> None:
     assert [r.status for r in broken] == ["error", "error"]
     assert broken[0].message.startswith("Lean could not load the file's imports: Imports are out of date")
     assert [r.status for r in fine] == ["accepted"]
+
+
+def test_self_reference_rename_leaves_shadowing_binders_alone() -> None:
+    """When a binder of the statement has the declaration's own name, that name in the body
+    means the binder (it shadows the declaration), so nothing is renamed."""
+    shadow, _ = _shadow("theorem t (t : Nat) : t = t := by\n  have := t\n  sorry\n", ["rfl"])
+    assert "theorem _lc_cand_0 (t : Nat) : t = t := by\n  have := t\n  rfl" in shadow
