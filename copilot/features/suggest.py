@@ -263,23 +263,42 @@ def schedule(ctx: CompanionContext, target: SuggestTarget, *, debounce: bool = T
                   target.text.count("\n", 0, target.replace_start)))
 
 
+def _line_check_text(doc, line: int) -> str | None:
+    """The document without the tactic typed on ``line`` (what a line target checks)."""
+    if not 0 <= line < len(doc.lines):
+        return None
+    text = doc.text
+    start = sum(len(t) + 1 for t in doc.lines[:line])
+    content = doc.lines[line]
+    indent = len(content) - len(content.lstrip(" "))
+    return text[: start + indent] + text[start + len(content.rstrip()):]
+
+
 def cancel_stale(ctx: CompanionContext, uri: str) -> int:
-    """After an edit of ``uri``: cancel its jobs whose checked text changed. A *line* job (the
-    tactic being typed) survives edits of that line alone. Returns how many were cancelled."""
+    """After an edit of ``uri``: cancel its jobs whose checked text changed and drop its cached
+    results that can no longer be asked for. A *line* job or result (the tactic being typed)
+    survives edits of that line alone. Returns how many jobs were cancelled."""
     doc = ctx.router.documents.get(uri)
     cancelled = 0
+    survivors: dict[int, str | None] = {}
+
+    def still_valid(check_text: str | None, line: int) -> bool:
+        if check_text is None or doc is None:
+            return False
+        if line not in survivors:
+            survivors[line] = _line_check_text(doc, line)
+        return survivors[line] == check_text
+
     for job in list(ctx.jobs.get(uri, ())):
-        if job.task.done():
+        if job.task.done() or still_valid(job.check_text, job.line):
             continue
-        if job.check_text is not None and doc is not None and 0 <= job.line < len(doc.lines):
-            text = doc.text
-            start = sum(len(t) + 1 for t in doc.lines[: job.line])
-            content = doc.lines[job.line]
-            indent = len(content) - len(content.lstrip(" "))
-            if text[: start + indent] + text[start + len(content.rstrip()):] == job.check_text:
-                continue
         job.cancel()
         cancelled += 1
+    for key in [k for k in ctx.cache if k[0] == uri]:
+        target = ctx.cache[key].target
+        line = target.text.count("\n", 0, target.replace_start)
+        if not (target.kind == "line" and still_valid(target.check_text, line)):
+            del ctx.cache[key]
     if cancelled:
         logger.debug("edit of %s cancelled %d job(s)", uri, cancelled)
     return cancelled
