@@ -12,7 +12,13 @@ Public API (see ``docs/premises.md``)::
 
 All methods block; copilot calls them from a worker thread.
 """
+import logging
+
 from .index import PremiseIndex
 from .records import Declaration, PremiseHit
+
+# Library logging only: the host (proxy, CLI) decides where records go; nothing reaches stderr
+# through logging's last-resort handler when it configures nothing.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["Declaration", "PremiseHit", "PremiseIndex"]

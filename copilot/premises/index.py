@@ -17,7 +17,7 @@ from . import store
 from .accessibility import import_closure
 from .dense import DenseIndex, encode_all
 from .extract_source import FileResult, extract_file, extract_files, module_name
-from .fusion import rank_documents
+from .fusion import SAME_FILE_BOOST, rank_documents
 from .lexical import LexicalIndex, build_base
 from .query import (
     dense_query_text, document_text, document_tokens, goal_query_tokens, module_tokens, query_tokens,
@@ -62,7 +62,7 @@ class PremiseIndex:
         self._all_file = np.zeros(0, np.int32)
         self._all_line = np.zeros(0, np.int32)
         self._graph: dict[str, list[str]] | None = None
-        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._mask_cache: dict[tuple, np.ndarray] = {}  # import-closure file masks
         self.build_seconds = 0.0
         self.rebuilt_reason: str | None = None
         self.use_lean = False
@@ -407,54 +407,70 @@ class PremiseIndex:
         res = extract_file(path, root) if path.exists() else FileResult(path.name, module_name(path.name))
         return module_name(path.relative_to(root).as_posix()), res.imports, res.prelude
 
-    def accessible_mask(self, file: Path, line: int | None) -> np.ndarray:
-        """Documents visible at ``line`` of ``file``: its import closure plus its own lines above."""
+    def _access(self, file: Path, line: int | None) -> tuple[np.ndarray, int | None, int | None, str]:
+        """(allowed file ids as a bool array, the file's id, the cursor line, its module)."""
         key = str(Path(file).resolve())
         module, imports, prelude = self.module_of(Path(key))
-        cache_key = (key, line, len(self._alive), id(self._delta_decls))
-        cached = self._mask_cache.get(cache_key)
-        if cached is not None:
-            return cached
-        graph = self._import_graph()
-        if graph.get(module) != imports:
-            graph = {**graph, module: imports}
-        visible = import_closure(module, graph) - {module}
-        if not prelude:
-            visible |= import_closure("Init", graph)
-        allowed_file = np.asarray(
-            [f.module in visible and f.error != "removed" for f in self._files], dtype=bool
-        )
-        doc_file = self._doc_file()
-        mask = allowed_file[doc_file] if len(allowed_file) else np.zeros(len(doc_file), bool)
-        fid = self._file_id.get(key)
+        cache_key = (module, tuple(imports), prelude, len(self._files))
+        allowed_file = self._mask_cache.get(cache_key)
+        if allowed_file is None:
+            graph = self._import_graph()
+            if graph.get(module) != imports:
+                graph = {**graph, module: imports}
+            visible = import_closure(module, graph) - {module}
+            if not prelude:
+                visible |= import_closure("Init", graph)
+            allowed_file = np.asarray(
+                [f.module in visible and f.error != "removed" for f in self._files], dtype=bool
+            )
+            if len(self._mask_cache) > 256:
+                self._mask_cache.clear()
+            self._mask_cache[cache_key] = allowed_file
+        return allowed_file, self._file_id.get(key), line, module
+
+    def _visible(self, docs: np.ndarray, access) -> np.ndarray:
+        """Which of ``docs`` are alive and visible under ``access`` (see ``_access``)."""
+        allowed_file, fid, line, _ = access
+        files = self._all_file[docs]
+        ok = allowed_file[files] if len(allowed_file) else np.zeros(len(docs), bool)
         if fid is not None:
-            same = doc_file == fid
+            same = files == fid
             if line is not None:
-                same &= self._doc_line() < line
-            mask = mask | same
-        mask &= self._alive
-        if len(self._mask_cache) > 64:
-            self._mask_cache.clear()
-        self._mask_cache[cache_key] = mask
-        return mask
+                same &= self._all_line[docs] < line
+            ok |= same
+        return ok & self._alive[docs]
+
+    def accessible_mask(self, file: Path, line: int | None) -> np.ndarray:
+        """Documents visible at ``line`` of ``file``: its import closure plus its own lines above."""
+        with self._lock:
+            return self._visible(np.arange(len(self._alive)), self._access(file, line))
 
     def _rank(self, lex_tokens: list[str], dense_text: str, k: int, file: Path | None, line: int | None) -> list[PremiseHit]:
         with self._lock:
             assert self._lexical is not None
-            same_file = None
-            if file is not None:
-                mask = self.accessible_mask(file, line)
-                module, _, _ = self.module_of(Path(file))
-                lex_tokens = lex_tokens + module_tokens(module)
-                fid = self._file_id.get(str(Path(file).resolve()))
-                if fid is not None:
-                    same_file = self._doc_file() == fid
-            else:
-                mask = self._alive
+            access = self._access(file, line) if file is not None else None
+            if access is not None:
+                lex_tokens = lex_tokens + module_tokens(access[3])
             lex = self._lexical.scores(lex_tokens)
-            den = None
-            if self._dense is not None and self.encoder is not None and dense_text.strip():
-                den = self._dense.scores(self.encoder.encode([dense_text])[0])
+            use_dense = self._dense is not None and self.encoder is not None and dense_text.strip()
+            if not use_dense:
+                # lexical only: filter and boost just the documents the query touched
+                cand = np.flatnonzero(lex > 0)
+                cand = cand[self._visible(cand, access)] if access is not None else cand[self._alive[cand]]
+                vals = lex[cand]
+                if access is not None and access[1] is not None:
+                    vals = vals * np.where(self._all_file[cand] == access[1], 1.0 + SAME_FILE_BOOST, 1.0)
+                if len(cand) > k:
+                    part = np.argpartition(-vals, k - 1)[:k]
+                else:
+                    part = np.arange(len(cand))
+                part = part[np.argsort(-vals[part], kind="stable")]
+                return [PremiseHit.from_declaration(self._decl(int(cand[i])), float(vals[i])) for i in part]
+            mask = self.accessible_mask(file, line) if file is not None else self._alive
+            same_file = None
+            if access is not None and access[1] is not None:
+                same_file = self._all_file == access[1]
+            den = self._dense.scores(self.encoder.encode([dense_text])[0])
             ranked_docs = rank_documents(lex, den, mask, k, self.fusion, same_file=same_file, depth=FUSION_DEPTH)
             return [PremiseHit.from_declaration(self._decl(i), s) for i, s in ranked_docs]
 
