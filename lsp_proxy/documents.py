@@ -6,8 +6,9 @@ Out-of-range positions are clamped like Lean's ``FileMap``: a character past the
 means the end of that line, a line past the end of the file means the end of the file, and a
 character that falls inside a surrogate pair rounds up to after the astral character.
 
-Text is stored as a list of lines (without ``\\n``) so that an edit only touches the lines
-it spans; ``Document.text`` joins them on demand (cached until the next change).
+Text is stored as a list of UTF-8 lines (without ``\\n``) so that an edit only touches the
+lines it spans; ``Document.text`` joins them on demand and is not cached (a cached copy of
+every open file would double the proxy's memory).
 """
 from __future__ import annotations
 
@@ -49,54 +50,72 @@ def crlf_to_lf(text: str) -> str:
     return text.replace("\r\n", "\n") if "\r" in text else text
 
 
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
+
+
 @dataclass
 class Document:
-    """One open document: URI, language id, version and text (as Lean has it)."""
+    """One open document: URI, language id, version and text (as Lean has it).
+
+    Lines are kept as UTF-8 ``bytes`` (about half the memory of ``str`` for Lean text, which
+    Python stores at four bytes per character as soon as a line holds an astral symbol).
+    """
 
     uri: str
     language_id: str
     version: int
-    lines: list[str] = field(default_factory=lambda: [""])
-    _text: str | None = field(default=None, repr=False)
+    _lines: list[bytes] = field(default_factory=lambda: [b""], repr=False)
 
     @classmethod
     def from_text(cls, uri: str, language_id: str, version: int, text: str) -> Document:
-        text = crlf_to_lf(text)
-        return cls(uri, language_id, version, text.split("\n"), text)
+        return cls(uri, language_id, version, _encode(crlf_to_lf(text)).split(b"\n"))
 
     @property
     def text(self) -> str:
-        if self._text is None:
-            self._text = "\n".join(self.lines)
-        return self._text
+        """The whole text (joined on each access)."""
+        return _decode(b"\n".join(self._lines))
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    @property
+    def lines(self) -> list[str]:
+        """All lines, decoded (a fresh list on each access)."""
+        return [_decode(line) for line in self._lines]
 
     def line(self, number: int) -> str:
         """Line ``number`` (0-based) without its newline; '' past the end."""
-        return self.lines[number] if 0 <= number < len(self.lines) else ""
+        return _decode(self._lines[number]) if 0 <= number < len(self._lines) else ""
 
     def clamp(self, line: int, character: int) -> tuple[int, int]:
         """(line, str index in that line) of an LSP position, clamped as Lean does."""
         if line < 0:
             return 0, 0
-        if line >= len(self.lines):
-            last = len(self.lines) - 1
-            return last, len(self.lines[last])
-        return line, utf16_to_index(self.lines[line], character)
+        if line >= len(self._lines):
+            last = len(self._lines) - 1
+            return last, len(self.line(last))
+        return line, utf16_to_index(self.line(line), character)
 
     def offset_at(self, line: int, character: int) -> int:
         """``str`` index in :attr:`text` of an LSP (UTF-16) position."""
         line, index = self.clamp(line, character)
-        return sum(len(text) + 1 for text in self.lines[:line]) + index
+        return sum(len(self.line(n)) + 1 for n in range(line)) + index
 
     def position_at(self, offset: int) -> tuple[int, int]:
         """LSP (line, UTF-16 character) of a ``str`` index in :attr:`text`."""
         offset = max(0, offset)
-        for number, text in enumerate(self.lines):
+        for number in range(len(self._lines)):
+            text = self.line(number)
             if offset <= len(text):
                 return number, index_to_utf16(text, offset)
             offset -= len(text) + 1
-        last = len(self.lines) - 1
-        return last, utf16_length(self.lines[last])
+        return len(self._lines) - 1, utf16_length(self.line(len(self._lines) - 1))
 
     def apply_change(self, change: dict[str, Any]) -> None:
         """Apply one ``TextDocumentContentChangeEvent`` (ranged or full text)."""
@@ -104,21 +123,20 @@ class Document:
         if not isinstance(new_text, str):
             raise ValueError("contentChanges[].text must be a string")
         rng = change.get("range")
-        self._text = None
         if rng is None:
-            self.lines = crlf_to_lf(new_text).split("\n")
+            self._lines = _encode(crlf_to_lf(new_text)).split(b"\n")
             return
         start, end = rng["start"], rng["end"]
         sl, sc = self.clamp(int(start["line"]), int(start["character"]))
         el, ec = self.clamp(int(end["line"]), int(end["character"]))
         if (el, ec) < (sl, sc):
             sl, sc, el, ec = el, ec, sl, sc
-        combined = self.lines[sl][:sc] + new_text + self.lines[el][ec:]
+        combined = self.line(sl)[:sc] + new_text + self.line(el)[ec:]
         replacement = crlf_to_lf(combined).split("\n")
-        if el + 1 < len(self.lines) and replacement[-1].endswith("\r"):
+        if el + 1 < len(self._lines) and replacement[-1].endswith("\r"):
             # The edit left a '\r' right before an existing line break: a CRLF Lean would fold.
             replacement[-1] = replacement[-1][:-1]
-        self.lines[sl : el + 1] = replacement
+        self._lines[sl : el + 1] = [_encode(line) for line in replacement]
 
 
 class DocumentMirror:

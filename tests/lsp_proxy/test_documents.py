@@ -109,6 +109,7 @@ def test_random_edits_match_utf16_reference(text, data):
     text = text.replace("\r", "")
     _, doc = opened(text)
     lines = doc.lines
+    assert len(lines) == doc.line_count
 
     def position() -> tuple[int, int]:
         line = data.draw(st.integers(0, len(lines) - 1))
