@@ -84,6 +84,17 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
         return self.status == "accepted"
 
 
+def _refuse_after_exit(text: str, decl: Declaration) -> None:
+    """Lean stops elaborating a file at ``#exit``: copies after it would get no diagnostics at
+    all, which must not read as acceptance."""
+    if "#exit" not in text[: decl.start]:
+        return
+    tokens = tokenize(text[: decl.start], keep_comments=False)
+    for first, second in zip(tokens, tokens[1:]):
+        if first.text == "#" and second.text == "exit" and second.start == first.end:
+            raise ValueError("the declaration comes after `#exit`, so Lean does not elaborate it")
+
+
 @dataclass(frozen=True)
 class CheckTarget:
     """Where candidates go: ``uri``/``text`` of the user's file (a snapshot), the enclosing
@@ -103,6 +114,7 @@ class CheckTarget:
             raise ValueError(f"no declaration encloses the sorry at line {location.line + 1}")
         if decl.in_mutual:
             raise ValueError(f"the sorry at line {location.line + 1} is in a `mutual` block, which cannot be checked")
+        _refuse_after_exit(text, decl)
         others = any(
             s.start != location.start and decl.start <= s.start < decl.end for s in locate_sorries(text)
         )
@@ -121,6 +133,7 @@ class CheckTarget:
             raise ValueError(f"no declaration at line {line + 1}")
         if decl.in_mutual:
             raise ValueError(f"line {line + 1} is in a `mutual` block, which cannot be checked")
+        _refuse_after_exit(text, decl)
         others = any(decl.start <= s.start < decl.end for s in locate_sorries(text))
         return cls(uri, text, decl, hole_at_cursor(text, offset), others)
 

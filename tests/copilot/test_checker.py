@@ -571,3 +571,17 @@ def test_self_reference_rename_leaves_shadowing_binders_alone() -> None:
     means the binder (it shadows the declaration), so nothing is renamed."""
     shadow, _ = _shadow("theorem t (t : Nat) : t = t := by\n  have := t\n  sorry\n", ["rfl"])
     assert "theorem _lc_cand_0 (t : Nat) : t = t := by\n  have := t\n  rfl" in shadow
+
+
+def test_declarations_after_exit_are_refused() -> None:
+    """Lean elaborates nothing after `#exit`, so a copy there would show no error at all: such
+    targets are refused with a clear reason (a `#exit` inside a comment does not count)."""
+    import pytest
+
+    text = "theorem a : True := trivial\n\n#exit\n\ntheorem t : True := by\n  sorry\n"
+    with pytest.raises(ValueError, match="#exit"):
+        CheckTarget.for_sorry("file:///p/A.lean", text, locate_sorries(text)[0])
+    with pytest.raises(ValueError, match="#exit"):
+        CheckTarget.at_cursor("file:///p/A.lean", text, 5, 2)
+    commented = text.replace("#exit", "-- #exit")
+    assert CheckTarget.for_sorry("file:///p/A.lean", commented, locate_sorries(commented)[0]).decl.name == "t"
