@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 FROM_EDITOR, FROM_PROXY, INTERNAL = 0, 1, 2
 _MIRRORED = frozenset({m.DID_OPEN, m.DID_CHANGE, m.DID_CLOSE})
 _BATCH = 512
-_ALIAS_PREFIX_B = ALIAS_PREFIX
 
 Spawn = Callable[[], Awaitable[ServerHandle]]
 
@@ -356,7 +355,7 @@ class Router:
     def _alias_request(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
         """Give an editor request whose id looks like ours an alias, so ids never collide."""
         self._alias_counter += 1
-        alias = f"{_ALIAS_PREFIX_B}{self._alias_counter}"
+        alias = f"{ALIAS_PREFIX}{self._alias_counter}"
         self._aliases[alias] = env.id  # type: ignore[assignment]
         self._alias_of[env.id] = alias  # type: ignore[index]
         message = wire.decode_any(body)
@@ -372,7 +371,11 @@ class Router:
         return id_
 
     def _lean_safe_reply(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
-        """Lean cannot parse error codes outside its list (§1.1): map them to -32603."""
+        """Lean cannot parse error codes outside its list (§1.1), nor a reply without jsonrpc:
+        such replies are rewritten (code -32603); anything else passes byte for byte."""
+        code = wire.decode_error(env.error).code if env.error else None
+        if env.jsonrpc == "2.0" and (code is None or code in CODES_LEAN_ACCEPTS):
+            return body, env
         message = wire.decode_any(body)
         message["jsonrpc"] = "2.0"
         error = message.get("error")

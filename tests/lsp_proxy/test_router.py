@@ -535,3 +535,13 @@ async def test_frames_arriving_together_are_written_together():
     assert s.editor.writes - before <= 3
     assert [json.loads(b)["params"]["i"] for b in bodies] == list(range(50))
     await s.close()
+
+
+async def test_editor_error_reply_with_valid_code_passes_byte_for_byte():
+    """An editor error reply Lean can parse is forwarded as its original bytes."""
+    s = Session()
+    await s.handshake()
+    raw = b'{"jsonrpc":"2.0", "id":3, "error":{"code":-32601,"message":"nope"}}'
+    s.send_raw(encode_frame(raw))
+    await until(lambda: raw in s.server.raw_received)
+    await s.close()
