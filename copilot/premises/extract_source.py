@@ -49,7 +49,8 @@ _STOP = re.compile(r"[(\[{⟨⦃)\]}⟩⦄]|:=|\bwhere\b|\bderiving\b|\n[ \t]*\|
 _OPEN = "([{⟨⦃"
 _CLOSE = ")]}⟩⦄"
 _IMPORT = re.compile(rf"^(?:public\s+)?(?:meta\s+)?import\s+(?:all\s+)?({IDENT})", re.M)
-_FIELD_LINE = re.compile(rf"^([ \t]*)(\(?\s*{IDENT}(?:\s+{IDENT})*)")
+# Field names: identifiers followed by binders or the type's colon (`toFun (x : α) : β`, `x y : α`).
+X
 
 
 @dataclass
@@ -351,17 +352,13 @@ class _FileParser:
 
     def field(self, sname: str, item: str, pos: int) -> None:
         text = item.strip()
-        if text.startswith("(") or text.startswith("{") or text.startswith("["):
+        if text.startswith(("(", "{", "[", "⦃")):
             inner_end = _matching_bracket(text, 0)
-            text = text[1 : inner_end - 1]
-        head, sep, _ = text.partition(":")
-        if not sep or head.endswith(":=") or ":=" in head:
-            return  # `x := default` overrides an inherited field's default
-        names = head.split()
-        for n in names:
-            if IDENT_RE.fullmatch(n) is None:
-                return
-        for n in names:
+            text = text[1 : inner_end - 1].strip()
+        m = _FIELD_NAMES.match(text)
+        if m is None or text[m.end() :].lstrip().startswith(":="):
+            return  # not a field, or `x := default` overriding an inherited field's default
+        for n in m.group(1).split():
             self.emit(f"{sname}.{n}", "field", item.strip(), self.doc_before(pos), (), pos)
 
     def constructors(self, iname: str, body: str, body_off: int) -> None:

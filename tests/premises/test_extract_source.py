@@ -147,3 +147,21 @@ def test_pool_extraction_matches_serial():
     pooled = extract_files(files, workers=2, pool_threshold=10)
     assert [r.declarations for r in serial] == [r.declarations for r in pooled]
     assert sum(len(r.declarations) for r in pooled) > 30
+
+
+def test_field_forms():
+    """Fields with binders, several names, brackets and defaults; default overrides are not fields."""
+    src = """structure Hom (α β : Type) where
+  toFun (x : α) : β
+  x y : Nat
+  (z : Nat)
+  [inst : Inhabited α]
+  w : Nat := 3
+structure Child extends Hom Nat Nat where
+  x := 5
+  extra : Nat
+"""
+    got = {d.name: d for d in extract_text(src, "H.lean").declarations}
+    assert {"Hom.toFun", "Hom.x", "Hom.y", "Hom.z", "Hom.inst", "Hom.w", "Child.extra", "Child.mk"} <= set(got)
+    assert "Child.x" not in got
+    assert got["Hom.toFun"].signature == "toFun (x : α) : β"
