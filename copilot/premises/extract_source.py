@@ -50,7 +50,7 @@ _OPEN = "([{⟨⦃"
 _CLOSE = ")]}⟩⦄"
 _IMPORT = re.compile(rf"^(?:public\s+)?(?:meta\s+)?import\s+(?:all\s+)?({IDENT})", re.M)
 # Field names: identifiers followed by binders or the type's colon (`toFun (x : α) : β`, `x y : α`).
-X
+_FIELD_NAMES = re.compile(rf"({IDENT}(?:[ \t]+{IDENT})*)\s*(?=[:(\[{{⦃])")
 
 
 @dataclass
