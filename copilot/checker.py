@@ -65,6 +65,7 @@ _TIMEOUT_MESSAGE = re.compile(
     r"deterministic\)? timeout|maximum recursion depth|maximum number of heartbeats|deep recursion detected", re.IGNORECASE
 )
 _AXIOMS_MESSAGE = re.compile(r"depends on axioms: \[(.*?)\]", re.DOTALL)
+_AXIOMS_REPORT = re.compile(r"depends on axioms: \[|does not depend on any axioms")
 _NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler")
 STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 
@@ -161,7 +162,10 @@ class CheckerConfig:
     batch (an earlier copy, added to the environment even when it failed, could otherwise be
     found by ``exact?`` or type-class search and lend its ``sorry``); ``allowed_axioms`` are
     the axioms an accepted proof may depend on (besides ``sorryAx`` when the declaration keeps
-    other sorries, and the native ones when the safety policy allows them)."""
+    other sorries, and the native ones when the safety policy allows them);
+    ``require_axiom_report`` accepts a copy only if Lean's ``#print axioms`` answer for it was
+    seen (positive evidence that Lean elaborated it; the Lean test double prints none unless
+    a scenario scripts it, hence off by default)."""
 
     max_heartbeats: int = 200_000
     wall_timeout: float = 30.0
@@ -173,6 +177,7 @@ class CheckerConfig:
     confirm_accepted: bool = True
     allowed_axioms: frozenset[str] = STANDARD_AXIOMS
     policy: SafetyPolicy = DEFAULT_POLICY
+    require_axiom_report: bool = False
 
 
 @dataclass
@@ -550,6 +555,9 @@ class Checker:
         error from ``#print axioms`` itself (the copy could not be found) is a failure too."""
         if slot.axiom_errors:
             return f"could not verify the proof's axioms: {slot.axiom_errors[0]}"
+        if self.config.require_axiom_report and slot.print_start >= 0:
+            if not any(_AXIOMS_REPORT.search(info) for info in slot.axiom_infos):
+                return "could not verify the proof's axioms: Lean printed none for it (was it elaborated?)"
         names = {
             name.strip()
             for listed in _AXIOMS_MESSAGE.findall("\n".join(slot.axiom_infos))

@@ -585,3 +585,38 @@ def test_declarations_after_exit_are_refused() -> None:
         CheckTarget.at_cursor("file:///p/A.lean", text, 5, 2)
     commented = text.replace("#exit", "-- #exit")
     assert CheckTarget.for_sorry("file:///p/A.lean", commented, locate_sorries(commented)[0]).decl.name == "t"
+
+
+async def test_required_axiom_report_is_positive_evidence(tmp_path: Path) -> None:
+    """With ``require_axiom_report`` a copy is accepted only when Lean's `#print axioms`
+    answer for it was seen ("does not depend on any axioms" or a list); a copy without one
+    (not elaborated) is not accepted. Without the option the same copy is accepted."""
+    scenario = write_scenario(
+        tmp_path / "report.json",
+        {
+            "declarations": {"(a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0": "a b : Nat\nh : a ≤ b\n⊢ a + 0 ≤ b + 0"},
+            "tactics": [
+                {"goal": "*", "tactic": "exact reported", "result": []},
+                {"goal": "*", "tactic": "exact silent", "result": []},
+            ],
+            "diagnostics": [
+                {
+                    "pattern": "exact reported\\s*\\n\\s*#print axioms (_lc_cand_\\d+)",
+                    "group": 1,
+                    "severity": 3,
+                    "message": "'_lc_cand_0' does not depend on any axioms",
+                },
+            ],
+        },
+    )
+    target = _target(tmp_path, "theorem t (a b : Nat) (h : a ≤ b) : a + 0 ≤ b + 0 := by\n  sorry\n")
+    async with double_client(scenario) as client:
+        strict = Checker(client, CheckerConfig(require_axiom_report=True))
+        strict_results = await strict.check_many(target, ["exact reported", "exact silent"])
+        await strict.close()
+        lenient = Checker(client)
+        lenient_results = await lenient.check_many(target, ["exact silent"])
+        await lenient.close()
+    assert [r.status for r in strict_results] == ["accepted", "error"]
+    assert "printed none" in strict_results[1].message
+    assert lenient_results[0].status == "accepted"

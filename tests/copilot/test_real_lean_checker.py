@@ -59,7 +59,7 @@ async def test_real_lean_verdicts_batched_and_single(project: Path) -> None:
     output the checker parses) get the same verdicts batched and one at a time."""
     client = await start_lean(["lake", "serve", "--"], project, request_timeout=LEAN_TIMEOUT)
     try:
-        checker = Checker(client, CheckerConfig(open_timeout=LEAN_TIMEOUT, wall_timeout=120))
+        checker = Checker(client, CheckerConfig(open_timeout=LEAN_TIMEOUT, wall_timeout=120, require_axiom_report=True))
         target = _target(project, "add_zero'")
         goals, kind = await checker.initial_goals(target)
         assert (goals, kind) == (["n : Nat\n⊢ n + 0 = n"], "tactic")
@@ -81,7 +81,7 @@ async def test_real_lean_copies_of_attributed_and_recursive_declarations(project
     correctly: the copies elaborate (attribute dropped, self-reference renamed)."""
     client = await start_lean(["lake", "serve", "--"], project, request_timeout=LEAN_TIMEOUT)
     try:
-        checker = Checker(client, CheckerConfig(open_timeout=LEAN_TIMEOUT, wall_timeout=120))
+        checker = Checker(client, CheckerConfig(open_timeout=LEAN_TIMEOUT, wall_timeout=120, require_axiom_report=True))
         twice = await checker.check_many(_target(project, "twice"), ["omega", "rfl"])
         assert twice[0].status == "accepted", twice[0]
         assert twice[1].status == "error"
