@@ -203,3 +203,67 @@ async def test_configuration_updates_apply_without_restart(tmp_path, scenario):
         assert "workspace/didChangeConfiguration" in received
     finally:
         await session.close()
+
+
+async def test_progress_suggestions_on_a_blank_line(tmp_path, scenario):
+    """On a blank line of an unfinished proof, a step that changes the goal is a `progress`
+    suggestion with the goals Lean reports after it, ranked after every closing one."""
+    text = "theorem swap (p q : Prop) : p ∧ q → q ∧ p := by\n  \n"
+    session = await Session.start(tmp_path, scenario=scenario, models={"steps": {"table": {
+        "⊢ p ∧ q → q ∧ p": ["intro h", "tauto"]}}})
+    try:
+        uri = session.open("S.lean", text)
+        await session.wait_diagnostics(uri, 1)
+        await session.until(lambda: _model_ready(session, "steps"))
+        result = (await session.request("$/leanCompanion/suggest", {
+            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}}))["result"]
+        assert result["goal"] == "p q : Prop\n⊢ p ∧ q → q ∧ p"
+        by_tactic = {s["tactic"]: s for s in result["suggestions"]}
+        assert by_tactic["tauto"]["verdict"] == "closes"
+        assert by_tactic["intro h"]["verdict"] == "progress"
+        assert by_tactic["intro h"]["goalsAfter"] == ["p q : Prop\nh : p ∧ q\n⊢ q ∧ p"]
+        verdicts = [s["verdict"] for s in result["suggestions"]]
+        assert verdicts == sorted(verdicts, key=lambda v: v != "closes")
+        assert "range" not in by_tactic["tauto"]  # inserted at the cursor
+    finally:
+        await session.close()
+
+
+async def test_premises_from_the_project_index(tmp_path, scenario):
+    """With the index enabled, `status` reports it ready, `$/leanCompanion/premises` returns the
+    project's declarations for the goal with the documented fields, and the code actions on a
+    `sorry` include `Insert premise <name>`."""
+    session = await Session.start(tmp_path, scenario=scenario, config="", handshake=False)
+    try:
+        (session.root / ".lean-companion.toml").write_text("[index]\nenabled = true\n", encoding="utf-8")
+        (session.root / "Lemmas.lean").write_text(
+            "theorem my_add_zero (n : Nat) : n + 0 = n := Nat.add_zero n\n"
+            "theorem my_mul_one (n : Nat) : n * 1 = n := Nat.mul_one n\n", encoding="utf-8")
+        await session.handshake()
+
+        async def ready():
+            status = (await session.request("$/leanCompanion/status", {}))["result"]
+            return status["index"]["state"] == "ready" and status["index"]["declarations"] >= 2
+
+        await session.until(ready, timeout=60)
+        (session.root / "A.lean").write_text("import Lemmas\n\n" + SORRY_FILE, encoding="utf-8")
+        uri = session.open("A.lean", "import Lemmas\n\n" + SORRY_FILE)
+        await session.wait_diagnostics(uri, 1)
+        premises = (await session.request("$/leanCompanion/premises", {
+            "textDocument": {"uri": uri}, "position": {"line": 3, "character": 2}, "k": 5}))["result"]["premises"]
+        names = [p["name"] for p in premises]
+        assert "my_add_zero" in names
+        first = premises[0]
+        assert set(first) == {"name", "signature", "module", "score"}
+
+        async def premise_actions():
+            actions = (await session.request("textDocument/codeAction", {
+                "textDocument": {"uri": uri}, "range": {"start": {"line": 3, "character": 2},
+                                                        "end": {"line": 3, "character": 2}},
+                "context": {"diagnostics": []}}))["result"]
+            return [a for a in actions if a["title"].startswith("Insert premise ")]
+
+        inserts = await session.until(premise_actions, timeout=30, interval=0.2)
+        assert inserts[0]["kind"] == "refactor.rewrite"
+    finally:
+        await session.close()
