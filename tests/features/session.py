@@ -27,7 +27,7 @@ def project(tmp_path: Path, *, models: dict[str, dict] | None = None, config: st
     root = tmp_path / "proj"
     root.mkdir(exist_ok=True)
     (root / "lean-toolchain").write_text("leanprover/lean4:v4.30.0\n")
-    lines = ["[index]", "enabled = false", ""]
+    lines = [] if "[index]" in config else ["[index]", "enabled = false", ""]
     if models:
         tactic = [m for m, b in models.items() if b.get("role", "tactic") == "tactic"]
         whole = [m for m, b in models.items() if b.get("role") == "whole-proof"]

@@ -233,9 +233,8 @@ async def test_premises_from_the_project_index(tmp_path, scenario):
     """With the index enabled, `status` reports it ready, `$/leanCompanion/premises` returns the
     project's declarations for the goal with the documented fields, and the code actions on a
     `sorry` include `Insert premise <name>`."""
-    session = await Session.start(tmp_path, scenario=scenario, config="", handshake=False)
+    session = await Session.start(tmp_path, scenario=scenario, config="[index]\nenabled = true\n", handshake=False)
     try:
-        (session.root / ".lean-companion.toml").write_text("[index]\nenabled = true\n", encoding="utf-8")
         (session.root / "Lemmas.lean").write_text(
             "theorem my_add_zero (n : Nat) : n + 0 = n := Nat.add_zero n\n"
             "theorem my_mul_one (n : Nat) : n * 1 = n := Nat.mul_one n\n", encoding="utf-8")
