@@ -21,7 +21,10 @@ from copilot.lean_lexer import Token, column_of, line_starts, tokenize
 HoleKind = Literal["tactic", "term"]
 
 DECL_KEYWORDS = frozenset(
-    {"theorem", "lemma", "def", "example", "instance", "abbrev", "opaque", "structure", "class", "inductive", "axiom"}
+    {
+        "theorem", "lemma", "def", "example", "instance", "abbrev", "opaque", "structure", "class", "inductive",
+        "axiom", "irreducible_def",
+    }
 )
 MODIFIERS = frozenset({"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "scoped", "local"})
 OTHER_COMMANDS = frozenset(
@@ -30,6 +33,13 @@ OTHER_COMMANDS = frozenset(
         "macro", "syntax", "elab", "notation", "macro_rules", "elab_rules", "mutual", "deriving", "export",
         "infix", "infixl", "infixr", "prefix", "postfix", "initialize", "omit", "include", "add_decl_doc",
         "open_locale", "alias", "compile_inductive", "assert_not_exists", "unseal", "seal",
+        # Lean, Batteries and Mathlib commands seen at column 0 (they end the previous declaration)
+        "module", "prelude", "builtin_initialize", "declare_syntax_cat", "register_option",
+        "register_builtin_option", "register_simp_attr", "simproc", "dsimproc", "simproc_decl",
+        "dsimproc_decl", "builtin_simproc", "suppress_compilation", "run_cmd", "run_meta", "run_elab",
+        "notation3", "binder_predicate", "unif_hint", "proof_wanted", "recall", "grind_pattern",
+        "library_note", "initialize_simps_projections", "declare_aesop_rule_sets", "add_aesop_rules",
+        "declare_simp_like_tactic", "elab_rules",
     }
 )
 # Commands that can scope the next declaration with Lean's `… in` combinator.

@@ -220,3 +220,17 @@ def test_header_end_covers_module_and_import_forms() -> None:
     assert text[: header_end(text)].endswith("meta import Q")
     assert header_end("-- c\ntheorem a : True := trivial\n") == 0
     assert "import Init.Core" in "prelude\nimport Init.Core\nnamespace X\n"[: header_end("prelude\nimport Init.Core\nnamespace X\n")]
+
+
+def test_other_commands_at_column_zero_end_the_previous_declaration() -> None:
+    """Commands of Lean, Batteries and Mathlib at column 0 (`proof_wanted`, `simproc`,
+    `suppress_compilation`, …) end the previous declaration, so a sorry after them is not
+    attributed to it; `irreducible_def` is itself a declaration."""
+    text = (
+        "theorem a : True := trivial\n\nproof_wanted hard : 1 = 2\n\nsuppress_compilation\n\n"
+        "irreducible_def f (n : Nat) : Nat := sorry\n"
+    )
+    decls = declarations(text)
+    assert [(d.keyword, d.name) for d in decls] == [("theorem", "a"), ("irreducible_def", "f")]
+    assert decls[0].end == len("theorem a : True := trivial")
+    assert [loc.declaration for loc in locate_sorries(text)] == ["f"]
