@@ -287,8 +287,7 @@ def _models(ctx: CompanionContext) -> list[dict]:
     from local_models.catalog import all_models
     from local_models.loader import resolve
 
-    out: list[dict] = [{"id": "portfolio", "role": "tactic", "backend": "portfolio", "installed": True,
-                        "active": True, "sizeBytes": 0}]
+    out: list[dict] = []
     states = ctx.sources.status()
     try:
         entries = all_models(ctx.config)
@@ -315,6 +314,11 @@ def _models(ctx: CompanionContext) -> list[dict]:
             if states[model_id]["error"]:
                 item["error"] = states[model_id]["error"]
         out.append(item)
+    # the always-on portfolio last, so that editors showing "the first active tactic model"
+    # (the VS Code status bar) name a loaded model when there is one
+    out.sort(key=lambda m: not m["active"])
+    out.append({"id": "portfolio", "role": "tactic", "backend": "portfolio", "installed": True, "active": True,
+                "sizeBytes": 0})
     return out
 
 

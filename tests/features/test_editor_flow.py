@@ -158,7 +158,7 @@ async def test_companion_requests_never_reach_lean(tmp_path, scenario):
         session.notify("$/leanCompanion/cancel", {"requestToken": "nothing"})
         status = (await session.request("$/leanCompanion/status", {}))["result"]
         assert status["protocolVersion"] == 1 and isinstance(status["pid"], int)
-        assert status["models"][0]["id"] == "portfolio" and status["index"]["state"] == "absent"
+        assert status["models"][-1]["id"] == "portfolio" and status["index"]["state"] == "absent"
         assert status["lean"] == {"running": True, "restarts": 0}
         assert status["logFile"].endswith("proxy.log")
         bad = await session.request("$/leanCompanion/suggest", {"textDocument": {"uri": 3}, "position": {}})
