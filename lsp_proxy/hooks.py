@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsp_proxy.errors import METHOD_NOT_FOUND, ResponseError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE = 1.0
@@ -225,6 +227,37 @@ class HookRegistry:
                     hook.failed("exception")
                 else:
                     hook.succeeded()
+
+    # -- dispatch from outside the editor connection (lsp_proxy.side_channel) ---------------
+
+    async def dispatch_request(self, method: str, params: Any) -> Any:
+        """Answer a request that arrived outside the editor connection with the interceptor that
+        claims it, exactly as the router would; ``ResponseError(-32601)`` when none does.
+
+        A ``ResponseError`` from the handler propagates as it is; any other exception counts as a
+        failure of the hook and propagates too (the caller turns it into -32603)."""
+        hook = self.claim(method, params)
+        if hook is None:
+            raise ResponseError(METHOD_NOT_FOUND, f"No request handler found for '{method}'")
+        try:
+            result = await hook.fn(params)
+        except (asyncio.CancelledError, ResponseError):
+            raise
+        except Exception:
+            hook.failed("exception")
+            raise
+        hook.succeeded()
+        return result
+
+    def dispatch_notification(self, method: str, params: Any) -> bool:
+        """Run the editor-direction observers and transformers of a notification that arrived
+        outside the editor connection; whatever they return, nothing is forwarded to Lean.
+        Returns whether any hook is registered for it. Never raises (hooks fail open)."""
+        if not self.has_notification_hook(Direction.FROM_EDITOR, method):
+            return False
+        self.notify_observers(Direction.FROM_EDITOR, method, params)
+        self.transform_params(Direction.FROM_EDITOR, method, params)
+        return True
 
     def transform_initialize(self, result: dict) -> tuple[dict, bool]:
         """Run the initialize hooks on a copy of Lean's InitializeResult."""
