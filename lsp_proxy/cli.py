@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lsp_proxy.logs import setup_logging
 from lsp_proxy.router import Router
+from lsp_proxy.side_channel import start_side_channel
 from lsp_proxy.transport import LeanProcess, ServerCommand, open_stdio
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ def main(argv: Sequence[str] | None = None, install: Install | None = None) -> i
                 command.describe())
     protocol_out = _protect_stdout()
     try:
-        return asyncio.run(serve(command, install, stdin_fd=0, stdout_fd=protocol_out))
+        return asyncio.run(serve(command, install, stdin_fd=0, stdout_fd=protocol_out,
+                                 side_channel=install is not None, log_file=log_path))
     except KeyboardInterrupt:
         return 130
 
@@ -132,8 +134,12 @@ class _LogStream:
         pass
 
 
-async def serve(command: ServerCommand, install: Install | None, *, stdin_fd: int, stdout_fd: int) -> int:
-    """Run one proxy session over the given descriptors."""
+async def serve(command: ServerCommand, install: Install | None, *, stdin_fd: int, stdout_fd: int,
+                side_channel: bool = False, log_file: Path | None = None) -> int:
+    """Run one proxy session over the given descriptors.
+
+    With ``side_channel`` (``lean-companion serve``), the fallback socket and status file of
+    docs/editor-protocol.md §6 (:mod:`lsp_proxy.side_channel`) live as long as the session."""
     editor_in, editor_out = await open_stdio(stdin_fd, stdout_fd)
     router = Router(editor_in, editor_out, lambda: LeanProcess.spawn(command))
     if install is not None:
@@ -145,7 +151,14 @@ async def serve(command: ServerCommand, install: Install | None, *, stdin_fd: in
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, _on_signal, router, sig)
-    return await router.run()
+    # Side channel: started after the signal handlers so that a SIGTERM also removes its files.
+    channel = await start_side_channel(router.hooks, root=command.cwd or os.getcwd(),
+                                       log_file=log_file) if side_channel else None
+    try:
+        return await router.run()
+    finally:
+        if channel is not None:
+            await channel.close()
 
 
 def _on_signal(router: Router, sig: int) -> None:
