@@ -255,13 +255,22 @@ def strip_tags(tagged: Any) -> str:
     return ""
 
 
+def _hyp_text(hyp: dict) -> str:
+    """A hypothesis bundle's type, with ``:= value`` for a let-bound one (``x : Nat := 5``),
+    as Lean's plain goal printer shows it."""
+    text = strip_tags(hyp.get("type"))
+    if hyp.get("val") is not None:
+        text += f" := {strip_tags(hyp['val'])}"
+    return text
+
+
 def parse_interactive_goals(result: Any) -> list[InteractiveGoal] | None:
     """Flatten an ``InteractiveGoals`` JSON result (§3.6) to :class:`InteractiveGoal` s."""
     if result is None:
         return None
     goals = []
     for goal in result.get("goals", []):
-        hyps = [(list(h.get("names", [])), strip_tags(h.get("type"))) for h in goal.get("hyps", [])]
+        hyps = [(list(h.get("names", [])), _hyp_text(h)) for h in goal.get("hyps", [])]
         goals.append(
             InteractiveGoal(
                 hyps=hyps,

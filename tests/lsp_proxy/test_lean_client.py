@@ -298,3 +298,29 @@ def test_sorry_warning_matches_every_lean_wording(message: str, expected: bool) 
     warning = Diagnostic(range=Range(zero, zero), message=message, severity=2)
     assert warning.is_sorry_warning is expected
     assert not Diagnostic(range=Range(zero, zero), message=message, severity=3).is_sorry_warning
+
+
+def test_interactive_goal_text_shows_let_values_like_plain_goal() -> None:
+    """A let-bound hypothesis (`val` in Lean's HypBundle) is shown `x : Nat := 5`, the way
+    `$/lean/plainGoal` prints it; case tags and the conv prefix are kept."""
+    from lsp_proxy.lean_client import parse_interactive_goals
+
+    result = {
+        "goals": [
+            {
+                "hyps": [
+                    {"names": ["a", "b"], "fvarIds": ["_1", "_2"], "type": {"text": "Nat"}},
+                    {"names": ["x"], "fvarIds": ["_3"], "type": {"tag": [{"info": {"p": "1"}}, {"text": "Nat"}]},
+                     "val": {"append": [{"text": "2 + "}, {"text": "3"}]}},
+                ],
+                "type": {"text": "x = 5"},
+                "goalPrefix": "⊢ ",
+                "userName": "h",
+                "mvarId": "_m",
+                "ctx": {"p": "0"},
+            },
+            {"hyps": [], "type": {"text": "True = True"}, "goalPrefix": "| ", "mvarId": "_n", "ctx": {"p": "2"}},
+        ]
+    }
+    goals = parse_interactive_goals(result)
+    assert [g.text for g in goals] == ["case h\na b : Nat\nx : Nat := 2 + 3\n⊢ x = 5", "| True = True"]
