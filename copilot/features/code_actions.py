@@ -58,11 +58,12 @@ def companion_actions(ctx: CompanionContext, params: dict) -> list[dict]:
             preferred = False
             for suggestion in result.suggestions[:MAX_TRY]:
                 action = {
-                    "title": f"Try: {suggestion.tactic}",
+                    "title": f"Try: {verdict_title(suggestion)}",
                     "kind": "quickfix",
                     "diagnostics": [],
                     "edit": target.edit(suggestion.tactic),
-                    "data": {"leanCompanion": 1, "kind": "try", "verdict": suggestion.verdict},
+                    "data": {"leanCompanion": 1, "kind": "try", "verdict": suggestion.verdict,
+                             "tactic": suggestion.tactic},
                 }
                 if suggestion.verdict == "closes" and not preferred:
                     action["isPreferred"] = preferred = True
@@ -90,6 +91,7 @@ def companion_actions(ctx: CompanionContext, params: dict) -> list[dict]:
 
 
 def verdict_title(suggestion: Any) -> str:
+    """``simp (closes the goal)`` / ``intro h (1 goal left)``: the tactic marked with its verdict."""
     return f"{suggestion.tactic} ({_verdict_label(suggestion.verdict, len(suggestion.goals_after))})"
 
 

@@ -93,7 +93,8 @@ async def test_code_actions_and_diagnostics_on_a_sorry(tmp_path, scenario):
         assert fill["command"]["command"].startswith("leanCompanion.proxy.")
         edit = tries[0]["edit"]["documentChanges"][0]
         assert edit["textDocument"] == {"uri": uri, "version": 1}
-        assert edit["edits"][0]["newText"] == tries[0]["title"][len("Try: "):]
+        assert tries[0]["title"] == f"Try: {tries[0]['data']['tactic']} (closes the goal)"
+        assert edit["edits"][0]["newText"] == tries[0]["data"]["tactic"]
         assert all(a["data"]["leanCompanion"] == 1 for a in tries)
 
         resolved = await session.request("codeAction/resolve", tries[0])
