@@ -8,9 +8,11 @@ and SIGTERM, and that misbehaving socket clients never disturb the editor's sess
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import sys
@@ -364,6 +366,15 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+def features_importable() -> bool:
+    """Whether `lean-companion serve` will install copilot's features (they answer status)."""
+    try:
+        importlib.import_module("copilot.features")
+    except ImportError:
+        return False
+    return True
+
+
 async def wait_status_file(folder: Path, pid: int, proc: asyncio.subprocess.Process) -> dict:
     path = folder / f"{pid}.json"
     for _ in range(400):
@@ -407,12 +418,10 @@ async def test_companion_serve_announces_and_serves_its_socket(tmp_path):
         assert hello["result"]["version"] == info["companionVersion"]
         await socket_client.send({"id": 1, "method": "$/leanCompanion/status", "params": {}})
         reply = await socket_client.receive(30)
-        try:
-            import copilot.features  # noqa: F401
-        except ImportError:
-            assert reply["error"]["code"] == -32601
-        else:
+        if features_importable():
             assert reply["result"]["pid"] == client.proc.pid and reply["result"]["protocolVersion"] == 1
+        else:
+            assert reply["error"]["code"] == -32601
         socket_client.close()
         assert client.proc.stdin is not None
         client.proc.stdin.close()
@@ -529,3 +538,64 @@ async def test_did_change_configuration_overlay_applies_and_reaches_lean(tmp_pat
     forwarded = [entry for entry in read_log(log)
                  if entry["dir"] == "recv" and entry.get("method") == "workspace/didChangeConfiguration"]
     assert [entry["params"] for entry in forwarded] == [params]
+
+
+EXTENSION_OUT = REPO / "vscode-extension" / "out" / "src"
+NODE_CLIENT = r"""
+const { readStatusFiles, chooseProxy } = require(process.argv[1] + '/statusFiles.js')
+const { RpcSocketClient } = require(process.argv[1] + '/rpcSocket.js')
+;(async () => {
+    const proxy = chooseProxy(await readStatusFiles(process.argv[2]), process.argv[3])
+    const intruder = await RpcSocketClient.connect(proxy.socket)
+    const refused = await intruder.request('$/leanCompanion/hello', { token: 'b'.repeat(32), client: 'vscode' })
+        .then(() => 'answered', error => error.message)
+    const client = await RpcSocketClient.connect(proxy.socket)
+    const hello = await client.request('$/leanCompanion/hello', { token: proxy.token, client: 'vscode' })
+    const status = await client.request('$/leanCompanion/status', {}).then(r => r, e => ({ code: e.code }))
+    client.close()
+    process.stdout.write(JSON.stringify({ pid: proxy.pid, refused, hello, status }))
+})().catch(error => { process.stderr.write(String(error)); process.exit(1) })
+"""
+
+
+def _compiled_client() -> Path:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    for name in ("statusFiles", "rpcSocket"):
+        js, ts = EXTENSION_OUT / f"{name}.js", REPO / "vscode-extension" / "src" / f"{name}.ts"
+        if not js.exists() or js.stat().st_mtime < ts.stat().st_mtime:
+            pytest.skip(f"{js} missing or older than its source (npm run compile in vscode-extension)")
+    return Path(node)
+
+
+async def test_vscode_extension_client_reaches_the_real_proxy(tmp_path):
+    """The extension's own compiled client code (statusFiles.js picks the proxy for a document,
+    rpcSocket.js talks to it) against a real `lean-companion serve`: a wrong token is refused
+    (connection closed), the right one gets hello and status (copilot's, or -32601 without it)."""
+    node = _compiled_client()
+    runtime = tmp_path / "runtime"
+    root = project(tmp_path)
+    argv = [sys.executable, "-m", "copilot.cli", "serve", "--log-file", str(tmp_path / "proxy.log"), "--",
+            *double_command("--elab-delay-ms", "10")]
+    proxy = await Client.start(argv, env=environment(tmp_path), cwd=root)
+    try:
+        await wait_status_file(runtime, proxy.proc.pid, proxy.proc)
+        script = await asyncio.create_subprocess_exec(
+            str(node), "-e", NODE_CLIENT, str(EXTENSION_OUT), str(runtime), str(root / "Foo" / "A.lean"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(script.communicate(), 30)
+        assert script.returncode == 0, err.decode()
+        seen = json.loads(out)
+        assert seen["pid"] == proxy.proc.pid
+        assert seen["refused"] == "connection to lean-companion closed"
+        assert seen["hello"]["protocolVersion"] == 1
+        if features_importable():
+            assert seen["status"]["pid"] == proxy.proc.pid
+        else:
+            assert seen["status"] == {"code": -32601}
+        assert proxy.proc.stdin is not None
+        proxy.proc.stdin.close()
+        await asyncio.wait_for(proxy.proc.wait(), 15)
+    finally:
+        await proxy.kill()
