@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             ("update one file p50 / p99", f"{statistics.median(r['update']):.1f} / {_pct(r['update'], 99):.1f} ms", f"target ≤ 250 ms: {'OK' if _pct(r['update'], 99) <= 250 else 'MISSED'}"),
         ]
         w = max(len(a) for a, _, _ in rows)
-        print(f"\npremise index at scale ({os.cpu_count()} cores, {args.queries} queries)")
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\npremise index at scale ({os.cpu_count()} cores, load average {load} at the end, {args.queries} queries)")
         for a, b, c in rows:
             print(f"{a:<{w}}  {b}  {c}")
         return 0

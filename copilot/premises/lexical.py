@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 K1 = 2.0
 B = 0.9
 #: Postings read per query at most (see ``LexicalIndex.scores``).
-MAX_POSTINGS = 200_000
+MAX_POSTINGS = 100_000
 _EMPTY = ""
 
 
