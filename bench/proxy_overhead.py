@@ -9,7 +9,8 @@ Prints, as medians over the rounds (direct and proxied runs alternate):
   documents of ``--lines`` lines, didChange typing bursts, hover, completion, plainGoal,
   waitForDiagnostics, and large publishDiagnostics from the server);
 * **added latency per request** (p50/p99): a ping-pong of requests, one at a time, with the
-  double's processing delays off, proxied minus direct at each percentile;
+  double's processing delays off, proxied minus direct at each percentile (the two sessions
+  take turns request by request, so both see the same background load);
 * the proxy's **RSS** (psutil) with all documents open, and at the end of the session.
 
 Targets (docs/proxy.md): ratio <= 1.05, added p99 <= 1 ms, RSS <= 100 MB.
@@ -177,20 +178,29 @@ async def editing_session(argv: list[str], args: argparse.Namespace, proxy: bool
     return result
 
 
-async def ping_pong(argv: list[str], count: int) -> list[float]:
-    """Request latencies, one request at a time, no edits (the double answers at once)."""
-    session = await start(argv)
+async def ping_pong(direct_argv: list[str], proxied_argv: list[str], count: int) -> tuple[list[float], list[float]]:
+    """Request latencies, one request at a time, no edits (the double answers at once).
+
+    The direct and the proxied session run side by side and take turns request by request, so
+    both see the same background load.
+    """
     uri = "file:///bench/P.lean"
-    session.send({"method": "textDocument/didOpen", "params": {"textDocument": {
-        "uri": uri, "languageId": "lean4", "version": 1, "text": lean_document(200, 0)}}})
-    await session.request("w", "textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
-    latencies = []
+    sessions = [await start(direct_argv), await start(proxied_argv)]
+    for session in sessions:
+        session.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "lean4", "version": 1, "text": lean_document(200, 0)}}})
+        await session.request("w", "textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
+    latencies: tuple[list[float], list[float]] = ([], [])
     for i in range(count):
         method, params = (("$/lean/plainGoal", {"textDocument": {"uri": uri}, "position": pos(7, 2)}) if i % 2 else
                           ("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(5, 9)}))
-        latencies.append(await session.request(10_000 + i, method, params))
-    await session.close()
-    return latencies[count // 10:]  # drop the warm-up
+        order = (0, 1) if i % 2 else (1, 0)
+        for which in order:
+            latencies[which].append(await sessions[which].request(10_000 + i, method, params))
+    for session in sessions:
+        await session.close()
+    warm = count // 10
+    return latencies[0][warm:], latencies[1][warm:]
 
 
 async def memory(argv: list[str], args: argparse.Namespace) -> tuple[float, float]:
@@ -247,9 +257,8 @@ async def main_async(args: argparse.Namespace) -> int:
         proxy_walls.append(walls[True].wall)
         messages = walls[True].messages_out + walls[True].messages_in
         cpu_per_message.append(walls[True].proxy_cpu / walls[True].proxy_messages * 1e6)
-        lat: dict[bool, list[float]] = {}
-        for through_proxy in order:
-            lat[through_proxy] = await ping_pong(proxied(quiet_double) if through_proxy else quiet_double, args.pings)
+        direct_lat, proxied_lat = await ping_pong(quiet_double, proxied(quiet_double), args.pings)
+        lat = {False: direct_lat, True: proxied_lat}
         p50s.append((percentile(lat[True], 0.5) - percentile(lat[False], 0.5)) * 1e3)
         p99s.append((percentile(lat[True], 0.99) - percentile(lat[False], 0.99)) * 1e3)
         direct_p50.append(percentile(lat[False], 0.5) * 1e3)
@@ -282,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edit-lines", type=int, default=60)
     parser.add_argument("--docs", type=int, default=50, help="documents open for the RSS measurement")
     parser.add_argument("--lines", type=int, default=5000)
-    parser.add_argument("--pings", type=int, default=1000)
-    parser.add_argument("--elab-delay-ms", type=int, default=0)
+    parser.add_argument("--pings", type=int, default=2000)
+    parser.add_argument("--elab-delay-ms", type=int, default=20,
+                        help="the double's debounce in the timed session (Lean's own is 200 ms)")
     parser.add_argument("--diag-bytes", type=int, default=20000, help="pad every publishDiagnostics by this much")
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args))

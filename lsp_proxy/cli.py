@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -147,6 +148,7 @@ async def serve(command: ServerCommand, install: Install | None, *, stdin_fd: in
             install(router)
         except Exception:
             logger.exception("installing the companion features failed; running as a plain proxy")
+    gc.freeze()  # start-up objects never need collecting: keeps later GC passes short
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
