@@ -117,7 +117,7 @@ def private_dir(folder: Path) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (POSIX: signal 0)."""
+    """Whether a process with this pid exists (POSIX only: signal 0 probes without signalling)."""
     if pid <= 0:
         return False
     try:
@@ -126,14 +126,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    except OSError:  # Windows: os.kill(pid, 0) is not a probe; treat unknown as alive
-        return True
     return True
 
 
 def remove_stale_files(folder: Path, own_pid: int, suffix: str) -> list[Path]:
-    """Delete ``<pid><suffix>`` files in ``folder`` whose pid is dead; returns what was removed."""
-    removed = []
+    """Delete ``<pid><suffix>`` files in ``folder`` whose pid is dead; returns what was removed.
+
+    Does nothing on Windows, where ``os.kill(pid, 0)`` would send CTRL_C_EVENT instead of probing
+    (readers ignore files of dead pids anyway)."""
+    removed: list[Path] = []
+    if sys.platform == "win32":
+        return removed
     with contextlib.suppress(OSError):
         for path in folder.glob(f"*{suffix}"):
             stem = path.name[: -len(suffix)]
@@ -229,6 +232,7 @@ class SideChannel:
         if not private_dir(self.folder):
             raise OSError(f"the runtime folder {self.folder} is not usable")
         remove_stale_files(self.folder, self.pid, ".json")
+        remove_stale_files(self.folder, self.pid, ".json.tmp")
         if sys.platform == "win32":
             self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
             port = self._server.sockets[0].getsockname()[1]

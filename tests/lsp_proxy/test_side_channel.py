@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -304,16 +305,18 @@ async def dead_pid() -> int:
 
 
 async def test_stale_files_removed_live_and_foreign_kept(places, tmp_path):
-    """Files of dead pids go at start; a live pid's file and unrelated files stay."""
+    """Status files (and leftover .tmp files) of dead pids go at start; a live pid's file and
+    unrelated files stay."""
     places.mkdir(parents=True)
     dead = await dead_pid()
     (places / f"{dead}.json").write_text("{}")
+    (places / f"{dead}.json.tmp").write_text("{")
     (places / f"{os.getppid()}.json").write_text("{}")
     (places / "notes.json").write_text("{}")
     channel = SideChannel(registry([]), root=tmp_path, log_file=None)
     await channel.start()
     await channel.close()
-    assert not (places / f"{dead}.json").exists()
+    assert not (places / f"{dead}.json").exists() and not (places / f"{dead}.json.tmp").exists()
     assert (places / f"{os.getppid()}.json").exists() and (places / "notes.json").exists()
     assert remove_stale_files(places, os.getpid(), ".json") == []
 
@@ -326,6 +329,23 @@ async def test_a_replaced_status_file_is_not_removed(places, tmp_path):
     status.write_text(json.dumps({"token": "f" * 32}))
     await channel.close()
     assert json.loads(status.read_text()) == {"token": "f" * 32}
+
+
+def test_atexit_removes_the_files_of_an_unclosed_channel(places, tmp_path):
+    """A process that exits without close() (e.g. an unexpected return path) still removes its
+    status file and socket at interpreter exit."""
+    code = ("import asyncio; from lsp_proxy.hooks import HookRegistry; from lsp_proxy.side_channel import SideChannel\n"
+            "async def main():\n"
+            "    channel = SideChannel(HookRegistry(), root='.', log_file=None)\n"
+            "    await channel.start()\n"
+            "    print(channel.status_file, channel.socket_file, flush=True)\n"
+            "asyncio.run(main())\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    status, sock = result.stdout.split()
+    assert Path(status).parent == places and Path(sock).name.endswith(".sock")
+    assert not os.path.exists(status) and not os.path.exists(sock)
 
 
 # ------------------------------------------------------------------------ real proxy processes
