@@ -307,11 +307,17 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
         elif name is not None and decl.name_start is not None and decl.name_end is not None:
             copy = _edit(copy, decl.name_start - decl.start, decl.name_end - decl.start, name, marks)
         keyword_at = decl.keyword_start - decl.start
-        protected = re.search(r"(?<![\w.])protected\s+", copy[:keyword_at])
-        if protected and name is not None:
+        protected = next(
+            (t for t in tokenize(copy[:keyword_at], keep_comments=False) if t.kind == "ident" and t.text == "protected"),
+            None,
+        )
+        if protected is not None and name is not None:
             # A protected copy could not be named by its short name in `#print axioms`.
-            copy = _edit(copy, protected.start(), protected.end(), "", marks)
-            keyword_at -= protected.end() - protected.start()
+            end = protected.end
+            while end < keyword_at and copy[end] in " \n":
+                end += 1
+            copy = _edit(copy, protected.start, end, "", marks)
+            keyword_at -= end - protected.start
         copy = _strip_attributes(copy, keyword_at, marks)
         cand_end = marks[0]
         parsed = declarations(copy)

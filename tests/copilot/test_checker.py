@@ -620,3 +620,10 @@ async def test_required_axiom_report_is_positive_evidence(tmp_path: Path) -> Non
     assert [r.status for r in strict_results] == ["accepted", "error"]
     assert "printed none" in strict_results[1].message
     assert lenient_results[0].status == "accepted"
+
+
+def test_protected_is_dropped_as_a_keyword_not_as_a_word_in_the_doc_comment() -> None:
+    """Only the `protected` modifier is dropped from copies; the word in a doc comment stays."""
+    text = "namespace Foo\n\n/-- Not protected by anything. -/\nprotected theorem bar : True := by\n  sorry\n"
+    shadow, _ = _shadow(text, ["trivial"])
+    assert "/-- Not protected by anything. -/\ntheorem _lc_cand_0 : True := by\n  trivial" in shadow
