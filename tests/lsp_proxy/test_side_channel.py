@@ -453,6 +453,35 @@ async def test_companion_serve_announces_and_serves_its_socket(tmp_path):
     assert not os.path.exists(sock)
 
 
+async def test_configure_over_the_socket_reaches_the_companion(tmp_path):
+    """`$/leanCompanion/configure` sent on the socket reaches copilot's handler as it would on the
+    LSP connection: `suggest` disappears from status.features, and comes back with `{}`."""
+    pytest.importorskip("copilot.features")
+    runtime = tmp_path / "runtime"
+    argv = [sys.executable, "-m", "copilot.cli", "serve", "--log-file", str(tmp_path / "proxy.log"), "--",
+            *double_command("--elab-delay-ms", "10")]
+    proxy = await Client.start(argv, env=environment(tmp_path), cwd=project(tmp_path))
+    try:
+        info = await wait_status_file(runtime, proxy.proc.pid, proxy.proc)
+        client = await SocketClient.connect(info["socket"]["path"])
+        await client.hello(info["token"])
+        features = []
+        for id_, overlay in ((1, None), (2, {"suggest": {"enabled": False}}), (3, {})):
+            if overlay is not None:
+                await client.send({"method": "$/leanCompanion/configure", "params": {"settings": overlay}})
+            await client.send({"id": id_, "method": "$/leanCompanion/status", "params": {}})
+            reply = await client.receive(30)
+            assert reply["id"] == id_
+            features.append("suggest" in reply["result"]["features"])
+        assert features == [True, False, True]
+        client.close()
+        assert proxy.proc.stdin is not None
+        proxy.proc.stdin.close()
+        await asyncio.wait_for(proxy.proc.wait(), 15)
+    finally:
+        await proxy.kill()
+
+
 async def test_sigterm_removes_status_file_and_socket(tmp_path):
     """SIGTERM to `lean-companion serve`: the proxy stops and its status file and socket are gone."""
     runtime = tmp_path / "runtime"
