@@ -108,6 +108,7 @@ def registry(log: list) -> HookRegistry:
         raise RuntimeError("boom")
 
     async def slow(params: Any) -> Any:
+        log.append(("slow started", params))
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -254,9 +255,12 @@ async def test_disconnect_mid_request_cancels_it(places, tmp_path):
         client = await SocketClient.connect(channel.address["path"])
         await client.hello(channel.token)
         await client.send({"id": 1, "method": "$/leanCompanion/slow", "params": {"n": 2}})
-        await asyncio.sleep(0.1)
+        for _ in range(250):
+            if ("slow started", {"n": 2}) in log:
+                break
+            await asyncio.sleep(0.02)
         client.writer.transport.abort()
-        for _ in range(50):
+        for _ in range(250):
             if ("slow cancelled", {"n": 2}) in log:
                 break
             await asyncio.sleep(0.02)
