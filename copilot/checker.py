@@ -519,9 +519,23 @@ class Checker:
             logger.warning("could not reset shadow %s: %s", doc.uri, exc)
 
     def _attribute(self, text: str, slots: list[_Slot], diagnostics: list[Diagnostic]) -> None:
+        """Give each diagnostic to the copy (or its ``#print axioms`` line) where it starts.
+        A parse error that runs past the end of a command is reported at the next token:
+        the next copy's first line (its ``set_option``, which is always valid) or the end of
+        the text; it belongs to the copy before (at the first copy: to the user's prefix)."""
+        starts = {slot.start: index for index, slot in enumerate(slots)}
         for diag in diagnostics:
             start = diag.extent.start
             offset = lsp_to_offset(text, start.line, start.character)
+            if diag.is_error and diag.message.startswith("unexpected") and slots:
+                index = starts.get(offset)
+                if index is not None:
+                    if index > 0:
+                        slots[index - 1].diagnostics.append(diag)
+                    continue
+                if offset >= max(slots[-1].end, slots[-1].print_end):
+                    slots[-1].diagnostics.append(diag)
+                    continue
             for slot in slots:
                 if slot.start <= offset < slot.end:
                     slot.diagnostics.append(diag)

@@ -627,3 +627,31 @@ def test_protected_is_dropped_as_a_keyword_not_as_a_word_in_the_doc_comment() ->
     text = "namespace Foo\n\n/-- Not protected by anything. -/\nprotected theorem bar : True := by\n  sorry\n"
     shadow, _ = _shadow(text, ["trivial"])
     assert "/-- Not protected by anything. -/\ntheorem _lc_cand_0 : True := by\n  trivial" in shadow
+
+
+def test_parse_errors_reported_at_the_next_command_belong_to_the_copy_before() -> None:
+    """Lean reports a parse error that runs past a command at the next token: the next copy's
+    `set_option` line, or the end of the text when nothing follows (module files print no
+    axioms). Such an error is the previous copy's; one at the first copy's start comes from
+    the user's unfinished prefix and is nobody's. Other diagnostics stay where they start."""
+    from lsp_proxy.lean_client import Diagnostic, Position, Range
+
+    text = "module\n\ntheorem t : True := by\n  sorry\n"
+    target = CheckTarget.for_sorry("file:///p/A.lean", text, locate_sorries(text)[0])
+    shadow, slots = build_shadow_text(target, ["trivial", "exact", "simp at"], CheckerConfig())
+
+    def at(offset: int, message: str, severity: int = 1) -> Diagnostic:
+        line = shadow.count("\n", 0, offset)
+        character = offset - (shadow.rfind("\n", 0, offset) + 1)
+        return Diagnostic(range=Range(Position(line, character), Position(line, character)), message=message, severity=severity)
+
+    diagnostics = [
+        at(slots[0].start, "unexpected token 'set_option'; expected term"),
+        at(slots[2].start, "unexpected token 'set_option'; expected term"),
+        at(len(shadow), "unexpected end of input; expected term"),
+        at(slots[2].start + 5, "some other error"),
+    ]
+    Checker.__new__(Checker)._attribute(shadow, slots, diagnostics)
+    assert [d.message for d in slots[0].diagnostics] == []
+    assert [d.message for d in slots[1].diagnostics] == ["unexpected token 'set_option'; expected term"]
+    assert sorted(d.message for d in slots[2].diagnostics) == ["some other error", "unexpected end of input; expected term"]
