@@ -73,15 +73,10 @@ def install(router: Any) -> CompanionContext:
         "$/leanCompanion/premises": lambda p: custom_requests.premises(ctx, p),
         "$/leanCompanion/status": lambda p: custom_requests.status(ctx, p),
     }
-    notifications = {
-        "$/leanCompanion/configure": lambda p: custom_requests.configure(ctx, p),
-        "$/leanCompanion/cancel": lambda p: custom_requests.cancel(ctx, p),
-    }
 
     def on_initialized(_method: str, _params: Any) -> None:
         if not ctx.initialized:
             ctx.start()
-            ctx.spawn(_open_socket(ctx, requests, notifications), "companion-socket")
 
     hooks.observe("initialized", on_initialized, direction=Direction.FROM_EDITOR)
 
@@ -150,19 +145,6 @@ def install(router: Any) -> CompanionContext:
     router.subscribe(lean_state)
     logger.info("lean-companion features installed (pid %s, project %s)", ctx.pid, ctx.project_root)
     return ctx
-
-
-async def _open_socket(ctx: CompanionContext, requests: dict, notifications: dict) -> None:
-    """The fallback channel (docs/editor-protocol.md §6); a failure only costs that channel."""
-    from copilot.features.socket_channel import SocketChannel
-
-    channel = SocketChannel(requests, notifications, version=custom_requests.package_version(),
-                            root=ctx.project_root, log_file=custom_requests.log_file(), pid=ctx.pid)
-    try:
-        await channel.start()
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("companion socket not available: %s", exc)
-        channel.remove_files()
 
 
 async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims

@@ -1,5 +1,6 @@
-"""The fallback channel (docs/editor-protocol.md §6) of a real `lean-companion serve`: status
-file, token-checked hello, the same requests as on the LSP connection, files removed at exit."""
+"""The companion's requests over the proxy's fallback side channel (docs/editor-protocol.md §6,
+lsp_proxy/side_channel.py) of a real `lean-companion serve`: the features answer there exactly
+as on the LSP connection."""
 from __future__ import annotations
 
 import asyncio
@@ -22,10 +23,10 @@ async def _connect(path: str):
     return FrameReader(reader), writer
 
 
-async def test_socket_channel_answers_companion_requests(tmp_path, scenario):
-    """The status file appears (0600) with the socket and token; a wrong token is refused (the
-    connection closes); with the right one, status and suggest answer as on the LSP connection;
-    Lean methods are not served there; the files are removed when the proxy exits."""
+async def test_side_channel_answers_companion_requests(tmp_path, scenario):
+    """Through the side channel found by its status file, a wrong token is refused; with the
+    right one, the features answer status and suggest as on the LSP connection, Lean methods are
+    not served there, and the files are removed when the proxy exits."""
     session = await Session.start(tmp_path, scenario=scenario)
     runtime = tmp_path / "runtime"
     try:
