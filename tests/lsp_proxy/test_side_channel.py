@@ -25,7 +25,13 @@ import pytest
 from lsp_proxy.errors import INVALID_PARAMS, ResponseError
 from lsp_proxy.framing import FrameReader, encode_frame
 from lsp_proxy.hooks import DROP, Direction, HookRegistry
-from lsp_proxy.side_channel import MAX_SOCKET_PATH, SideChannel, remove_stale_files, socket_candidates
+from lsp_proxy.side_channel import (
+    MAX_SOCKET_PATH,
+    SideChannel,
+    private_dir,
+    remove_stale_files,
+    socket_candidates,
+)
 from tests.lean_double import double_command
 from tests.lean_double.msglog import read_log
 from tests.lsp_proxy.client import REPO, Client
@@ -300,6 +306,22 @@ async def test_long_runtime_dir_uses_the_temp_dir(places, tmp_path, monkeypatch)
     finally:
         await channel.close()
     assert not path.exists()
+
+
+def test_private_dir_refuses_links_and_files_and_tightens_modes(tmp_path):
+    """A folder for our files must be a real directory of ours: a symlink or a file is refused
+    (someone else could control it), an existing 0755 folder is made 0700."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o755)
+    os.chmod(real, 0o755)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    plain = tmp_path / "file"
+    plain.write_text("x")
+    assert not private_dir(link) and not private_dir(plain)
+    assert private_dir(real) and stat.S_IMODE(os.stat(real).st_mode) == 0o700
+    deeper = tmp_path / "new" / "deeper"
+    assert private_dir(deeper) and stat.S_IMODE(os.stat(deeper).st_mode) == 0o700
 
 
 async def dead_pid() -> int:
