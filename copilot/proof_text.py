@@ -26,7 +26,10 @@ DECL_KEYWORDS = frozenset(
         "axiom", "irreducible_def",
     }
 )
-MODIFIERS = frozenset({"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "scoped", "local"})
+# `public` and `meta` are the module system's (Lean 4.22+: `public theorem`, `meta def`).
+MODIFIERS = frozenset(
+    {"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "scoped", "local", "public", "meta"}
+)
 OTHER_COMMANDS = frozenset(
     {
         "namespace", "end", "section", "open", "variable", "universe", "set_option", "import", "attribute",

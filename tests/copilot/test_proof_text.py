@@ -234,3 +234,17 @@ def test_other_commands_at_column_zero_end_the_previous_declaration() -> None:
     assert [(d.keyword, d.name) for d in decls] == [("theorem", "a"), ("irreducible_def", "f")]
     assert decls[0].end == len("theorem a : True := trivial")
     assert [loc.declaration for loc in locate_sorries(text)] == ["f"]
+
+
+def test_module_system_modifiers_start_declarations() -> None:
+    """In module-system files `public`/`meta` modifiers (and `@[expose]`) start a declaration
+    at column 0 like `private` does; `public section` and `public import` are no declarations."""
+    text = (
+        "module\n\npublic import Foo\n\npublic section\n\ntheorem a : True := trivial\n\n"
+        "@[expose] public def b : Nat := 1\n\nmeta def c : Nat := 2\n\npublic theorem d : True := by\n  sorry\n"
+    )
+    decls = declarations(text)
+    assert [(d.keyword, d.name) for d in decls] == [("theorem", "a"), ("def", "b"), ("def", "c"), ("theorem", "d")]
+    assert text[decls[1].start : decls[1].keyword_start] == "@[expose] public "
+    assert decls[0].end == text.index("trivial") + len("trivial")
+    assert [loc.declaration for loc in locate_sorries(text)] == ["d"]
