@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/proxy_overhead.py [--rounds 3] [--steps 800] [--docs 50] [--lines 5000]
 
-Prints, as medians over the rounds (direct and proxied runs alternate):
+Prints, as medians over the rounds (the direct and the proxied session run side by side and
+take turns, so both see the same background load):
 
 * **wall-time ratio** of a realistic session (>= 10,000 messages on the wire: didOpen of ``--docs``
   documents of ``--lines`` lines, didChange typing bursts, hover, completion, plainGoal,
@@ -135,31 +136,31 @@ async def open_documents(session: Session, count: int, lines: int, prefix: str) 
     return docs
 
 
-async def editing_session(argv: list[str], args: argparse.Namespace, proxy: bool) -> Result:
-    """The realistic session: open the edited documents, then typing bursts with requests in between."""
-    result = Result()
-    started = time.perf_counter()
-    session = await start(argv)
-    process = psutil.Process(session.proc.pid) if proxy else None
-    cpu_before = sum(process.cpu_times()[:2]) if process is not None else 0.0
-    count_before = session.count_in + session.count_out
-    docs = await open_documents(session, args.edit_docs, args.edit_lines, "E")
-    versions = dict.fromkeys(docs, 1)
-    rid = 1000
-    for step in range(args.steps):
-        uri = docs[step % len(docs)]  # the user edits a few files
+class Editor:
+    """One side of the timed session: a session plus the editing script's state."""
+
+    def __init__(self, session: Session, docs: list[str], args: argparse.Namespace) -> None:
+        self.session = session
+        self.docs = docs
+        self.args = args
+        self.versions = dict.fromkeys(docs, 1)
+
+    async def step(self, step: int) -> None:
+        """A typing burst, its deletion, then one request the editor waits for."""
+        session, args = self.session, self.args
+        uri = self.docs[step % len(self.docs)]  # the user edits a few files
         line = 6 + 5 * (step % max(1, (args.edit_lines - 10) // 5))
         for k in range(args.burst):
-            versions[uri] += 1
+            self.versions[uri] += 1
             session.send({"method": "textDocument/didChange", "params": {
-                "textDocument": {"uri": uri, "version": versions[uri]},
+                "textDocument": {"uri": uri, "version": self.versions[uri]},
                 "contentChanges": [{"range": {"start": pos(line, 2 + k), "end": pos(line, 2 + k)}, "text": "x"}]}})
-        for k in range(args.burst):  # and deletes what was typed
-            versions[uri] += 1
+        for _ in range(args.burst):  # and deletes what was typed
+            self.versions[uri] += 1
             session.send({"method": "textDocument/didChange", "params": {
-                "textDocument": {"uri": uri, "version": versions[uri]},
+                "textDocument": {"uri": uri, "version": self.versions[uri]},
                 "contentChanges": [{"range": {"start": pos(line, 2), "end": pos(line, 3)}, "text": ""}]}})
-        rid += 1
+        rid = 1000 + step
         kind = step % 4
         if kind == 0:
             await session.request(rid, "textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(line - 1, 9)})
@@ -168,14 +169,40 @@ async def editing_session(argv: list[str], args: argparse.Namespace, proxy: bool
         elif kind == 2:
             await session.request(rid, "$/lean/plainGoal", {"textDocument": {"uri": uri}, "position": pos(line, 2)})
         else:
-            await session.request(rid, "textDocument/waitForDiagnostics", {"uri": uri, "version": versions[uri]})
-    if process is not None:
-        result.proxy_cpu = sum(process.cpu_times()[:2]) - cpu_before
-        result.proxy_messages = session.count_in + session.count_out - count_before
-    await session.close()
-    result.wall = time.perf_counter() - started
-    result.messages_out, result.messages_in = session.count_out, session.count_in
-    return result
+            await session.request(rid, "textDocument/waitForDiagnostics", {"uri": uri, "version": self.versions[uri]})
+
+
+async def timed(coro) -> tuple[object, float]:
+    started = time.perf_counter()
+    value = await coro
+    return value, time.perf_counter() - started
+
+
+async def paired_sessions(direct_argv: list[str], proxied_argv: list[str], args: argparse.Namespace) -> dict[bool, Result]:
+    """The realistic session, directly and through the proxy, side by side: the two take turns
+    step by step (alternating which goes first), and each one's wall time is the sum of its own
+    start-up, steps and shut-down. Both therefore run under the same background load."""
+    results = {False: Result(), True: Result()}
+    editors: dict[bool, Editor] = {}
+    for proxy, argv in ((False, direct_argv), (True, proxied_argv)):
+        session, elapsed = await timed(start(argv))
+        docs, opened = await timed(open_documents(session, args.edit_docs, args.edit_lines, "E"))
+        results[proxy].wall += elapsed + opened
+        editors[proxy] = Editor(session, docs, args)  # type: ignore[arg-type]
+    process = psutil.Process(editors[True].session.proc.pid)
+    cpu_before = sum(process.cpu_times()[:2])
+    count_before = editors[True].session.count_in + editors[True].session.count_out
+    for step in range(args.steps):
+        for proxy in ((False, True) if step % 2 else (True, False)):
+            _, elapsed = await timed(editors[proxy].step(step))
+            results[proxy].wall += elapsed
+    results[True].proxy_cpu = sum(process.cpu_times()[:2]) - cpu_before
+    results[True].proxy_messages = editors[True].session.count_in + editors[True].session.count_out - count_before
+    for proxy, editor in editors.items():
+        _, elapsed = await timed(editor.session.close())
+        results[proxy].wall += elapsed
+        results[proxy].messages_out, results[proxy].messages_in = editor.session.count_out, editor.session.count_in
+    return results
 
 
 async def ping_pong(direct_argv: list[str], proxied_argv: list[str], count: int) -> tuple[list[float], list[float]]:
@@ -247,11 +274,7 @@ async def main_async(args: argparse.Namespace) -> int:
     p50s, p99s, direct_p50, direct_p99 = [], [], [], []
     messages = 0
     for round_ in range(args.rounds):
-        order = [False, True] if round_ % 2 == 0 else [True, False]
-        walls: dict[bool, Result] = {}
-        for through_proxy in order:
-            walls[through_proxy] = await editing_session(proxied(double) if through_proxy else double, args,
-                                                         through_proxy)
+        walls = await paired_sessions(double, proxied(double), args)
         ratios.append(walls[True].wall / walls[False].wall)
         direct_walls.append(walls[False].wall)
         proxy_walls.append(walls[True].wall)
