@@ -255,9 +255,23 @@ def _declaration(source: str, seg: list[Token]) -> Declaration | None:
     code = [t for t in seg if t.kind != "comment"]
     end = code[-1].end if code else keyword.end
     name = name_start = name_end = None
-    after = seg[keyword_index + 1] if keyword_index + 1 < len(seg) else None
+    name_index = keyword_index + 1
+    if (
+        keyword.text == "instance"
+        and name_index + 1 < len(seg)
+        and seg[name_index].text == "("
+        and seg[name_index + 1].text == "priority"
+    ):
+        # `instance (priority := low) foo : C` names the instance after its priority.
+        depth = 0
+        for j in range(name_index, len(seg)):
+            depth += {"(": 1, ")": -1}.get(seg[j].text, 0)
+            if depth == 0:
+                name_index = j + 1
+                break
+    after = seg[name_index] if name_index < len(seg) else None
     if after is not None and after.kind == "ident" and keyword.text != "example":
-        following = seg[keyword_index + 2] if keyword_index + 2 < len(seg) else None
+        following = seg[name_index + 1] if name_index + 1 < len(seg) else None
         if keyword.text != "instance" or following is None or following.text in (":", "(", "[", "{", "⦃", "where"):
             name, name_start, name_end = after.text, after.start, after.end
     assign = None

@@ -248,3 +248,15 @@ def test_module_system_modifiers_start_declarations() -> None:
     assert text[decls[1].start : decls[1].keyword_start] == "@[expose] public "
     assert decls[0].end == text.index("trivial") + len("trivial")
     assert [loc.declaration for loc in locate_sorries(text)] == ["d"]
+
+
+def test_instance_names_after_a_priority() -> None:
+    """`instance (priority := low) foo : C` is named `foo`; an anonymous instance with a
+    priority, or with binders, has no name."""
+    text = (
+        "instance (priority := low) instFoo : Inhabited Nat := ⟨0⟩\n\n"
+        "instance (priority := 100) : Inhabited Bool := ⟨true⟩\n\n"
+        "instance (n : Nat) : Inhabited (Fin (n + 1)) := ⟨0⟩\n"
+    )
+    assert [d.name for d in declarations(text)] == ["instFoo", None, None]
+    assert declarations(text)[0].signature == ": Inhabited Nat"
