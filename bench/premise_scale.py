@@ -147,12 +147,20 @@ def child(project: Path, cache: Path, n_queries: int, out: Path) -> None:
         t = time.perf_counter()
         idx.search(q, 32)
         lat.append((time.perf_counter() - t) * 1000)
-    lat_file = []
+    lat_file = []  # the user works in a few files: 20 files, queries spread over them
+    work_files = [Path(files[(i * 7919) % len(files)].path) for i in range(20)]
+    for f in work_files:
+        idx.search(queries[0], 32, file=f, line=10_000)  # first query from each file
     for i, q in enumerate(queries):
-        f = Path(files[(i * 7919) % len(files)].path)
+        t = time.perf_counter()
+        idx.search(q, 32, file=work_files[i % len(work_files)], line=10_000)
+        lat_file.append((time.perf_counter() - t) * 1000)
+    lat_cold = []  # first query from a file never queried before (import closure computed)
+    for i, q in enumerate(queries[:100]):
+        f = Path(files[(i * 104729 + 13) % len(files)].path)
         t = time.perf_counter()
         idx.search(q, 32, file=f, line=10_000)
-        lat_file.append((time.perf_counter() - t) * 1000)
+        lat_cold.append((time.perf_counter() - t) * 1000)
     lat_prefix = []
     for d in decls[:: max(1, len(decls) // 200)][:200]:
         t = time.perf_counter()
@@ -170,7 +178,7 @@ def child(project: Path, cache: Path, n_queries: int, out: Path) -> None:
         assert idx.search(f"fresh lemma {i}", 1)[0].name.endswith(f"fresh_lemma_{i}")
     out.write_text(json.dumps({
         "open_s": open_s, "rss_before_mb": rss0, "rss_open_mb": None, "rss_mb": rss_after_queries,
-        "decls": len(decls), "q": lat, "q_file": lat_file, "q_prefix": lat_prefix, "update": upd,
+        "decls": len(decls), "q": lat, "q_file": lat_file, "q_cold": lat_cold, "q_prefix": lat_prefix, "update": upd,
         "rss_final_mb": _rss_mb(), "numpy": np.__version__,
     }))
 
@@ -224,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             ("open stored index (fresh process)", f"{r['open_s']:.2f} s", ""),
             ("RSS after open + queries", f"{r['rss_mb']:.0f} MiB (python+numpy alone {r['rss_before_mb']:.0f} MiB)", f"target ≤ 400 MiB: {'OK' if r['rss_mb'] <= 400 else 'MISSED'}"),
             ("query p50 / p99 (goal, k=32)", f"{statistics.median(r['q']):.2f} / {_pct(r['q'], 99):.2f} ms", f"target p99 ≤ 10 ms: {'OK' if _pct(r['q'], 99) <= 10 else 'MISSED'}"),
-            ("query + accessibility p50 / p99", f"{statistics.median(r['q_file']):.2f} / {_pct(r['q_file'], 99):.2f} ms", ""),
+            ("query + accessibility p50 / p99", f"{statistics.median(r['q_file']):.2f} / {_pct(r['q_file'], 99):.2f} ms", "(20 working files)"),
+            ("  first query from a new file", f"{statistics.median(r['q_cold']):.2f} / {_pct(r['q_cold'], 99):.2f} ms", "(import closure computed)"),
             ("prefix completion p50 / p99", f"{statistics.median(r['q_prefix']):.2f} / {_pct(r['q_prefix'], 99):.2f} ms", ""),
             ("update one file p50 / p99", f"{statistics.median(r['update']):.1f} / {_pct(r['update'], 99):.1f} ms", f"target ≤ 250 ms: {'OK' if _pct(r['update'], 99) <= 250 else 'MISSED'}"),
         ]
