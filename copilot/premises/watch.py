@@ -1,7 +1,8 @@
 """Keep a ``PremiseIndex`` current: watchdog events on the project's ``.lean`` files, debounced.
 
 Saves and creations re-extract the file, deletions remove it, a rename is a removal of the
-old path and an update of the new one. Events for one path within ``debounce`` seconds
+old path and an update of the new one. Build and package folders (``.lake``, ``build``...)
+are not watched; top-level folders created after ``start`` are not watched either. Events for one path within ``debounce`` seconds
 collapse into one update, applied on a worker thread (never the caller's event loop).
 """
 from __future__ import annotations
@@ -64,7 +65,13 @@ class ProjectWatcher:
 
     def start(self) -> None:
         """Start the observer and the update thread."""
-        self._observer.schedule(_Handler(self), str(self.root), recursive=True)
+        # Watch the root itself and each top-level folder except build/package folders, so a
+        # project's `.lake` (thousands of build folders) costs no inotify watches.
+        handler = _Handler(self)
+        self._observer.schedule(handler, str(self.root), recursive=False)
+        for child in sorted(self.root.iterdir()):
+            if child.is_dir() and child.name not in _IGNORED_PARTS and not child.name.startswith("."):
+                self._observer.schedule(handler, str(child), recursive=True)
         self._observer.start()
         self._thread.start()
 

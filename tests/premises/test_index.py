@@ -180,6 +180,9 @@ def test_watchdog_save_delete_rename(project, cache):
         assert wait_for(lambda: [h.file for h in idx.search("watched lemma two", k=1)] == ["Demo/Moved.lean"])
         moved.unlink()
         assert wait_for(lambda: "watched_lemma_two" not in names(idx.search("watched lemma two", k=50)))
+        top = project / "TopLevel.lean"  # a file directly in the project root
+        top.write_text("theorem root_level_fact : True := trivial\n")
+        assert wait_for(lambda: names(idx.search("root level fact", k=1)) == ["root_level_fact"])
         assert idx.search_prefix("watched", 5) == []
     finally:
         idx.stop_watching()
