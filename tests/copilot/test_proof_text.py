@@ -1,6 +1,8 @@
 """Token-aware sorry location, declaration finding, hole filling and statement stripping."""
 from __future__ import annotations
 
+import pytest
+
 from copilot.proof_text import (
     declarations,
     fill_hole,
@@ -260,3 +262,33 @@ def test_instance_names_after_a_priority() -> None:
     )
     assert [d.name for d in declarations(text)] == ["instFoo", None, None]
     assert declarations(text)[0].signature == ": Inhabited Nat"
+
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("theorem a : True := by sorry\n", [("tactic", "a")]),
+        ("theorem a : True := by\n  sorry\n", [("tactic", "a")]),
+        ("theorem a : True ∧ True := by\n  constructor\n  · sorry\n  · exact sorry\n", [("tactic", "a"), ("term", "a")]),
+        ("theorem a (n : Nat) : n = n := by\n  cases n\n  case zero => sorry\n  next m =>\n    sorry\n", [("tactic", "a")] * 2),
+        ("theorem a : True ∧ True := by\n  constructor <;> sorry\n", [("tactic", "a")]),
+        ("theorem a (n : Nat) : n = n := by\n  induction n with\n  | zero => sorry\n  | succ k ih => sorry\n", [("tactic", "a")] * 2),
+        ("def a : Nat → Nat := fun x => sorry\n", [("term", "a")]),
+        ("theorem a : True ∧ True := ⟨sorry, sorry⟩\n", [("term", "a")] * 2),
+        ("theorem a : True ∧ True := ⟨by sorry, trivial⟩\n", [("tactic", "a")]),
+        ("theorem a : True := by\n  have h : True := sorry\n  exact h\n", [("term", "a")]),
+        ("theorem a : True := aux\nwhere aux : True := sorry\n", [("term", "a")]),
+        ("namespace A\nsection\nvariable (n : Nat)\ntheorem a : n = n := by\n  sorry\nend\nend A\n", [("tactic", "a")]),
+        ("/- /- sorry -/ sorry -/\ntheorem a : True := by\n  -- sorry\n  sorry\n", [("tactic", "a")]),
+        ('def s := "sorry"\ndef «sorry» := 1\ntheorem a : s = "sorry" := by\n  sorry\n', [("tactic", "a")]),
+        ("structure P where\n  x : Nat\nderiving Repr\n\n@[simp] theorem a : True := by\n  sorry\n", [("tactic", "a")]),
+        ("private theorem a : True := by\n  sorry\n\nnoncomputable def b : Nat := sorry\n", [("tactic", "a"), ("term", "b")]),
+        ("instance : Inhabited Nat := sorry\n", [("term", None)]),
+        ("theorem a (x : Int) : 0 ≤ |x| := by\n  sorry\n", [("tactic", "a")]),
+    ],
+)
+def test_real_lean_snippets_locate_and_classify(text: str, expected: list[tuple[str, str | None]]) -> None:
+    """Real Lean 4 corner cases: every real sorry is found (none in comments, strings or
+    `«sorry»`), classified tactic/term, and attributed to its declaration."""
+    assert [(loc.kind, loc.declaration) for loc in locate_sorries(text)] == expected
