@@ -101,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     lex = LexicalIndex(build_base([document_tokens(d) for d in corpus]))
     enc = vec = None
     if not args.no_dense:
-        enc, vec = dense_vectors(corpus, REPO / "bench" / "results")
+        from local_models.errors import ModelError
+
+        try:
+            enc, vec = dense_vectors(corpus, REPO / "bench" / "results")
+        except ModelError as e:
+            print(f"dense encoder unavailable ({e}); run with --no-dense for the lexical rows only", file=sys.stderr)
+            return 2
         qvec = enc.encode([dense_query_text(q["statement"]) for q in queries], batch_size=64)
 
     n = len(corpus)
