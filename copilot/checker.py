@@ -344,8 +344,10 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
 def _header_errors(text: str, slots: list[_Slot], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Errors in the header (imports) of the shadow text: when the header fails, Lean
     elaborates no command at all (lean-lsp-protocol.md §2.4), so the copies get no
-    diagnostics either way."""
-    limit = max(1, header_end(text))
+    diagnostics either way. Lean logs a header failure at the header's first token
+    (`Lean.Elab.processHeader`); a file without imports has no header to fail, and an error at
+    its first character is the first declaration's."""
+    limit = header_end(text)
     first = slots[0].start if slots else len(text)
     out = []
     for diag in diagnostics:

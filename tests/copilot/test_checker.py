@@ -655,3 +655,20 @@ def test_parse_errors_reported_at_the_next_command_belong_to_the_copy_before() -
     assert [d.message for d in slots[0].diagnostics] == []
     assert [d.message for d in slots[1].diagnostics] == ["unexpected token 'set_option'; expected term"]
     assert sorted(d.message for d in slots[2].diagnostics) == ["some other error", "unexpected end of input; expected term"]
+
+
+def test_without_imports_an_error_at_the_start_is_no_header_error() -> None:
+    """A file without imports has no header that could fail: an error at its very first
+    character belongs to its first declaration, and does not reject the batch."""
+    from copilot.checker import _header_errors
+    from lsp_proxy.lean_client import Diagnostic, Position, Range
+
+    text = "lemma broken : True := trivial\n\ntheorem t : True := by\n  sorry\n"
+    target = CheckTarget.for_sorry("file:///p/A.lean", text, locate_sorries(text)[0])
+    shadow, slots = build_shadow_text(target, ["trivial"], CheckerConfig())
+    error = Diagnostic(range=Range(Position(0, 0), Position(0, 5)), message="unexpected identifier; expected command")
+    assert _header_errors(shadow, slots, [error]) == []
+    with_imports = "import Foo\n" + text
+    target = CheckTarget.for_sorry("file:///p/A.lean", with_imports, locate_sorries(with_imports)[0])
+    shadow, slots = build_shadow_text(target, ["trivial"], CheckerConfig())
+    assert _header_errors(shadow, slots, [error]) == [error]
