@@ -29,13 +29,27 @@ def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None, *, positiv
         cand = cand[mask[cand]]
     if len(cand) == 0:
         return np.zeros(0, dtype=np.int64)
-    vals = scores[cand]
-    if len(cand) > k:
-        part = np.argpartition(-vals, k - 1)[:k]
+    return cand[best_positions(scores[cand], k)]
+
+
+def best_positions(vals: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``vals``, largest first (exact).
+
+    For long arrays a threshold is taken first: the k-th largest of a strided sample is
+    exceeded by at least k values of the whole array, so only those few are partitioned.
+    """
+    n = len(vals)
+    if n <= k:
+        part = np.arange(n)
     else:
-        part = np.arange(len(cand))
-    order = part[np.argsort(-vals[part], kind="stable")]
-    return cand[order]
+        pool = np.arange(n)
+        if n > 64 * k:
+            sample = vals[:: n // (16 * k)]
+            threshold = np.partition(sample, len(sample) - k)[len(sample) - k]
+            pool = np.flatnonzero(vals >= threshold)
+        sub = vals[pool]
+        part = pool[np.argpartition(-sub, k - 1)[:k]] if len(pool) > k else pool
+    return part[np.argsort(-vals[part], kind="stable")]
 
 
 def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, k: float = RRF_K) -> dict[int, float]:

@@ -17,7 +17,7 @@ from . import store
 from .accessibility import import_closure
 from .dense import DenseIndex, encode_all
 from .extract_source import FileResult, extract_file, extract_files, module_name
-from .fusion import SAME_FILE_BOOST, rank_documents
+from .fusion import SAME_FILE_BOOST, best_positions, rank_documents
 from .lexical import LexicalIndex, build_base
 from .query import (
     dense_query_text, document_text, document_tokens, goal_query_tokens, module_tokens, query_tokens,
@@ -460,11 +460,7 @@ class PremiseIndex:
                 vals = lex[cand]
                 if access is not None and access[1] is not None:
                     vals = vals * np.where(self._all_file[cand] == access[1], 1.0 + SAME_FILE_BOOST, 1.0)
-                if len(cand) > k:
-                    part = np.argpartition(-vals, k - 1)[:k]
-                else:
-                    part = np.arange(len(cand))
-                part = part[np.argsort(-vals[part], kind="stable")]
+                part = best_positions(vals, k)
                 return [PremiseHit.from_declaration(self._decl(int(cand[i])), float(vals[i])) for i in part]
             mask = self.accessible_mask(file, line) if file is not None else self._alive
             same_file = None

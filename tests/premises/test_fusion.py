@@ -43,3 +43,17 @@ def test_lexical_only_ranking_and_mask():
     assert [d for d, _ in rank_documents(lex, None, mask, 5, ("zscore", 0.5))] == [3, 0]
     same = np.array([True, False, False, False])
     assert [d for d, _ in rank_documents(lex, None, mask, 5, ("zscore", 0.5), same_file=same)] == [0, 3]
+
+
+def test_best_positions_exact_on_long_arrays():
+    """The sampled-threshold selection returns exactly the k largest, in order, ties included."""
+    from copilot.premises.fusion import best_positions
+
+    rng = np.random.default_rng(0)
+    for n, k in ((50_000, 32), (10_000, 5), (3_000, 32), (20, 32)):
+        vals = rng.random(n).astype(np.float32)
+        vals[::7] = 0.5  # many ties
+        got = best_positions(vals, k)
+        want = np.argsort(-vals, kind="stable")[: min(k, n)]
+        np.testing.assert_array_equal(np.sort(vals[got])[::-1], vals[want])
+        assert np.all(np.diff(vals[got]) <= 0)
