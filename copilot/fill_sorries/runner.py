@@ -23,7 +23,7 @@ from typing import Literal
 import msgspec
 
 from copilot.checker import Checker, CheckerConfig, CheckTarget
-from copilot.proof_text import SorryLocation, declarations, locate_sorries, normalize_statement
+from copilot.proof_text import SorryLocation, declarations, locate_sorries, lsp_to_offset, normalize_statement
 from copilot.search import SearchConfig, SearchResult, search
 from local_models.generation import TacticGenerator
 from lsp_proxy.errors import LeanError
@@ -171,12 +171,36 @@ def statements_unchanged(old: str, new: str) -> bool:
     return before == after
 
 
-def _sorry_declarations(text: str) -> Counter:
-    return Counter(loc.declaration for loc in locate_sorries(text))
+def _declaration_index(decls, offset: int) -> int | None:
+    for index, decl in enumerate(decls):
+        if decl.start <= offset < max(decl.end, decl.start + 1):
+            return index
+    return None
+
+
+def _warned_declarations(text: str, diagnostics: Sequence[Diagnostic]) -> set[int]:
+    """Top-level declarations (by index) with a sorry warning. Newest Lean warns once per
+    auxiliary declaration too (``declaration `f.helper` uses `sorry` `` for a ``where``
+    helper): those land inside their top-level declaration and count for it."""
+    decls = declarations(text)
+    warned = set()
+    for d in diagnostics:
+        if d.is_sorry_warning:
+            index = _declaration_index(decls, lsp_to_offset(text, d.range.start.line, d.range.start.character))
+            if index is not None:
+                warned.add(index)
+    return warned
+
+
+def _sorry_declaration_indices(text: str) -> set[int]:
+    decls = declarations(text)
+    return {i for loc in locate_sorries(text) if (i := _declaration_index(decls, loc.start)) is not None}
 
 
 def judge_recheck(old_text: str, new_text: str, before: list[Diagnostic], after: list[Diagnostic]) -> RecheckOutcome:
-    """Decide whether the filled file is acceptable (see the module docstring)."""
+    """Decide whether the filled file is acceptable: statements unchanged, no new error, and
+    no filled declaration still warning about ``sorry`` (compared per top-level declaration,
+    which the unchanged statements keep in the same order)."""
     if not statements_unchanged(old_text, new_text):
         return RecheckOutcome(False, "a declaration's statement changed")
     old_errors = Counter(d.message for d in before if d.is_error)
@@ -185,14 +209,15 @@ def judge_recheck(old_text: str, new_text: str, before: list[Diagnostic], after:
     if extra:
         message = next(iter(extra)).splitlines()[0]
         return RecheckOutcome(False, f"new error in the file: {message}")
-    warned_before = sum(1 for d in before if d.is_sorry_warning)
-    warned_after = sum(1 for d in after if d.is_sorry_warning)
-    still_sorry = len(_sorry_declarations(new_text))
-    gone = len(_sorry_declarations(old_text)) - still_sorry
-    if warned_after > still_sorry:
-        return RecheckOutcome(False, "a filled declaration still uses sorry")
-    if warned_before and warned_after != max(0, warned_before - gone):
-        return RecheckOutcome(False, f"expected {max(0, warned_before - gone)} sorry warning(s), Lean reports {warned_after}")
+    still_sorry = _sorry_declaration_indices(new_text)
+    stray = _warned_declarations(new_text, after) - still_sorry
+    if stray:
+        name = declarations(new_text)[min(stray)].name or "an example"
+        return RecheckOutcome(False, f"{name} still uses sorry after filling")
+    lost = (_warned_declarations(old_text, before) & still_sorry) - _warned_declarations(new_text, after)
+    if lost:
+        name = declarations(new_text)[min(lost)].name or "an example"
+        return RecheckOutcome(False, f"Lean no longer reports the remaining sorry in {name}: the file did not elaborate as expected")
     return RecheckOutcome(True)
 
 

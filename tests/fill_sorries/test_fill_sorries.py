@@ -241,3 +241,23 @@ def test_missing_lean_is_a_clear_error(tmp_path):
     project = _project(tmp_path)
     code = main(["--project", str(project), "--server-cmd", "definitely-not-lake serve", "-q", "--no-index"])
     assert code == 2
+
+
+def test_recheck_counts_helper_warnings_per_top_level_declaration():
+    """Newest Lean also warns for `where` helpers; a remaining sorry in a helper of an unfilled
+    declaration must not make a correct fill of another declaration fail."""
+    import msgspec
+
+    old = ("theorem a (n : Nat) : n = n := by\n  sorry\n\n"
+           "def f (n : Nat) : Nat := helper n\nwhere helper (m : Nat) : Nat := sorry\n")
+    new = old.replace("  sorry\n", "  rfl\n", 1)
+
+    def warn(line, character, name):
+        return msgspec.convert({"range": {"start": {"line": line, "character": character},
+                                          "end": {"line": line, "character": character + 1}},
+                                "severity": 2, "message": f"declaration `{name}` uses `sorry`", "source": "Lean 4"}, Diagnostic)
+
+    before = [warn(0, 8, "a"), warn(3, 4, "f"), warn(4, 6, "f.helper")]
+    after_ok = [warn(3, 4, "f"), warn(4, 6, "f.helper")]
+    assert judge_recheck(old, new, before, after_ok).ok
+    assert not judge_recheck(old, new, before, [*after_ok, warn(0, 8, "a")]).ok
