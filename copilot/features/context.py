@@ -81,7 +81,6 @@ class CompanionContext:
     lean_running: bool = True
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.monotonic)
-    listeners: list[Callable[[], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ configuration
 
@@ -109,8 +108,6 @@ class CompanionContext:
         if self.initialized:
             self.sources.configure(config)
         self.cache.clear()
-        for notify in list(self.listeners):
-            notify()
         return problems
 
     def _make_checker(self, config: Config) -> Checker:

@@ -19,7 +19,6 @@ from copilot.features.suggest import current_target, suggestions
 from lsp_proxy.errors import (
     CONTENT_MODIFIED,
     INVALID_PARAMS,
-    REQUEST_CANCELLED,
     REQUEST_FAILED,
     LeanError,
     ResponseError,
@@ -355,7 +354,3 @@ def cancel(ctx: CompanionContext, params: Any) -> None:
     callback = ctx.tokens.get(token) if isinstance(token, str) else None
     if callback is not None:
         callback()
-
-
-__all__ = ["REQUEST_CANCELLED", "cancel", "configure", "did_change_configuration", "execute_fill_command",
-           "fill", "premises", "status", "suggest"]

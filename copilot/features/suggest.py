@@ -229,8 +229,6 @@ async def _compute_and_cache(ctx: CompanionContext, target: SuggestTarget) -> Su
             ctx.inflight.pop(key, None)
     ctx.remember(key, result)
     ctx.last_latency_ms = int(result.timings.total * 1000)
-    for notify in list(ctx.listeners):
-        notify()
     return result
 
 
