@@ -164,8 +164,9 @@ class CheckerConfig:
     the axioms an accepted proof may depend on (besides ``sorryAx`` when the declaration keeps
     other sorries, and the native ones when the safety policy allows them);
     ``require_axiom_report`` accepts a copy only if Lean's ``#print axioms`` answer for it was
-    seen (positive evidence that Lean elaborated it; the Lean test double prints none unless
-    a scenario scripts it, hence off by default)."""
+    seen (positive evidence that Lean elaborated it; on by default — turn it off only for a
+    server known not to answer ``#print axioms``, e.g. files of the module system, where the
+    checker omits it anyway)."""
 
     max_heartbeats: int = 200_000
     wall_timeout: float = 30.0
@@ -177,7 +178,7 @@ class CheckerConfig:
     confirm_accepted: bool = True
     allowed_axioms: frozenset[str] = STANDARD_AXIOMS
     policy: SafetyPolicy = DEFAULT_POLICY
-    require_axiom_report: bool = False
+    require_axiom_report: bool = True
 
 
 @dataclass

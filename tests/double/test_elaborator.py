@@ -204,3 +204,30 @@ def test_goals_derived_from_binders_name_anonymous_instances_like_lean():
     goal = binders_to_goal("{α : Type u} [DecidableEq α] [Inhabited α] (a b : α) (h : a ≠ b) : ∃ c, c ≠ a")
     assert goal == "α : Type u\ninst✝¹ : DecidableEq α\ninst✝ : Inhabited α\na b : α\nh : a ≠ b\n⊢ ∃ c, c ≠ a"
     assert binders_to_goal(": True") == "⊢ True"
+
+
+def test_print_axioms_reports_like_lean():
+    """`#print axioms` answers at `#print` with Lean's wording: none, sorryAx for sorried or
+    broken declarations, scripted lists, and an error for unknown names."""
+    from tests.lean_double.elaborator import elaborate
+    from tests.lean_double.scenario import scenario_from_dict
+
+    sc = scenario_from_dict({"axioms": {"choice_user": ["propext", "Classical.choice"]}}, "test")
+    text = ("theorem good : True := by\n  trivial\n#print axioms good\n"
+            "theorem bad : True := by\n  sorry\n#print axioms bad\n"
+            "theorem choice_user : True := by\n  trivial\n#print axioms choice_user\n"
+            "#print axioms nowhere\n")
+    diags = {(d.start, d.severity, d.message) for d in elaborate(text, sc).diagnostics()}
+    assert ((2, 0), 3, "'good' does not depend on any axioms") in diags
+    assert ((5, 0), 3, "'bad' depends on axioms: [sorryAx]") in diags
+    assert ((8, 0), 3, "'choice_user' depends on axioms: [Classical.choice, propext]") in diags
+    assert ((9, 0), 1, "unknown constant 'nowhere'") in diags
+
+
+def test_named_sorry_wording():
+    """The newest wording names the declaration."""
+    from tests.lean_double.elaborator import ElabOptions, elaborate
+    from tests.lean_double.scenario import scenario_from_dict
+
+    elab = elaborate("theorem foo : True := sorry\n", scenario_from_dict({}, "t"), ElabOptions(sorry_wording="named"))
+    assert [d.message for d in elab.diagnostics()] == ["declaration `foo` uses `sorry`"]

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh-requests", type=int, default=0, help="send N workspace/semanticTokens/refresh requests per version")
     p.add_argument("--progress-done-twice", action="store_true", help="send fileProgress processing:[] twice, as Lean often does")
     p.add_argument("--rpc-expiry-s", type=float, default=30.0, help="RPC session expiry without keepAlive (default 30)")
-    p.add_argument("--sorry-wording", choices=("old", "new"), help="'old': declaration uses 'sorry'; 'new': backticks (default by version)")
+    p.add_argument("--sorry-wording", choices=("old", "new", "named"), help="'old': declaration uses 'sorry'; 'new': backticks; 'named': declaration `foo` uses `sorry` (default by version)")
     p.add_argument("--try-this-format", choices=("old", "new"), help="'old': Try this: X; 'new': Try this:\\n  [apply] X (default by version)")
     p.add_argument("--goals-accomplished", action="store_true", help="emit silent goalsAccomplished diagnostics to clients that support them")
     p.add_argument("--log", help="append one JSON line per message received and sent to this file")

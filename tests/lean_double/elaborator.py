@@ -29,12 +29,17 @@ NAME_RE = re.compile(r"(?:«[^»]*»|[^\W\d][\w'!?]*)(?:\.(?:«[^»]*»|[\w'!?]+
 COMMAND_START_RE = re.compile(r"[A-Za-z_@#«]")
 ATTRIBUTES_ONLY_RE = re.compile(r"^(?:\s*(?:@\[[^\]]*\]|private|protected|noncomputable|partial|unsafe|nonrec))+\s*$")
 BINDER_RE = re.compile(r"([({\[⦃])")
-SORRY_WORDING = {"old": "declaration uses 'sorry'", "new": "declaration uses `sorry`"}
+SORRY_WORDING = {
+    "old": "declaration uses 'sorry'",
+    "new": "declaration uses `sorry`",
+    "named": "declaration `{name}` uses `sorry`",  # newest Lean names the declaration
+}
+PRINT_AXIOMS_RE = re.compile(r"#print\s+axioms\s+(" + NAME_RE.pattern + ")")
 
 
 @dataclass
 class ElabOptions:
-    sorry_wording: str = "new"  # "old": declaration uses 'sorry'; "new": backticks
+    sorry_wording: str = "new"  # "old": declaration uses 'sorry'; "new": backticks; "named": newest
     try_this_format: str = "old"  # "old": Try this: X; "new": Try this:\n  [apply] X
     goals_accomplished: bool = False  # silent goalsAccomplished diagnostics (client must opt in too)
 
@@ -121,6 +126,7 @@ class Command:
     block: TacticBlock | None = None
     term: tuple[Pos, Pos, str] | None = None  # term body range and its expected type
     try_this: list[TryThis] = field(default_factory=list)
+    uses_sorry: bool = False
 
 
 @dataclass
@@ -575,7 +581,35 @@ def _run_block(cmd: Command, runner: _Runner, masked_lines: list[str], index: Li
 
 def _finish(cmd: Command, runner: _Runner, name_range: tuple[Pos, Pos], options: ElabOptions) -> None:
     if runner.uses_sorry:
-        cmd.diagnostics.insert(0, Diagnostic(name_range[0], name_range[1], 2, SORRY_WORDING[options.sorry_wording]))
+        cmd.uses_sorry = True
+        wording = SORRY_WORDING[options.sorry_wording].format(name=cmd.name or "_example")
+        cmd.diagnostics.insert(0, Diagnostic(name_range[0], name_range[1], 2, wording))
+
+
+def _print_axioms(cmd: Command, masked: str, index: LineIndex, earlier: list[Command], scenario: Scenario) -> None:
+    """``#print axioms NAME`` as Lean answers it: an information message at ``#print``.
+
+    A declaration of this document that used ``sorry`` or has an error (Lean adds it with
+    ``sorryAx``) depends on ``sorryAx``; ``scenario.axioms`` scripts other lists; a name
+    declared nowhere is an ``unknown constant`` error."""
+    start = index.starts[cmd.first_line]
+    end = index.starts[cmd.last_line] + len(index.lines[cmd.last_line])
+    m = PRINT_AXIOMS_RE.match(masked, _skip_ws(masked, start, end), end)
+    if not m:
+        return
+    name = m.group(1)
+    at = (index.line_col(m.start()), index.line_col(m.start() + len("#print")))
+    decl = next((c for c in reversed(earlier) if c.name == name), None)
+    scripted = scenario.axioms.get(name)
+    if decl is None and scripted is None:
+        cmd.diagnostics.append(Diagnostic(at[0], at[1], 1, f"unknown constant '{name}'"))
+        return
+    axioms = list(scripted or [])
+    if decl is not None and (decl.uses_sorry or any(d.severity == 1 for d in decl.diagnostics)):
+        axioms.append("sorryAx")
+    axioms = sorted(set(axioms))
+    message = f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms else f"'{name}' does not depend on any axioms"
+    cmd.diagnostics.append(Diagnostic(at[0], at[1], 3, message))
 
 
 def _scripted(cmds: list[Command], text: str, index: LineIndex, scenario: Scenario, uri: str) -> None:
@@ -614,7 +648,8 @@ def elaborate(text: str, scenario: Scenario, options: ElabOptions | None = None,
     spans = split_commands(masked, text)
     commands = [Command(first, last) for first, last in spans]
     masked_lines = masked.split("\n")
-    for cmd in commands:
+    for i, cmd in enumerate(commands):
         _elaborate_command(cmd, masked, masked_lines, index, scenario, options)
+        _print_axioms(cmd, masked, index, commands[:i], scenario)
     _scripted(commands, text, index, scenario, uri)
     return Elaboration(text, index, header_text(masked, spans), commands)

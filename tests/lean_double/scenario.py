@@ -11,6 +11,7 @@ A scenario is JSON (``.json``) or TOML (``.toml``). Every key is optional::
     hover         {identifier: markdown}
     completion    [item] | [{line, character, items, isIncomplete?}]
     widgets       [widget instance]   widget_sources {hash: source text}
+    axioms        {declaration name: [axiom names]}   what `#print axioms` lists for it
     delays        {elab_ms, per_decl_ms, decls: {name: ms}}
     faults        {option: value}   same names as the command-line fault options
 """
@@ -79,6 +80,7 @@ class Scenario:
     completion: list[dict[str, Any]] = field(default_factory=list)
     widgets: list[dict[str, Any]] = field(default_factory=list)
     widget_sources: dict[str, str] = field(default_factory=dict)
+    axioms: dict[str, list[str]] = field(default_factory=dict)
     delays: dict[str, Any] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
     _by_tactic: dict[str, list[TacticRule]] | None = field(default=None, repr=False, compare=False)
@@ -209,7 +211,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     sc.builtins = bool(data.get("builtins", True))
     sc.positions = [_position(p, _where(source, f"positions[{i}]")) for i, p in enumerate(data.get("positions", []))]
     sc.diagnostics = [_diagnostic(d, _where(source, f"diagnostics[{i}]")) for i, d in enumerate(data.get("diagnostics", []))]
-    for key in ("hover", "widget_sources", "delays", "faults"):
+    for key in ("hover", "widget_sources", "axioms", "delays", "faults"):
         value = data.get(key, {})
         if not isinstance(value, dict):
             raise ScenarioError(_where(source, f"{key}: expected an object"))
