@@ -2,9 +2,8 @@
 the Lean test double, through the ``lean_companion`` plugin module: the plain LSP round trip,
 and recovery from a server crash mid-session.
 
-The sorry-filling tests (``test_fill_sorry_*``) are written against docs/editor-protocol.md and
-skip while the proxy does not offer the "Fill sorry with a proof (search)" action or answer
-``$/leanCompanion/*`` yet (copilot's features); they run as soon as it does.
+The companion tests (status, sorry-filling, suggestions, premises) follow
+docs/editor-protocol.md and run against ``lean-companion serve`` with copilot's features.
 """
 from __future__ import annotations
 
@@ -99,10 +98,8 @@ def test_companion_messages_never_reach_lean(roundtrip: dict) -> None:
 
 
 def test_companion_status_is_answered(roundtrip: dict) -> None:
-    """When a copilot feature answers `$/leanCompanion/status`, the result has the documented
-    shape (docs/editor-protocol.md); skipped while the proxy still answers MethodNotFound."""
-    if roundtrip["status"].get("error", {}).get("code") == -32601:
-        pytest.skip("no copilot feature handles $/leanCompanion/status yet (the proxy answers MethodNotFound)")
+    """`lean-companion serve` answers `$/leanCompanion/status` with the documented shape
+    (docs/editor-protocol.md)."""
     result = roundtrip["status"].get("result")
     assert result is not None, roundtrip["status"]
     assert isinstance(result["version"], str) and isinstance(result["models"], list)
@@ -176,8 +173,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_fill_sorry_code_action(filled: dict) -> None:
     """The proxy's "Fill sorry with a proof (search)" code action, run from Neovim through
     workspace/executeCommand, replaces the sorry with a proof the Lean double accepts."""
-    if not filled["fill_action_offered"]:
-        pytest.skip("the proxy does not offer 'Fill sorry with a proof (search)' yet (copilot features)")
+    assert filled["fill_action_offered"], "the proxy did not offer 'Fill sorry with a proof (search)'"
     assert filled["line_after_action"] not in ("  sorry", None)
     assert "sorry" not in filled["line_after_action"]
     assert not any(d["lnum"] == 0 and "sorry" in d["message"] for d in _lean_diagnostics(filled["diagnostics_after"]))
@@ -186,8 +182,7 @@ def test_fill_sorry_code_action(filled: dict) -> None:
 def test_fill_sorry_request(filled: dict) -> None:
     """:LeanCompanionFillSorry sends $/leanCompanion/fillSorry through the proxy and applies the
     Lean-checked edit; afterwards Lean reports no sorry in the file."""
-    if "result" not in filled["status"]:
-        pytest.skip("no copilot feature answers $/leanCompanion/* yet (MethodNotFound)")
+    assert "result" in filled["status"], filled["status"]
     assert filled["line_after_request"] not in ("  sorry", None)
     assert filled["sorry_gone"] is True, filled["diagnostics_after"]
 
@@ -196,8 +191,7 @@ def test_suggest_and_premises_requests(filled: dict) -> None:
     """:LeanCompanionSuggest lists Lean-checked tactics for the goal under the cursor (best first)
     and the one picked replaces the sorry, which Lean then accepts; `$/leanCompanion/premises`
     answers with the documented fields."""
-    if "result" not in filled["status"]:
-        pytest.skip("no copilot feature answers $/leanCompanion/* yet (MethodNotFound)")
+    assert "result" in filled["status"], filled["status"]
     offered = filled["suggestions_offered"]
     assert offered, "no suggestion for a + b = b + a"
     assert {o["verdict"] for o in offered} <= {"closes", "progress"}, "unchecked suggestions must not be offered"

@@ -143,7 +143,7 @@ export async function suggestTactics(host: CommandHost): Promise<void> {
         return
     }
     const range = picked.suggestion.range ? toRange(picked.suggestion.range) : new vscode.Range(position, position)
-    await editor.edit(builder => builder.replace(range, picked.suggestion.tactic))
+    await editor.edit(builder => builder.replace(range, picked.suggestion.newText ?? picked.suggestion.tactic))
 }
 
 async function fill(host: CommandHost, scope: 'position' | 'file'): Promise<void> {

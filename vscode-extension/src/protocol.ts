@@ -52,6 +52,8 @@ export interface Suggestion {
     score: number
     /** Range the tactic replaces; absent: insert at the request position. */
     range?: LspRange
+    /** The exact text to put at `range` (or the position), indented for where it goes; preferred over `tactic`. */
+    newText?: string
 }
 
 export interface SuggestResult {

@@ -66,6 +66,20 @@ describe('Suggest tactics at cursor', () => {
         await eventually(() => sent('$/leanCompanion/status').length > 0, 'status refresh after suggesting')
     })
 
+    it('inserts newText (indented for its place) rather than the bare tactic when the proxy sends it', async () => {
+        replies['$/leanCompanion/suggest'] = {
+            goal: 'p q : Prop ⊢ p ∧ q → q ∧ p',
+            latencyMs: 12,
+            suggestions: [
+                { tactic: 'intro h\nexact h.1', newText: 'intro h\n  exact h.1', verdict: 'progress', goalsAfter: ['⊢ q'],
+                  source: 'portfolio', score: 0.4, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 7 } } },
+            ],
+        }
+        vscode.state.answers.push((_m, items) => (items as Array<{ label: string }>)[0])
+        await vscode.commands.executeCommand('leanCompanion.suggestTactics')
+        assert.equal(editor.document.text, 'theorem t (n : Nat) : n + 0 = n := by\n  intro h\n  exact h.1\n')
+    })
+
     it('says so when there is no suggestion, and changes nothing', async () => {
         replies['$/leanCompanion/suggest'] = { goal: 'False', latencyMs: 3, suggestions: [] }
         await vscode.commands.executeCommand('leanCompanion.suggestTactics')
