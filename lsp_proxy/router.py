@@ -709,7 +709,7 @@ class Router:
         sink = self._editor_direct
         if sink is not None and self._editor_queue.empty():
             try:
-                sink.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                sink.write(b"".join((b"Content-Length: %d\r\n\r\n" % len(body), body)))
             except (ConnectionError, OSError, RuntimeError) as exc:
                 logger.warning("writing to the editor failed (%s); stopping", exc)
                 self._editor_direct = None
@@ -730,8 +730,12 @@ class Router:
             for body in batch:
                 self._editor_queue.put_nowait(body)
             return
+        parts = []
+        for body in batch:
+            parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+            parts.append(body)
         try:
-            sink.write(b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in batch))
+            sink.write(b"".join(parts))
         except (ConnectionError, OSError, RuntimeError) as exc:
             logger.warning("writing to the editor failed (%s); stopping", exc)
             self._editor_direct = None
