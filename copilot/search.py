@@ -27,7 +27,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -101,6 +101,19 @@ class _Node:
     sources: tuple[str, ...] = ()
     goals: tuple[str, ...] = ()
     score: float = 0.0
+
+
+def merge_candidates(batches: Iterable[Iterable[Candidate]]) -> list[Candidate]:
+    """Merge candidates from several sources: comments stripped, duplicates folded (the best
+    score kept), best first."""
+    best: dict[str, Candidate] = {}
+    for candidate in itertools.chain.from_iterable(batches):
+        text = strip_comments(candidate.text).strip()
+        if not text:
+            continue
+        if text not in best or candidate.score > best[text].score:
+            best[text] = msgspec.structs.replace(candidate, text=text)
+    return sorted(best.values(), key=lambda c: -c.score)
 
 
 def goal_key(goals: Sequence[str]) -> tuple[str, ...]:
@@ -195,15 +208,7 @@ class _Search:
     async def _propose(self, goals: Sequence[str], steps: Sequence[str]) -> list[Candidate]:
         request = self._request(goals, steps)
         batches = await asyncio.gather(*(self._generate_one(g, request) for g in self.tactic_generators))
-        best: dict[str, Candidate] = {}
-        for candidate in itertools.chain.from_iterable(batches):
-            text = strip_comments(candidate.text).strip()
-            if not text:
-                continue
-            if text not in best or candidate.score > best[text].score:
-                best[text] = msgspec.structs.replace(candidate, text=text)
-        ranked = sorted(best.values(), key=lambda c: -c.score)
-        return ranked[: self.config.max_candidates_per_expansion]
+        return merge_candidates(batches)[: self.config.max_candidates_per_expansion]
 
     # ------------------------------------------------------------------ checking
 

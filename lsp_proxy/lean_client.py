@@ -25,6 +25,7 @@ import msgspec
 
 from lsp_proxy import methods
 from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, LeanConnection
+from lsp_proxy.documents import utf16_length, utf16_to_index
 from lsp_proxy.errors import (
     RPC_NEEDS_RECONNECT,
     LeanError,
@@ -203,23 +204,13 @@ def _convert(value: Any, decoder: msgspec.json.Decoder) -> Any:
 # --------------------------------------------------------------------------- text helpers
 
 
-def utf16_offset_to_index(line_text: str, character: int) -> int:
-    """Python string index of the UTF-16 ``character`` offset in one line."""
-    units = 0
-    for index, char in enumerate(line_text):
-        if units >= character:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(line_text)
-
-
 def position_to_index(text: str, position: Position) -> int:
     """Python index into ``text`` of an LSP position (clamped to the text)."""
     lines = text.split("\n")
     if position.line >= len(lines):
         return len(text)
     start = sum(len(line) + 1 for line in lines[: position.line])
-    return start + utf16_offset_to_index(lines[position.line], position.character)
+    return start + utf16_to_index(lines[position.line], position.character)
 
 
 def index_to_position(text: str, index: int) -> Position:
@@ -227,8 +218,7 @@ def index_to_position(text: str, index: int) -> Position:
     before = text[:index]
     line = before.count("\n")
     line_start = before.rfind("\n") + 1
-    segment = before[line_start:]
-    return Position(line, sum(2 if ord(c) > 0xFFFF else 1 for c in segment))
+    return Position(line, utf16_length(before[line_start:]))
 
 
 def apply_change(text: str, change: TextChange) -> str:

@@ -9,15 +9,12 @@ request only; nothing a source does can block the event loop or the editor's tra
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from copilot.safety import strip_comments
+from copilot.search import merge_candidates
 from local_models.config import Config
 from local_models.generation import Candidate, GenerationRequest, TacticGenerator
 from local_models.portfolio import PortfolioGenerator
@@ -132,11 +129,4 @@ async def generate_all(generators: list[TacticGenerator], request: GenerationReq
     stripped, best score kept), best first. Returns the candidates and the failed sources."""
     failures: dict[str, str] = {}
     batches = await asyncio.gather(*(_one(g, request, cancel, timeout, failures) for g in generators))
-    best: dict[str, Candidate] = {}
-    for candidate in itertools.chain.from_iterable(batches):
-        text = strip_comments(candidate.text).strip()
-        if not text:
-            continue
-        if text not in best or candidate.score > best[text].score:
-            best[text] = msgspec.structs.replace(candidate, text=text)
-    return sorted(best.values(), key=lambda c: -c.score), failures
+    return merge_candidates(batches), failures

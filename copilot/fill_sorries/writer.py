@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lsp_proxy.documents import utf16_to_index
+
 
 class ConcurrentModification(Exception):
     """The file changed on disk after we read it; nothing was written."""
@@ -41,16 +43,6 @@ def read_snapshot(path: Path) -> Snapshot:
     """Read a Lean file (UTF-8) and remember its hash."""
     data = path.read_bytes()
     return Snapshot(path=path, text=data.decode("utf-8"), sha256=sha256_bytes(data))
-
-
-def utf16_to_index(line_text: str, character: int) -> int:
-    """The str index in ``line_text`` of a UTF-16 column (clamped to the line's end)."""
-    units = 0
-    for index, char in enumerate(line_text):
-        if units >= character:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(line_text)
 
 
 def apply_replacements(text: str, replacements: list[Replacement]) -> str:
