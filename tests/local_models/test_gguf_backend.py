@@ -97,7 +97,7 @@ async def test_generation_does_not_block_the_event_loop(model_dir):
         task.cancel()
         g.close()
     assert g.last_stats.steps >= 399
-    assert ticks >= max(3, int(elapsed / 0.001 / 10))  # at least a tenth of the ideal tick count
+    assert ticks >= max(3, int(elapsed / 0.001 / 50))  # a blocked loop would tick ~0 times
 
 
 async def test_cancel_event_stops_generation_promptly(generator):
