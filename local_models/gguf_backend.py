@@ -157,8 +157,13 @@ class GGUFGenerator:
 
     async def generate(self, request: GenerationRequest, cancel: asyncio.Event | None = None) -> list[Candidate]:
         """Up to ``request.n`` distinct candidates, best first (summed log-probs as scores)."""
+        from local_models.nbest import CorruptWeightsError
+
         prompt = self.template.render(request)
-        completions = await self._worker.run_cancellable(lambda stop: self._run(prompt, request, stop), cancel)
+        try:
+            completions = await self._worker.run_cancellable(lambda stop: self._run(prompt, request, stop), cancel)
+        except CorruptWeightsError as exc:
+            raise ModelLoadError(f"{self.id}: {exc}") from exc
         kind = "proof" if self.role == "whole-proof" else "tactic"
         out: dict[str, Candidate] = {}
         for c in completions:

@@ -96,6 +96,10 @@ class NativeLoadError(RuntimeError):
     """llama.cpp refused the file; the message includes what it logged."""
 
 
+class CorruptWeightsError(RuntimeError):
+    """The model computes non-finite logits: its weights are damaged (the file loaded anyway)."""
+
+
 class NativeModel:
     """Loaded GGUF weights plus the vocabulary: tokenize and token → bytes."""
 
@@ -370,6 +374,10 @@ class NBestDecoder:
         self.stats.prompt_s = time.perf_counter() - t0
         if logits0 is None:
             return []
+        if not np.isfinite(logits0).any():
+            raise CorruptWeightsError(
+                f"{self.model.path} produces NaN/infinite logits: its weights are corrupt; download it again"
+            )
         stops = tuple(s.encode("utf-8") for s in params.stops if s)
         max_stop = max((len(s) for s in stops), default=0)
         rng = np.random.default_rng(params.seed)

@@ -233,6 +233,19 @@ async def test_a_good_model_loads_after_failed_loads(model_dir, tmp_path):
         g.close()
 
 
+async def test_corrupt_tensor_data_is_reported_not_silent(model_dir, tmp_path):
+    """A file whose header is intact but whose weights are garbage loads, then generate() names the damage."""
+    data = bytearray((model_dir / "tiny-q4_0.gguf").read_bytes())
+    data[-20000:] = bytes([0xFF]) * 20000  # fp16 0xFFFF is NaN: Q4_0 block scales become NaN
+    (tmp_path / "damaged.gguf").write_bytes(bytes(data))
+    g = gguf_backend.load(ENTRY, tmp_path / "damaged.gguf", render=render)
+    try:
+        with pytest.raises(ModelLoadError, match="corrupt"):
+            await g.generate(GenerationRequest(goal=GOAL, n=2, max_tokens=4))
+    finally:
+        g.close()
+
+
 def test_embedding_role_is_refused(model_dir):
     """The GGUF backend does not serve embedding entries."""
     entry = SimpleNamespace(id="emb", role="embedding")
