@@ -293,3 +293,42 @@ g.close()
     log_text = (tmp_path / "log.txt").read_text()
     assert "llama_model_loader" in log_text  # the load chatter went to the log file...
     assert "failed to load model" in log_text  # ...and so did the failed load's reason
+
+
+async def test_model_worker_runs_calls_in_order_on_one_thread():
+    """ModelWorker queues every call on a single thread, in order, and runs the finaliser last."""
+    import threading
+
+    from local_models.worker import ModelWorker
+
+    worker = ModelWorker("t")
+    seen: list[tuple[int, int]] = []
+    results = await asyncio.gather(*(worker.run(lambda i=i: seen.append((i, threading.get_ident())) or i) for i in range(20)))
+    assert results == list(range(20))
+    assert [i for i, _ in seen] == list(range(20))
+    assert len({t for _, t in seen}) == 1 and seen[0][1] != threading.get_ident()
+    done: list[str] = []
+    worker.close(lambda: done.append("freed"))
+    assert done == ["freed"]
+    with pytest.raises(WorkerClosed):
+        worker.submit(lambda: None)
+
+
+async def test_model_worker_bridges_the_asyncio_cancel_event():
+    """run_cancellable sets the thread-side stop event when the asyncio event is set."""
+    from local_models.worker import ModelWorker
+
+    worker = ModelWorker("t")
+    cancel = asyncio.Event()
+
+    def spin(stop) -> int:
+        n = 0
+        while not stop.wait(0.001):
+            n += 1
+        return n
+
+    asyncio.get_running_loop().call_later(0.02, cancel.set)
+    try:
+        assert await asyncio.wait_for(worker.run_cancellable(spin, cancel), timeout=5) >= 1
+    finally:
+        worker.close()

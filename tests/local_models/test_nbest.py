@@ -201,3 +201,14 @@ def test_too_long_request_and_bad_grammar_give_clear_errors(model):
         assert d.generate(PROMPT, nbest.NBestParams(n=2, max_tokens=4, stops=()))
     finally:
         d.close()
+
+
+def test_temperature_sampling_is_seeded_and_distinct(decoder):
+    """Temperature sampling after the branching step is reproducible for a seed and keeps candidates distinct."""
+    params = nbest.NBestParams(n=6, max_tokens=10, stops=(), temperature=0.9, seed=7)
+    a = decoder.generate(PROMPT, params)
+    b = decoder.generate(PROMPT, params)
+    assert [c.tokens for c in a] == [c.tokens for c in b]
+    assert len({c.text.strip() for c in a}) == len(a) >= 4
+    greedy = decoder.generate(PROMPT, nbest.NBestParams(n=6, max_tokens=10, stops=()))
+    assert [c.tokens for c in a] != [c.tokens for c in greedy]
