@@ -60,15 +60,24 @@ class ServerCommand:
         return " ".join(self.argv) + (f" (in {self.cwd})" if self.cwd else "")
 
 
-def _child_setup() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+def _resolve_prctl():  # in the parent: no dlopen/import may happen between fork and exec
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except Exception:
-            pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _resolve_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:  # runs in the child between fork and exec: only the resolved call
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 class LeanProcess:
@@ -99,7 +108,7 @@ class LeanProcess:
             cwd=command.cwd,
             env=env,
             start_new_session=True,
-            preexec_fn=_child_setup if sys.platform.startswith("linux") else None,
+            preexec_fn=_child_setup if _PRCTL is not None else None,
             limit=STREAM_LIMIT,
         )
         logger.info("started Lean server pid %s: %s", proc.pid, command.describe())
