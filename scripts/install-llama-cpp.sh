@@ -9,7 +9,23 @@
 set -euo pipefail
 PY="${PYTHON:-python3}"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
-export CMAKE_ARGS="${LEAN_COMPANION_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
+# The CPU flags are spelled out from what this CPU reports (x86-64 Linux), never -march=native
+# and never AMX; LEAN_COMPANION_LLAMA_CMAKE_ARGS overrides everything.
+cpu_flags() {
+  local args="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+  if [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 && -r /proc/cpuinfo ]]; then
+    local have; have=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+    local flag option
+    for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512_vnni:AVX512_VNNI avx_vnni:AVX_VNNI; do
+      flag=${pair%%:*}; option=${pair##*:}
+      if [[ "$have" == *" $flag "* ]]; then args+=" -DGGML_$option=ON"; else args+=" -DGGML_$option=OFF"; fi
+    done
+  elif [[ "$(uname -m)" == arm64 || "$(uname -m)" == aarch64 ]]; then
+    args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"  # native is safe on ARM
+  fi
+  echo "$args"
+}
+export CMAKE_ARGS="${LEAN_COMPANION_LLAMA_CMAKE_ARGS:-$(cpu_flags)}"
 KEY="$(printf '%s|%s' "$VERSION" "$CMAKE_ARGS" | sha256sum | cut -c1-16)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/lean-companion/wheels/llama-cpp-python-$VERSION-$KEY"
 if ! ls "$CACHE"/llama_cpp_python-*.whl >/dev/null 2>&1; then
