@@ -85,6 +85,8 @@ def main (args : List String) : IO UInt32 := do
     for (n, c) in (← getEnv).constants.toList do
       if let some j ← dumpOne simp n c then
         out.putStrLn j.compress
-  let ctx : Core.Context := { fileName := "<DumpDecls>", fileMap := default }
+  -- No heartbeat limit: one CoreM run pretty-prints every constant, which on Mathlib would
+  -- exceed the default budget, and a heartbeat timeout aborts the whole run.
+  let ctx : Core.Context := { fileName := "<DumpDecls>", fileMap := default, maxHeartbeats := 0 }
   let _ ← (action.run' {} {}).toIO ctx { env }
   return 0
