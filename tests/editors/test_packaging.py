@@ -45,8 +45,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import wheel  # noqa: F401
     except ImportError:
         pytest.skip("setuptools/wheel missing: the offline build (--no-isolation) needs them")
-    if int(setuptools.__version__.split(".")[0]) < 68:
-        pytest.skip(f"setuptools {setuptools.__version__} < 68 (pyproject's build requirement)")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__} < 77 (pyproject's build requirement)")
     out = tmp_path_factory.mktemp("dist")
     env = dict(os.environ, PYTHON=sys.executable, SKIP_VSIX="1")
     result = subprocess.run(["bash", str(REPO_ROOT / "packaging" / "build.sh"), str(out)],
