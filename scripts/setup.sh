@@ -14,7 +14,22 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 VPY="$PWD/.venv/bin/python"
-pipq() { "$VPY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v "^WARNING: Location" || true; }
+
+# Skip everything when nothing that decides the installation changed since the last set-up
+# (a dev set-up also covers a plain one), so `scripts/run.sh` starts quickly and quietly.
+fingerprint() { { cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp.sh vscode-extension/package-lock.json 2>/dev/null || true; } | sha256sum | cut -c1-32; }
+STAMP_DEV=.venv/.lean-companion-setup-dev
+STAMP=.venv/.lean-companion-setup; [[ $DEV == 1 ]] && STAMP=$STAMP_DEV
+if [[ "$(cat "$STAMP" 2>/dev/null)" == "$(fingerprint)" || ( $DEV == 0 && "$(cat "$STAMP_DEV" 2>/dev/null)" == "$(fingerprint)" ) ]] \
+   && "$VPY" -c "import lsp_proxy, copilot, local_models, llama_cpp" 2>/dev/null; then
+  exit 0
+fi
+# pip's chatter (build warnings) goes to .venv/setup.log; a failure shows its tail and stops.
+pipq() {
+  if ! "$VPY" -m pip install --quiet --disable-pip-version-check "$@" >> .venv/setup.log 2>&1; then
+    tail -30 .venv/setup.log >&2; log "pip install $* failed (full log: .venv/setup.log)"; exit 1
+  fi
+}
 
 # llama-cpp-python: built once with explicit CPU flags, cached by version+flags.
 if ! "$VPY" -c "import llama_cpp" 2>/dev/null; then
@@ -41,4 +56,5 @@ if [[ $DEV == 1 ]]; then
       || log "npm install failed; the VS Code extension tests will skip"
   fi
 fi
+fingerprint > "$STAMP"
 log "ready: .venv/bin/lean-companion"
