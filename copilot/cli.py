@@ -33,16 +33,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``lean-companion``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(_usage())
+        print(_usage())  # cli-output
         return 0 if args else 2
     if args[0] in ("-V", "--version"):
         from importlib.metadata import version
 
-        print(f"lean-companion {version('lean-companion')}")
+        print(f"lean-companion {version('lean-companion')}")  # cli-output
         return 0
     name, rest = args[0], args[1:]
     if name not in SUBCOMMANDS:
-        print(f"lean-companion: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"lean-companion: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)  # cli-output
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
     return int(module.main(rest) or 0)

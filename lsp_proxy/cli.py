@@ -91,14 +91,14 @@ def main(argv: Sequence[str] | None = None, install: Install | None = None) -> i
     cwd = (args.cwd or Path.cwd()).resolve()
     if server_argv is not None:
         if not server_argv:
-            print("serve: nothing after `--`: give the server command", file=sys.stderr)
+            print("serve: nothing after `--`: give the server command", file=sys.stderr)  # cli-output
             return 2
         command = ServerCommand(server_argv, cwd=str(cwd))
     else:
         try:
             command = default_server_command(cwd)
         except ServerNotFound as exc:
-            print(f"serve: {exc}", file=sys.stderr)
+            print(f"serve: {exc}", file=sys.stderr)  # cli-output
             return 2
     log_path = setup_logging(args.log_file, args.log_level)
     logger.info("lean-companion proxy starting (pid %s), logging to %s; server: %s", os.getpid(), log_path,
