@@ -4,6 +4,7 @@ headless connection that spawns Lean itself.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ SERVER_RESTARTED = "$/leanCompanion/internal/serverRestarted"
 SERVER_EXITED = "$/leanCompanion/internal/serverExited"
 
 NotificationCallback = Callable[[str, Any], None]
+_logger = logging.getLogger(__name__)
 
 
 class LeanConnection(Protocol):
@@ -41,3 +43,30 @@ class LeanConnection(Protocol):
 
     @property
     def initialize_result(self) -> dict | None: ...
+
+
+class Subscribers:
+    """The notification callbacks of a connection: ``add`` returns the unsubscribe function,
+    ``deliver`` calls each one, logging (never raising) a callback's failure."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[NotificationCallback] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._callbacks)
+
+    def add(self, callback: NotificationCallback) -> Callable[[], None]:
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def deliver(self, method: str, params: Any) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(method, params)
+            except Exception:
+                _logger.warning("notification subscriber %r raised on %s", callback, method, exc_info=True)

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from lsp_proxy import methods
-from lsp_proxy.connection import SERVER_EXITED, NotificationCallback
+from lsp_proxy.connection import SERVER_EXITED, NotificationCallback, Subscribers
 from lsp_proxy.errors import FramingError, LeanExited, LeanRequestError, LeanTimeout
 from lsp_proxy.framing import FrameReader, encode_frame
 from lsp_proxy.lean_client import LeanClient
@@ -60,7 +60,7 @@ class HeadlessConnection:
         self._write_lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._pending: dict[int | str, asyncio.Future] = {}
-        self._subscribers: list[NotificationCallback] = []
+        self._subscribers = Subscribers()
         self._initialize_result: dict | None = None
         self._closed = False
         self._shutting_down = False
@@ -83,13 +83,7 @@ class HeadlessConnection:
         return self._process.returncode
 
     def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def set_private_uri(self, uri: str, private: bool = True) -> None:
         """No editor here: nothing to hide."""
@@ -193,11 +187,7 @@ class HeadlessConnection:
             future.set_result(message.get("result"))
 
     def _deliver(self, method: str, params: Any) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(method, params)
-            except Exception:
-                logger.exception("subscriber failed on %s", method)
+        self._subscribers.deliver(method, params)
 
     async def _on_exit(self) -> None:
         if self._closed:

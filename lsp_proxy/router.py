@@ -22,7 +22,7 @@ import msgspec
 
 from lsp_proxy import envelope as wire
 from lsp_proxy import methods as m
-from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, NotificationCallback
+from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, NotificationCallback, Subscribers
 from lsp_proxy.documents import DocumentMirror
 from lsp_proxy.envelope import Envelope, Id
 from lsp_proxy.errors import (
@@ -89,7 +89,7 @@ class Router:
         self._alias_of: dict[Id, str] = {}
         self._alias_counter = 0
         self._internal_ids: set[str] = set()
-        self._subscribers: list[NotificationCallback] = []
+        self._subscribers = Subscribers()
         self._private: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -163,13 +163,7 @@ class Router:
 
     def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
         """Call ``callback(method, params)`` for every Lean notification and pseudo-notification."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def set_private_uri(self, uri: str, private: bool = True) -> None:
         """Lean's notifications about ``uri`` go to subscribers only, never to the editor."""
@@ -692,11 +686,7 @@ class Router:
         self._send_editor(body)
 
     def _notify_subscribers(self, method: str, params: Any) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(method, params)
-            except Exception:
-                logger.warning("notification subscriber %r raised on %s", callback, method, exc_info=True)
+        self._subscribers.deliver(method, params)
 
     def _send_editor(self, body: bytes) -> None:
         batch = self._editor_batch
