@@ -91,18 +91,18 @@ def _with_progress(fn):
 
 def _print_stats(stats: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        print(json.dumps(stats, indent=2, ensure_ascii=False))  # cli-output
         return
-    print(f"project       {stats['project']}")
-    print(f"index         {stats['index_dir']}")
-    print(f"declarations  {stats['declarations']}")
-    print(f"files         {stats['files']}  ({', '.join(f'{k} {v}' for k, v in stats['files_by_root'].items())})")
-    print(f"by kind       {', '.join(f'{k} {v}' for k, v in stats['by_kind'].items())}")
-    print(f"dense         {stats['encoder'] if stats['dense'] else 'no (lexical only)'}")
-    print(f"changed since build  {stats['delta_files']} files")
-    print(f"skipped files {stats['skipped_files']}")
+    print(f"project       {stats['project']}")  # cli-output
+    print(f"index         {stats['index_dir']}")  # cli-output
+    print(f"declarations  {stats['declarations']}")  # cli-output
+    print(f"files         {stats['files']}  ({', '.join(f'{k} {v}' for k, v in stats['files_by_root'].items())})")  # cli-output
+    print(f"by kind       {', '.join(f'{k} {v}' for k, v in stats['by_kind'].items())}")  # cli-output
+    print(f"dense         {stats['encoder'] if stats['dense'] else 'no (lexical only)'}")  # cli-output
+    print(f"changed since build  {stats['delta_files']} files")  # cli-output
+    print(f"skipped files {stats['skipped_files']}")  # cli-output
     for path, why in sorted(stats["skipped"].items()):
-        print(f"  warning: skipped {path}: {why}", file=sys.stderr)
+        print(f"  warning: skipped {path}: {why}", file=sys.stderr)  # cli-output
 
 
 def _batch(index, source: Path) -> int:
@@ -126,7 +126,7 @@ def _batch(index, source: Path) -> int:
             except (ValueError, TypeError, json.JSONDecodeError) as e:
                 failures += 1
                 out = {"id": qid if qid is not None else lineno, "error": f"line {lineno}: {e}"}
-            print(json.dumps(out, ensure_ascii=False), flush=True)
+            print(json.dumps(out, ensure_ascii=False), flush=True)  # cli-output
     return 1 if failures else 0
 
 
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``lean-companion index``."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if not args.project.is_dir():
-        print(f"lean-companion index: not a directory: {args.project}", file=sys.stderr)
+        print(f"lean-companion index: not a directory: {args.project}", file=sys.stderr)  # cli-output
         return 2
     try:
         if args.cmd == "build":
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             index = _open(args)
             for f in args.files:
                 n = index.update_file(f)
-                print(f"{f}: {n} declarations")
+                print(f"{f}: {n} declarations")  # cli-output
             _print_stats(index.stats(), False)
             return 0
         if args.cmd == "stats":
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.cmd == "query":
             if args.jsonl is None and not args.text:
-                print("lean-companion index query: give TEXT or --jsonl FILE", file=sys.stderr)
+                print("lean-companion index query: give TEXT or --jsonl FILE", file=sys.stderr)  # cli-output
                 return 2
             index = _open(args)
             if args.jsonl is not None:
@@ -173,23 +173,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 hits = index.search(args.text, args.k, file=args.file, line=args.line)
             if args.json:
-                print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+                print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))  # cli-output
             else:
                 for h in hits:
-                    print(f"{h.score:8.3f}  {h.name}  [{h.kind}, {h.module}:{h.line}]")
-                    print(f"          {h.signature[:160]}")
+                    print(f"{h.score:8.3f}  {h.name}  [{h.kind}, {h.module}:{h.line}]")  # cli-output
+                    print(f"          {h.signature[:160]}")  # cli-output
             return 0
     except FileNotFoundError as e:
-        print(f"lean-companion index: {e}", file=sys.stderr)
+        print(f"lean-companion index: {e}", file=sys.stderr)  # cli-output
         return 2
     except ValueError as e:
-        print(f"lean-companion index: {e}", file=sys.stderr)
+        print(f"lean-companion index: {e}", file=sys.stderr)  # cli-output
         return 2
     except Exception as e:  # model errors and the like: say what, no traceback
         from local_models.errors import ModelError
 
         if isinstance(e, ModelError):
-            print(f"lean-companion index: {e}", file=sys.stderr)
+            print(f"lean-companion index: {e}", file=sys.stderr)  # cli-output
             return 2
         raise
     return 2
