@@ -190,15 +190,10 @@ def is_sorry_message(message: str) -> bool:
     return _SORRY_MESSAGE.match(message) is not None
 
 
-_publish_decoder = msgspec.json.Decoder(_PublishParams)
-_progress_decoder = msgspec.json.Decoder(_FileProgressParams)
-_plain_goal_decoder = msgspec.json.Decoder(PlainGoal | None)
-_plain_term_goal_decoder = msgspec.json.Decoder(PlainTermGoal | None)
-
-
-def _convert(value: Any, decoder: msgspec.json.Decoder) -> Any:
-    """Decode an already-parsed JSON value with a typed decoder (round trip through bytes)."""
-    return decoder.decode(msgspec.json.encode(value))
+def _convert(value: Any, type_: Any) -> Any:
+    """Validate an already-parsed JSON value into a typed Struct (no re-encoding: this runs for
+    every Lean notification behind the proxy)."""
+    return msgspec.convert(value, type_)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -364,7 +359,7 @@ class LeanClient:
             logger.warning("ignored malformed %s from Lean: %s", method, exc)
 
     def _on_publish(self, params: Any) -> None:
-        publish: _PublishParams = _convert(params, _publish_decoder)
+        publish: _PublishParams = _convert(params, _PublishParams)
         state = self._diagnostics.setdefault(publish.uri, _DiagnosticsState())
         version = publish.version
         if version is not None and state.version is not None and version < state.version:
@@ -391,7 +386,7 @@ class LeanClient:
         return progress is not None and progress.done and progress.version == version
 
     def _on_progress(self, params: Any) -> None:
-        progress: _FileProgressParams = _convert(params, _progress_decoder)
+        progress: _FileProgressParams = _convert(params, _FileProgressParams)
         uri = progress.textDocument.uri
         version = progress.textDocument.version
         current = self._progress.get(uri)
@@ -616,7 +611,7 @@ class LeanClient:
             {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
             timeout,
         )
-        return _convert(result, _plain_goal_decoder)
+        return _convert(result, PlainGoal | None)
 
     async def plain_term_goal(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> PlainTermGoal | None:
         """Expected type at a term position, or ``None``."""
@@ -625,7 +620,7 @@ class LeanClient:
             {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
             timeout,
         )
-        return _convert(result, _plain_term_goal_decoder)
+        return _convert(result, PlainTermGoal | None)
 
     async def _rpc_session(self, uri: str, timeout: float | None) -> int:
         session = self._rpc.get(uri)

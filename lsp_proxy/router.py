@@ -670,12 +670,18 @@ class Router:
         self._send_editor(body)
 
     def _notification_from_lean(self, body: bytes, env: Envelope, method: str) -> None:
+        # Params are decoded at most once (publishDiagnostics can be megabytes); subscribers and
+        # hooks share the decoded value and must not mutate it (transformers return new values).
+        decoded = False
+        params: Any = None
         if self._subscribers:
-            self._notify_subscribers(method, wire.decode_any(env.params) if env.params else None)
+            params, decoded = (wire.decode_any(env.params) if env.params else None), True
+            self._notify_subscribers(method, params)
         if self._private and wire.document_uri(env.params) in self._private:
             return
         if self.hooks.has_notification_hook(Direction.FROM_LEAN, method):
-            params = wire.decode_any(env.params) if env.params else None
+            if not decoded:
+                params = wire.decode_any(env.params) if env.params else None
             self.hooks.notify_observers(Direction.FROM_LEAN, method, params)
             if (Direction.FROM_LEAN, method) in self.hooks.notifications:
                 params, changed = self.hooks.transform_params(Direction.FROM_LEAN, method, params)
