@@ -268,7 +268,8 @@ async def main_async(args: argparse.Namespace) -> int:
               "--elab-delay-ms", str(args.elab_delay_ms), "--huge-diagnostic-bytes", str(args.diag_bytes)]
     quiet_double = [sys.executable, "-m", "tests.lean_double", "--scenario", str(SCENARIO), "--elab-delay-ms", "0"]
     log = Path(tempfile.mkdtemp()) / "proxy.log"
-    proxied = lambda cmd: [sys.executable, "-m", "lsp_proxy", "--log-file", str(log), "--log-level",  # noqa: E731
+    proxy_module = "copilot.serve" if args.features else "lsp_proxy"
+    proxied = lambda cmd: [sys.executable, "-m", proxy_module, "--log-file", str(log), "--log-level",  # noqa: E731
                            "WARNING", "--", *cmd]
     ratios, direct_walls, proxy_walls, cpu_per_message = [], [], [], []
     p50s, p99s, direct_p50, direct_p99 = [], [], [], []
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--elab-delay-ms", type=int, default=20,
                         help="the double's debounce in the timed session (Lean's own is 200 ms)")
     parser.add_argument("--diag-bytes", type=int, default=20000, help="pad every publishDiagnostics by this much")
+    parser.add_argument("--features", action="store_true",
+                        help="proxy with copilot's features installed (lean-companion serve) instead of the bare proxy")
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args))
 

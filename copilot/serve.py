@@ -32,3 +32,9 @@ def install_features(router: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``lean-companion serve``."""
     return cli.main(argv, install=install_features)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
