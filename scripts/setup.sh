@@ -17,7 +17,7 @@ VPY="$PWD/.venv/bin/python"
 
 # Skip everything when nothing that decides the installation changed since the last set-up
 # (a dev set-up also covers a plain one), so `scripts/run.sh` starts quickly and quietly.
-fingerprint() { { cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp.sh vscode-extension/package-lock.json 2>/dev/null || true; } | sha256sum | cut -c1-32; }
+fingerprint() { { cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp.sh scripts/setup-*.sh vscode-extension/package-lock.json 2>/dev/null || true; } | sha256sum | cut -c1-32; }
 STAMP_DEV=.venv/.lean-companion-setup-dev
 STAMP=.venv/.lean-companion-setup; [[ $DEV == 1 ]] && STAMP=$STAMP_DEV
 if [[ "$(cat "$STAMP" 2>/dev/null)" == "$(fingerprint)" || ( $DEV == 0 && "$(cat "$STAMP_DEV" 2>/dev/null)" == "$(fingerprint)" ) ]] \
@@ -54,6 +54,14 @@ if [[ $DEV == 1 ]]; then
   if command -v npm >/dev/null 2>&1 && [[ -f vscode-extension/package.json ]]; then
     (cd vscode-extension && { [[ -f package-lock.json ]] && npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; }) \
       || log "npm install failed; the VS Code extension tests will skip"
+  fi
+fi
+if [[ $DEV == 1 ]]; then
+  # Lean 4.35's real frontend for the real_lean test tier (prelude mode; test tooling only).
+  PYTHON="$VPY" scripts/setup-real-lean.sh >/dev/null || log "real Lean could not be built; the real_lean tests will skip"
+  # Editor hosts for the end-to-end editor tests (code-server + Chromium, Neovim 0.12).
+  if [[ -x scripts/setup-editor-tests.sh ]]; then
+    PYTHON="$VPY" scripts/setup-editor-tests.sh || log "editor hosts could not be set up; those tests will skip"
   fi
 fi
 fingerprint > "$STAMP"

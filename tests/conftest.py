@@ -1,7 +1,9 @@
 """Shared fixtures: repository paths, the shared data folder, and the real-Lean gate."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,3 +36,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+REAL_LEAN_DIR = Path(os.environ.get("LEAN_COMPANION_REAL_LEAN", REPO_ROOT / ".real-lean"))
+
+
+def real_lean_path() -> Path | None:
+    """The launcher built by scripts/setup-real-lean.sh (Lean 4.35.0's real frontend), if it runs."""
+    lean = REAL_LEAN_DIR / "bin" / "lean"
+    if not lean.is_file():
+        return None
+    try:
+        out = subprocess.run([str(lean), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return lean if out.returncode == 0 and "version 4." in out.stdout else None
+
+
+@pytest.fixture(scope="session")
+def real_lean() -> Path:
+    """Path of a real ``lean`` (Lean 4.35's frontend, prelude mode only); skips where absent.
+
+    Built by ``scripts/setup-real-lean.sh`` (called by ``scripts/setup.sh --dev``). Only files
+    that begin with ``prelude`` elaborate: no Init, no tactics, no Mathlib.
+    """
+    lean = real_lean_path()
+    if lean is None:
+        pytest.skip(f"real Lean not built: run scripts/setup-real-lean.sh (looked in {REAL_LEAN_DIR})")
+    return lean
