@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import statistics
 import sys
 import tempfile
@@ -22,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from copilot.fill_sorries.runner import Options, run  # noqa: E402
-from tests.lean_double import double_command  # noqa: E402
+from copilot.fill_sorries.runner import Options, run
+from tests.lean_double import double_command
 
 FILE = """theorem add_zero_{i} (n : Nat) : n + 0 = n := by
   sorry

@@ -30,7 +30,11 @@ from copilot.premises.fusion import rank_documents  # noqa: E402
 from copilot.premises.index import FUSION_DEPTH  # noqa: E402
 from copilot.premises.lexical import LexicalIndex, build_base  # noqa: E402
 from copilot.premises.query import (  # noqa: E402
-    dense_query_text, document_text, document_tokens, module_tokens, statement_query_tokens,
+    dense_query_text,
+    document_text,
+    document_tokens,
+    module_tokens,
+    statement_query_tokens,
 )
 from copilot.premises.records import Declaration  # noqa: E402
 

@@ -31,6 +31,7 @@ from typing import Literal
 
 import msgspec
 
+from copilot.lean_lexer import tokenize
 from copilot.proof_text import (
     Declaration,
     Hole,
@@ -39,8 +40,8 @@ from copilot.proof_text import (
     declarations,
     fill_hole,
     find_declaration,
-    hole_at_cursor,
     header_end,
+    hole_at_cursor,
     hole_for_sorry,
     is_module_file,
     locate_sorries,
@@ -48,7 +49,6 @@ from copilot.proof_text import (
     normalize_statement,
     offset_to_lsp,
 )
-from copilot.lean_lexer import tokenize
 from copilot.safety import DEFAULT_POLICY, SafetyPolicy, check_candidate
 from copilot.shadow import ShadowDocument, ShadowPool
 from lsp_proxy.errors import CONTENT_MODIFIED, WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout

@@ -42,7 +42,7 @@ OTHER_COMMANDS = frozenset(
         "dsimproc_decl", "builtin_simproc", "suppress_compilation", "run_cmd", "run_meta", "run_elab",
         "notation3", "binder_predicate", "unif_hint", "proof_wanted", "recall", "grind_pattern",
         "library_note", "initialize_simps_projections", "declare_aesop_rule_sets", "add_aesop_rules",
-        "declare_simp_like_tactic", "elab_rules",
+        "declare_simp_like_tactic",
     }
 )
 # Commands that can scope the next declaration with Lean's `… in` combinator.
@@ -403,9 +403,7 @@ def _classify(tokens: list[Token], index: int, source: str, lines: _Lines | None
     first_on_line = line_first.get(line) == index
     in_block = bool(blocks)
     kind: HoleKind = "term"
-    if prev is not None and prev.text in _TACTIC_AFTER and (prev.text != "|" or in_block):
-        kind = "tactic"
-    elif in_block and first_on_line and col == blocks[-1][0]:
+    if (prev is not None and prev.text in _TACTIC_AFTER and (prev.text != "|" or in_block)) or (in_block and first_on_line and col == blocks[-1][0]):
         kind = "tactic"
     elif in_block and prev is not None and prev.text == "=>":
         head = tokens[line_first[lines.count("\n", 0, prev.start)]]

@@ -17,8 +17,16 @@ BYTE_IDS = range(OFFSET, OFFSET + 256)  # the ids that stand for bytes
 DECODER_START_ID = PAD_ID  # T5 starts decoding from the pad id
 
 __all__ = [
-    "PAD_ID", "EOS_ID", "UNK_ID", "OFFSET", "BYTE_IDS", "DECODER_START_ID",
-    "encode", "decode", "decode_bytes", "valid_output_mask",
+    "BYTE_IDS",
+    "DECODER_START_ID",
+    "EOS_ID",
+    "OFFSET",
+    "PAD_ID",
+    "UNK_ID",
+    "decode",
+    "decode_bytes",
+    "encode",
+    "valid_output_mask",
 ]
 
 

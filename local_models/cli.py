@@ -56,7 +56,7 @@ def _size(n: int | None) -> str:
 
 def install_status(entry: ModelEntry, config: Config) -> str:
     """``yes``, ``available`` (PyPI files present, linked on first use), ``missing`` (local path gone) or ``no``."""
-    from local_models.download import package_file, installed_files, model_dir
+    from local_models.download import installed_files, model_dir, package_file
 
     if entry.path is not None:
         return "yes" if Path(entry.path).exists() else "missing"

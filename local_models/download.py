@@ -198,7 +198,7 @@ def _fetch_hub_file(
     url = hf_hub_url(entry.source.repo, repo_path, revision=entry.source.revision, endpoint=_endpoint())
     try:
         meta = get_hf_file_metadata(url, token=token)
-    except Exception as exc:  # noqa: BLE001 - translated to one message per class
+    except Exception as exc:
         raise _translate(exc, entry, repo_path) from exc
     size = meta.size if meta.size is not None else spec.size
     if spec.size is not None and meta.size is not None and spec.size != meta.size and spec.sha256:
@@ -224,7 +224,7 @@ def _fetch_hub_file(
         try:
             with partial.open("ab") as handle:
                 http_get(meta.location or url, handle, **kwargs)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _translate(exc, entry, repo_path) from exc
         fetched = partial.stat().st_size - resume
         digest = sha256_file(partial)

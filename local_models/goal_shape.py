@@ -16,22 +16,22 @@ from functools import lru_cache
 import msgspec
 
 __all__ = [
-    "Hypothesis",
-    "Goal",
-    "Shape",
     "Arith",
-    "parse_goal",
-    "parse_goals",
-    "goal_from_statement",
-    "classify",
+    "Goal",
+    "Hypothesis",
+    "Shape",
     "arith_features",
-    "number_type",
-    "normalize",
-    "strip_parens",
+    "binder_names",
+    "classify",
+    "find_top_level",
+    "goal_from_statement",
     "identifiers",
     "is_accessible",
-    "binder_names",
-    "find_top_level",
+    "normalize",
+    "number_type",
+    "parse_goal",
+    "parse_goals",
+    "strip_parens",
 ]
 
 

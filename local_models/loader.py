@@ -15,10 +15,11 @@ import importlib
 import inspect
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local_models.catalog import ModelEntry, backend_module, get_model
 from local_models.config import Config
@@ -214,7 +215,7 @@ def _call_backend(resolved: ResolvedModel, config: Config | None) -> Any:
                              f"installed: {EXTRAS.get(entry.format, '')}") from exc
     except MemoryError as exc:
         raise ModelLoadError(f"{entry.id}: ran out of memory loading {resolved.path}") from exc
-    except Exception as exc:  # noqa: BLE001 - e.g. onnxruntime's InvalidProtobuf: wrap with the model id
+    except Exception as exc:
         raise ModelLoadError(f"{entry.id}: could not load {resolved.path} (corrupt or not a "
                              f"{entry.format.upper()} model?): {type(exc).__name__}: {exc}") from exc
 

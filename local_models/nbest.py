@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 import llama_cpp
+import numpy as np
 
 log = logging.getLogger(__name__)
 native_log = logging.getLogger(__name__ + ".native")

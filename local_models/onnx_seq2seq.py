@@ -50,8 +50,16 @@ BYTES_PER_TOKEN = 4
 DEFAULT_MAX_LENGTH = 256
 
 __all__ = [
-    "ENCODER_FILE", "DECODER_FILE", "DECODER_WITH_PAST_FILE", "Hypothesis", "Seq2SeqModel",
-    "OnnxSeq2SeqGenerator", "load", "load_async", "log_softmax", "model_files",
+    "DECODER_FILE",
+    "DECODER_WITH_PAST_FILE",
+    "ENCODER_FILE",
+    "Hypothesis",
+    "OnnxSeq2SeqGenerator",
+    "Seq2SeqModel",
+    "load",
+    "load_async",
+    "log_softmax",
+    "model_files",
 ]
 
 

@@ -35,16 +35,16 @@ from local_models.goal_shape import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TacticInfo",
-    "TACTICS",
-    "PROVIDERS",
     "ASSUMED_LEAN_VERSION",
+    "PROVIDERS",
+    "TACTICS",
     "PortfolioGenerator",
-    "parse_lean_version",
+    "TacticInfo",
     "available_providers",
     "imports_of",
-    "tactic_keywords",
+    "parse_lean_version",
     "suggest",
+    "tactic_keywords",
 ]
 
 Version = tuple[int, int, int]
@@ -691,9 +691,7 @@ def _exists_rules(ctx: _Context, c: _Collector) -> None:
     witnesses: list[str] = []
     wanted = number_type(shape.binder_type) if shape.binder_type else None
     for name, typ in reversed(_accessible_hyps(goal)):
-        if shape.binder_type and normalize(typ) == normalize(shape.binder_type):
-            witnesses.append(name)
-        elif not shape.binder_type and number_type(typ) and not _is_sort(typ) and "→" not in typ:
+        if (shape.binder_type and normalize(typ) == normalize(shape.binder_type)) or (not shape.binder_type and number_type(typ) and not _is_sort(typ) and "→" not in typ):
             witnesses.append(name)
     numeric_body = arith_features(shape.body, goal).numeric
     if wanted or numeric_body:

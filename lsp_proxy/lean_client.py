@@ -274,7 +274,7 @@ def parse_interactive_goals(result: Any) -> list[InteractiveGoal] | None:
 class _OwnDocument:
     """A document this client opened: its text and version sequence are ours."""
 
-    __slots__ = ("uri", "text", "version", "language_id", "build_mode")
+    __slots__ = ("build_mode", "language_id", "text", "uri", "version")
 
     def __init__(self, uri: str, text: str, version: int, language_id: str, build_mode: str | None) -> None:
         self.uri = uri
@@ -285,7 +285,7 @@ class _OwnDocument:
 
 
 class _DiagnosticsState:
-    __slots__ = ("version", "items", "arrived")
+    __slots__ = ("arrived", "items", "version")
 
     def __init__(self) -> None:
         self.version: int | None = None
@@ -294,7 +294,7 @@ class _DiagnosticsState:
 
 
 class _RpcSession:
-    __slots__ = ("session_id", "keepalive")
+    __slots__ = ("keepalive", "session_id")
 
     def __init__(self, session_id: int, keepalive: asyncio.Task | None) -> None:
         self.session_id = session_id

@@ -29,7 +29,7 @@ from lsp_proxy.lean_client import LeanClient
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["install", "CompanionContext"]
+__all__ = ["CompanionContext", "install"]
 
 COMPLETION_DEADLINE = 0.25
 CODE_ACTION_DEADLINE = 0.25

@@ -89,7 +89,7 @@ class CompanionContext:
         self.project_root = project_root
         try:
             self.base_config = load_config(project_root)
-        except Exception as exc:  # noqa: BLE001 - a broken config must not cost the editor session
+        except Exception as exc:
             logger.error("configuration not loaded (%s); using defaults", exc)
             self.base_config = Config()
         self._apply()
@@ -139,7 +139,7 @@ class CompanionContext:
                     closed = await self.checker.pool.close_idle(IDLE_SHADOW_SECONDS)
                     if closed:
                         logger.info("closed %d idle shadow document(s)", closed)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.warning("closing idle shadows failed", exc_info=True)
 
     @staticmethod

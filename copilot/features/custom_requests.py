@@ -246,7 +246,7 @@ async def execute_fill_command(ctx: CompanionContext, params: Any) -> Any:
             applied = await ctx.router.request_editor("workspace/applyEdit", {"label": "Fill sorry", "edit": edit},
                                                       timeout=30.0)
             result["applied"] = bool(isinstance(applied, dict) and applied.get("applied"))
-        except Exception as exc:  # noqa: BLE001 - the result still carries the edit
+        except Exception as exc:
             logger.info("the editor did not apply the fill: %s", exc)
             result["applied"] = False
     elif result.get("status") not in ("proved", "partial"):
@@ -290,14 +290,14 @@ def _models(ctx: CompanionContext) -> list[dict]:
     states = ctx.sources.status()
     try:
         entries = all_models(ctx.config)
-    except Exception as exc:  # noqa: BLE001 - a broken [models.custom] still leaves the portfolio
+    except Exception as exc:
         logger.warning("model list unavailable: %s", exc)
         entries = {}
     for model_id, entry in entries.items():
         try:
             resolve(model_id, ctx.config)
             installed = True
-        except Exception:  # noqa: BLE001 - not installed (or broken): reported as such
+        except Exception:
             installed = False
         item: dict[str, Any] = {
             "id": model_id,

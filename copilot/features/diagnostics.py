@@ -117,7 +117,7 @@ class MergedDiagnostics:
                 result = await suggestions(self.ctx, target)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - one sorry's failure does not stop the sweep
+            except Exception as exc:
                 logger.info("no suggestions for the sorry at %s:%d: %s", uri, location.line + 1, exc)
                 continue
             closing = result.closing

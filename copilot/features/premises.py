@@ -42,13 +42,13 @@ class PremiseService:
                     from local_models.loader import load_encoder
 
                     encoder = load_encoder(config.models.embedding, config)
-                except Exception as exc:  # noqa: BLE001 - lexical search still works
+                except Exception as exc:
                     logger.warning("embedding model %s not used: %s", config.models.embedding, exc)
             index = PremiseIndex.open(project_root, encoder=encoder,
                                       include_toolchain=config.index.include_toolchain)
             try:
                 index.start_watching()
-            except Exception as exc:  # noqa: BLE001 - a stale index is still useful
+            except Exception as exc:
                 logger.warning("not watching %s for changes: %s", project_root, exc)
             return index
 
@@ -56,7 +56,7 @@ class PremiseService:
             self.index = await asyncio.to_thread(run)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - suggestions go on without premises
+        except Exception as exc:
             self.state, self.error = "error", f"{type(exc).__name__}: {exc}"
             logger.warning("premise index unavailable: %s", self.error, exc_info=True)
             return
@@ -68,7 +68,7 @@ class PremiseService:
             return 0
         try:
             return int(self.index.stats().get("declarations", 0))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return 0
 
     async def search_goal(self, goal: str, k: int, file: Path | None = None, line: int | None = None) -> list[Any]:
@@ -78,7 +78,7 @@ class PremiseService:
             return []
         try:
             return await asyncio.to_thread(index.search_goal, goal, k, file=file, line=line)
-        except Exception as exc:  # noqa: BLE001 - a failed lookup costs only the premises
+        except Exception as exc:
             logger.warning("premise search failed: %s", exc)
             return []
 
@@ -88,5 +88,5 @@ class PremiseService:
         if self.index is not None:
             try:
                 self.index.stop_watching()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.debug("stop_watching failed", exc_info=True)

@@ -52,7 +52,7 @@ async def progress(ctx: CompanionContext, title: str, *, on_cancel: Callable[[],
         token = f"leanCompanion/{ctx.pid}/{next(_counter)}"
         try:
             await ctx.router.request_editor("window/workDoneProgress/create", {"token": token}, timeout=5.0)
-        except Exception as exc:  # noqa: BLE001 - no progress, the work still runs
+        except Exception as exc:
             logger.info("editor refused a progress token: %s", exc)
             token = None
     reporter = Reporter(ctx, token)

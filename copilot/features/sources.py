@@ -64,7 +64,7 @@ class SourceSet:
         if slot.generator is not None:
             try:
                 slot.generator.close()
-            except Exception:  # noqa: BLE001 - closing must not break reconfiguration
+            except Exception:
                 logger.warning("closing model %s failed", model_id, exc_info=True)
 
     async def _load(self, slot: ModelSlot, config: Config) -> None:
@@ -75,7 +75,7 @@ class SourceSet:
             slot.generator = await load_generator_async(slot.model_id, config)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any load failure disables the model
+        except Exception as exc:
             slot.state, slot.error = "failed", f"{type(exc).__name__}: {exc}"
             logger.warning("model %s disabled: %s", slot.model_id, slot.error)
             return
@@ -117,7 +117,7 @@ async def _one(generator: TacticGenerator, request: GenerationRequest, cancel: a
         failures[name] = "timeout"
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a failing source only loses its own candidates
+    except Exception as exc:
         logger.warning("source %s failed (%s: %s); skipped for this request", name, type(exc).__name__, exc)
         failures[name] = f"{type(exc).__name__}: {exc}"
     return []

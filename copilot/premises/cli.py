@@ -138,8 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.cmd == "build":
-            from . import PremiseIndex
-            from . import store
+            from . import PremiseIndex, store
 
             folder = store.index_dir(args.project, args.cache_dir)
             if (folder / "manifest.json").exists():

@@ -20,7 +20,12 @@ from .extract_source import FileResult, extract_file, extract_files, module_name
 from .fusion import SAME_FILE_BOOST, best_positions, rank_documents
 from .lexical import LexicalIndex, build_base
 from .query import (
-    dense_query_text, document_text, document_tokens, goal_query_tokens, module_tokens, query_tokens,
+    dense_query_text,
+    document_text,
+    document_tokens,
+    goal_query_tokens,
+    module_tokens,
+    query_tokens,
 )
 from .records import EXTRACTOR_VERSION, Declaration, PremiseHit
 from .sources import SourceRoot, discover_roots, list_files
@@ -80,7 +85,7 @@ class PremiseIndex:
         cache_root: Path | None = None,
         include_toolchain: bool = True,
         lean: bool = False,
-    ) -> "PremiseIndex":
+    ) -> PremiseIndex:
         """Load the project's index, bringing it up to date; rebuild it if stale or corrupt.
 
         With ``build=False`` a missing or unusable index gives an empty one instead of a build.

@@ -38,8 +38,7 @@ _GREEK_MAP = {"ℕ": "nat", "ℤ": "int", "ℚ": "rat", "ℝ": "real", "ℂ": "c
 
 #: Words that carry no retrieval signal (declaration keywords, universe/sort noise).
 STOPWORDS = frozenset(
-    """theorem lemma def abbrev instance structure class inductive axiom opaque where by fun
-    let have show from at in with do then else if match type sort prop true false""".split()
+    ["theorem", "lemma", "def", "abbrev", "instance", "structure", "class", "inductive", "axiom", "opaque", "where", "by", "fun", "let", "have", "show", "from", "at", "in", "with", "do", "then", "else", "if", "match", "type", "sort", "prop", "true", "false"]
 )
 
 

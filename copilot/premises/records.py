@@ -42,7 +42,7 @@ class PremiseHit(msgspec.Struct, frozen=True):
     docstring: str | None = None
 
     @classmethod
-    def from_declaration(cls, decl: Declaration, score: float) -> "PremiseHit":
+    def from_declaration(cls, decl: Declaration, score: float) -> PremiseHit:
         """A hit for ``decl`` with ``score``."""
         return cls(
             name=decl.name,

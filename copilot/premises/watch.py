@@ -32,7 +32,7 @@ def _relevant(path: str, root: Path) -> bool:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: "ProjectWatcher") -> None:
+    def __init__(self, watcher: ProjectWatcher) -> None:
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:

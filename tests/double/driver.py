@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.lean_double import MAIN
 
@@ -31,7 +32,7 @@ class Driver:
         self.reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, *options: str, scenario: str | Path | None = None, module: bool = False) -> "Driver":
+    async def start(cls, *options: str, scenario: str | Path | None = None, module: bool = False) -> Driver:
         argv = ["-m", "tests.lean_double"] if module else [str(MAIN)]
         if scenario is not None:
             argv += ["--scenario", str(scenario)]

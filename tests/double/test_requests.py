@@ -229,6 +229,7 @@ async def test_saved_import_makes_importers_stale_with_a_sticky_diagnostic():
 async def test_more_rpc_methods_and_silent_goals_accomplished(tmp_path):
     """Term goals, diagnostics and widget sources over RPC; silent goalsAccomplished on opt-in."""
     import json
+
     from tests.lean_double import BASIC_SCENARIO as basic
     data = json.loads(basic.read_text())
     data["widget_sources"] = {"42": "export default function () { return null }"}

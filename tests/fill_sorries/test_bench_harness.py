@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from copilot.fill_sorries.bench import (
-    benchmark_files, detect, main, mil_table, minif2f_category, minif2f_table,
+    benchmark_files,
+    detect,
+    main,
+    mil_table,
+    minif2f_category,
+    minif2f_table,
 )
 from copilot.fill_sorries.report import SorryResult
 from copilot.proof_text import declarations, locate_sorries

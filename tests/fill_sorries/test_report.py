@@ -9,7 +9,15 @@ import jsonschema
 import pytest
 
 from copilot.fill_sorries.report import (
-    Report, RunConfig, SorryResult, from_json, json_schema, remaining, summarize, to_json, to_markdown,
+    Report,
+    RunConfig,
+    SorryResult,
+    from_json,
+    json_schema,
+    remaining,
+    summarize,
+    to_json,
+    to_markdown,
 )
 from copilot.fill_sorries.sarif import to_sarif
 from tests.conftest import REPO_ROOT

@@ -8,7 +8,12 @@ import pytest
 from copilot.fill_sorries.report import RunConfig, SorryResult
 from copilot.fill_sorries.resume import ResumeCache, result_key
 from copilot.fill_sorries.writer import (
-    ConcurrentModification, Replacement, apply_replacements, atomic_write, read_snapshot, unified_diff,
+    ConcurrentModification,
+    Replacement,
+    apply_replacements,
+    atomic_write,
+    read_snapshot,
+    unified_diff,
 )
 
 

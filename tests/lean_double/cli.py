@@ -13,8 +13,8 @@ from .faults import Faults
 from .framing import FramingError, read_frame
 from .jsonrpc import ProtocolError, parse_message
 from .msglog import MessageLog
-from .scenario import Scenario, ScenarioError, load_scenario
 from .output import Output, stderr
+from .scenario import Scenario, ScenarioError, load_scenario
 from .server import Config, Server
 from .state import Eof, Fatal
 

@@ -6,10 +6,11 @@ A goal is plain text as Lean prints it: an optional ``case <tag>`` line, hypothe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 
 TARGET_PREFIXES = ("⊢ ", "| ")
 

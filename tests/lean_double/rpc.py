@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .goals import RefMaker, interactive_goal, tagged
 from .state import Session

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+
 try:
     import tomllib
 except ImportError:  # Python 3.10

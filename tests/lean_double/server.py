@@ -10,16 +10,26 @@ import asyncio
 import os
 import random
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from . import jsonrpc
 from .capabilities import initialize_result
 from .documents import LineIndex, apply_change, normalize_newlines
 from .elaborator import Diagnostic, ElabOptions, Elaboration, elaborate
 from .faults import Faults
-from .features import (OUT_OF_DATE_IMPORTS, code_actions, completion_result, hover_result, huge_diagnostic,
-                       imported_modules, is_lean_resolve_data, is_module_file, stale_imports_diagnostic)
+from .features import (
+    OUT_OF_DATE_IMPORTS,
+    code_actions,
+    completion_result,
+    hover_result,
+    huge_diagnostic,
+    imported_modules,
+    is_lean_resolve_data,
+    is_module_file,
+    stale_imports_diagnostic,
+)
 from .goals import interactive_goals, plain_goal_result
 from .msglog import MessageLog
 from .output import Output, stderr

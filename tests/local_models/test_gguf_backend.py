@@ -13,11 +13,11 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
-from local_models import gguf_backend  # noqa: E402
-from local_models.errors import ModelError, ModelLoadError, ModelNotFound  # noqa: E402
-from local_models.generation import Candidate, GenerationRequest, TacticGenerator  # noqa: E402
-from local_models.worker import WorkerClosed  # noqa: E402
-from tests.local_models.tiny_gguf import TinyDims, write_tiny_gguf  # noqa: E402
+from local_models import gguf_backend
+from local_models.errors import ModelError, ModelLoadError, ModelNotFound
+from local_models.generation import Candidate, GenerationRequest, TacticGenerator
+from local_models.worker import WorkerClosed
+from tests.local_models.tiny_gguf import TinyDims, write_tiny_gguf
 
 GOAL = "n : ℕ\n⊢ n + 0 = n"
 ENTRY = SimpleNamespace(id="tiny-test", role="tactic", threads=2, context=4096)

@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from local_models import gguf_backend, nbest  # noqa: E402
-from local_models.generation import GenerationRequest  # noqa: E402
+from local_models import gguf_backend, nbest
+from local_models.generation import GenerationRequest
 
 
 def smollm2_path() -> Path:

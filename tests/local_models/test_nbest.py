@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
-from local_models import nbest  # noqa: E402
-from local_models.gguf_backend import tactic_grammar  # noqa: E402
-from tests.local_models.tiny_gguf import write_tiny_gguf  # noqa: E402
+from local_models import nbest
+from local_models.gguf_backend import tactic_grammar
+from tests.local_models.tiny_gguf import write_tiny_gguf
 
 PROMPT = "theorem foo (n : ℕ) : n + 0 = n := by\n  "
 TACTIC_LINE = re.compile(r"^ ?[a-zA-Z_(⟨{#@<?\[·][^\n\r\t]*$")

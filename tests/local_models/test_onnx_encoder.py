@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
-from local_models import onnx_encoder  # noqa: E402
-from local_models.errors import ModelLoadError, ModelNotFound  # noqa: E402
-from local_models.generation import TextEncoder  # noqa: E402
+from local_models import onnx_encoder
+from local_models.errors import ModelLoadError, ModelNotFound
+from local_models.generation import TextEncoder
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ class TinyDims:
     n_vocab: int | None = None  # None: exactly the built-in vocabulary; larger pads with filler pieces
 
     @classmethod
-    def parse(cls, text: str) -> "TinyDims":
+    def parse(cls, text: str) -> TinyDims:
         """Parse ``n_embd,n_ff,n_layer,n_head,n_head_kv,n_ctx[,n_vocab]``."""
         parts = [int(p) for p in text.split(",")]
         if len(parts) not in (6, 7):

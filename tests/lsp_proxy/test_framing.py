@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from lsp_proxy.errors import FramingError, FrameTooLarge, MalformedHeader, TruncatedFrame
+from lsp_proxy.errors import FrameTooLarge, FramingError, MalformedHeader, TruncatedFrame
 from lsp_proxy.framing import FrameReader, encode_frame
 
 BODIES = [

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copilot.premises import PremiseHit, PremiseIndex
-from copilot.premises import store
+from copilot.premises import PremiseHit, PremiseIndex, store
 
 from .helpers import copy_project
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import bm25s
 import numpy as np
 
-from copilot.premises.lean_tokens import split_identifier, tokenize
 from copilot.premises import lexical
+from copilot.premises.lean_tokens import split_identifier, tokenize
 from copilot.premises.lexical import LexicalIndex, build_base
 from copilot.premises.query import goal_query_tokens, parse_goal, split_statement
 
