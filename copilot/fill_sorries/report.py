@@ -1,10 +1,16 @@
 """The fill-sorries report: one record per sorry, and its JSON, Markdown and terminal forms.
 
 The JSON form is versioned; its schema is generated from these Structs
-(:func:`json_schema`) and kept in ``docs/fill-sorries-report.schema.json``.
+(:func:`json_schema`) and kept in ``docs/fill-sorries-report.schema.json``. Regenerate it with
+``python -m copilot.fill_sorries.report --write docs/fill-sorries-report.schema.json``
+(``--check FILE`` exits 1 when the file is stale).
 """
 from __future__ import annotations
 
+import argparse
+import inspect
+import json
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
@@ -123,12 +129,29 @@ def from_json(data: bytes | str) -> Report:
     return msgspec.json.decode(data, type=Report)
 
 
+def _clean_descriptions(node: object) -> object:
+    """Descriptions as :func:`inspect.cleandoc` leaves them: msgspec copies docstrings verbatim
+    up to 0.22 and dedents them from 0.23 on, so the schema must not depend on which one ran."""
+    if isinstance(node, dict):
+        return {key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+                else _clean_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node
+
+
 def json_schema() -> dict:
     """The JSON Schema of :class:`Report` (what docs/fill-sorries-report.schema.json holds)."""
-    schema = msgspec.json.schema(Report)
+    schema = _clean_descriptions(msgspec.json.schema(Report))
+    assert isinstance(schema, dict)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lean-companion fill-sorries report"
     return schema
+
+
+def schema_text() -> str:
+    """:func:`json_schema` as the documented file holds it (2-space indent, UTF-8, final newline)."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _md_escape(text: str) -> str:
@@ -181,5 +204,35 @@ def summary_table(report: Report):
             f"{r.time_seconds:.1f}s", (detail or "").strip().replace("\n", " ⏎ ")[:120],
         )
     s = report.summary
-    table.caption = f"{s.filled}/{s.total} filled · {s.failed} failed · {s.timeout} timeout · {s.rejected_unsafe} unsafe · {s.error} error"
+    table.caption = (f"{s.filled}/{s.total} filled · {s.failed} failed · {s.timeout} timeout · "
+                     f"{s.rejected_unsafe} unsafe · {s.error} error")
     return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m copilot.fill_sorries.report``: print, write or check the JSON Schema."""
+    parser = argparse.ArgumentParser(prog="python -m copilot.fill_sorries.report",
+                                     description="Print the fill-sorries report's JSON Schema, "
+                                     "or write/check the documented copy.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", metavar="FILE", help="write the schema to FILE (docs/fill-sorries-report.schema.json)")
+    group.add_argument("--check", metavar="FILE", help="exit 1 when FILE differs from the generated schema")
+    args = parser.parse_args(argv)
+    text = schema_text()
+    if args.write:
+        with open(args.write, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        return 0
+    if args.check:
+        with open(args.check, encoding="utf-8") as handle:
+            same = json.loads(handle.read()) == json.loads(text)
+        if not same:
+            print(f"{args.check} is stale: run python -m copilot.fill_sorries.report --write {args.check}",  # cli-output
+                  file=sys.stderr)
+        return 0 if same else 1
+    sys.stdout.write(text)  # cli-output
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

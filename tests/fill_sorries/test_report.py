@@ -61,6 +61,48 @@ def test_json_round_trips_and_validates_against_documented_schema():
         jsonschema.validate(bad, documented)
 
 
+def _indent_descriptions(node, pad: str):
+    """The schema with every description's continuation lines indented by ``pad`` (msgspec < 0.23
+    copies docstrings verbatim; 0.23 dedents them)."""
+    if isinstance(node, dict):
+        return {k: ("\n".join([v.splitlines()[0], *(pad + line if line else line for line in v.splitlines()[1:])])
+                    if k == "description" and isinstance(v, str) else _indent_descriptions(v, pad))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_indent_descriptions(item, pad) for item in node]
+    return node
+
+
+def test_schema_does_not_depend_on_how_msgspec_treats_docstring_whitespace(monkeypatch):
+    """Indented (msgspec <= 0.22) and dedented (0.23) docstrings give the same documented schema."""
+    import msgspec
+
+    from copilot.fill_sorries import report as report_module
+
+    raw = msgspec.json.schema(Report)
+    assert any("\n" in d.get("description", "") for d in raw["$defs"].values()), "a multi-line description to test"
+    schemas = []
+    for pad in ("", "    "):
+        variant = _indent_descriptions(raw, pad)
+        monkeypatch.setattr(report_module.msgspec.json, "schema", lambda _t, variant=variant: variant)
+        schemas.append(json_schema())
+    assert schemas[0] == schemas[1]
+
+
+def test_schema_command_writes_and_checks_the_documented_file(tmp_path, capsys):
+    """`python -m copilot.fill_sorries.report --write/--check` regenerates and checks the schema file."""
+    from copilot.fill_sorries.report import main as schema_main
+
+    target = tmp_path / "schema.json"
+    assert schema_main(["--write", str(target)]) == 0
+    documented = REPO_ROOT / "docs" / "fill-sorries-report.schema.json"
+    assert target.read_text(encoding="utf-8") == documented.read_text(encoding="utf-8")
+    assert schema_main(["--check", str(target)]) == 0
+    target.write_text('{"stale": true}', encoding="utf-8")
+    assert schema_main(["--check", str(target)]) == 1
+    assert "is stale" in capsys.readouterr().err
+
+
 def test_markdown_lists_every_result_and_flags_partial_runs():
     """The Markdown report has the totals, one row per sorry, escapes pipes, and says when it is partial."""
     md = to_markdown(_report(complete=False))
