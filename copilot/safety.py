@@ -7,28 +7,39 @@ change the environment (declarations, attributes, notations, macros, ``set_optio
 small allow-list, ``open`` without ``in``) or escape its context (``end``, ``namespace``,
 unbalanced brackets, comments that swallow what follows, strings and char literals).
 
-The check is token-level (:mod:`copilot.lean_lexer`), not substring: ``sorry_lemma`` and
-``IO_thing`` are ordinary identifiers and pass (a premise proved with ``sorry`` is caught later
-by the checker's ``#print axioms`` pass), while ``Foo.sorry``, ``«sorry»`` and ``IO.println``
-are refused. Look-alikes are refused too: letters outside Latin, Greek and Lean's
-letter-like/mathematical blocks, invisible and bidirectional characters, backslashes, and any
+The check is token-level (:mod:`copilot.lean_lexer`, which follows Lean's own token rules), not
+substring: ``sorry_lemma`` and ``IO_thing`` are ordinary identifiers and pass (a premise proved
+with ``sorry`` is caught later by the checker's ``#print axioms`` pass), while ``Foo.sorry``,
+``«sorry»`` and ``IO.println`` are refused. Command keywords (``def``, ``end``, ``omit``, …) are
+refused where Lean could read them as keywords (an identifier's first component), not as a later
+component (``h.def``, ``List.Sublist.end``). Two checks do not depend on the tokens: a banned
+word starting inside the characters of a number (``0axiom``, ``1_axiom``: Lean's number stops
+or fails there and a new token, even a new command, starts) and banned words spelled in
+superscript letters. Look-alikes are refused too: letters outside Latin, Greek and Lean's
+letter-like/mathematical blocks (modifier letters of notations such as ``sᶜ``, ``αᵒᵈ``, ``Aᵀ``
+are allowed: Lean reads them as symbols), invisible and bidirectional characters, and any
 identifier whose NFKC/confusable skeleton is a banned word. False positives are acceptable;
-false negatives are not.
+false negatives are not. The checker adds a second line of defence that does not use this
+module at all (Lean's own view of the commands of the checked text, ``copilot.checker``).
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from copilot.lean_lexer import Token, is_letter_like, tokenize
+from copilot.lean_lexer import Token, is_id_first, is_id_rest, is_letter_like, tokenize
 
 MAX_CANDIDATE_CHARS = 4000
 # Names the checker gives its declaration copies (copilot.checker); a candidate must not
 # refer to another candidate's copy.
 RESERVED_PREFIX = "_lc_"
 
-# component -> reason; checked against every dotted component of every identifier.
-_ALWAYS_BANNED: dict[str, str] = {}
+# Two kinds of banned words.
+#
+# *Names* are banned as any dotted component of any identifier (``Foo.sorry``, ``«sorry»``,
+# ``Lean.Elab.Command``): they name things a proof must not reach.
+_BANNED_NAMES: dict[str, str] = {}
 for _words, _reason in (
     (("sorry", "sorryAx", "admit", "stop"), "proves by `sorry`"),
     (("axiom", "axioms"), "adds an axiom"),
@@ -38,26 +49,74 @@ for _words, _reason in (
      "runs or trusts compiled code / does I/O"),
     (("run_cmd", "run_tac", "run_elab", "run_meta", "by_elab", "Elab", "Meta", "MetaM", "TacticM",
       "TermElabM", "CommandElabM", "CoreM", "evalTactic"), "metaprogramming"),
-    (("macro", "syntax", "elab", "notation", "macro_rules", "elab_rules", "infix", "infixl", "infixr",
-      "prefix", "postfix", "declare_syntax_cat", "binder_predicate"), "defines syntax"),
+):
+    for _word in _words:
+        _BANNED_NAMES[_word] = _reason
+
+# *Keywords* are banned where Lean could read them as a keyword: an identifier token whose
+# first component is the word (``def``, ``end x``, also the conservative ``def.x``), but not a
+# later component (``h.def``, ``List.Sublist.end``, ``h.omit`` are field names / lemma names).
+# A command keyword anywhere in a tactic block ends the declaration and runs as a command:
+# commands need not start at column 0, and after a parse error Lean resumes at the next token
+# that starts a command. The list is derived from the command syntax of:
+# * Lean 4.35: src/Lean/Parser/Command.lean (declaration keywords and modifiers, `deriving`,
+#   `section`/`namespace`/`end`, `with_weak_namespace`, `end_local_scope`, `variable`,
+#   `universe`, `assert_not_exists`, `assert_not_imported`, `init_quot`, `docs_to_verso`,
+#   `set_option`, `attribute`, `export`, `import`, `open`, `mutual`, `initialize`,
+#   `builtin_initialize`, `add_decl_doc`, `register_tactic_tag`, `tactic_extension`,
+#   `recommended_spelling`, `gen_injective_theorems%`, `include`, `omit`,
+#   `register_error_explanation`; `#…` commands are refused as `#` tokens),
+#   src/Lean/Parser/Term.lean (`local`/`scoped` attribute kinds, `termination_by`,
+#   `decreasing_by`, `partial_fixpoint`), src/Lean/Parser/Syntax.lean (`syntax`, `macro`,
+#   `macro_rules`, `elab`, `elab_rules`, `notation`, `infix*`, `prefix`, `postfix`,
+#   `declare_syntax_cat`, `binder_predicate`), src/Init/Simproc.lean and src/Lean/Elab/Tactic/
+#   Simproc.lean (`simproc`, `dsimproc`, `simproc_decl`, `dsimproc_decl`, `simproc_pattern%`),
+#   src/Init/Grind (`grind_pattern`, `grind_propagator`, `init_grind_norm`),
+#   src/Init/NotationExtra.lean (`unif_hint`), src/Lean/Util/TestExtern.lean (`test_extern`),
+#   src/Lean/Widget/UserWidget.lean (`show_panel_widgets`), src/Lean/Elab/Tactic/... (`seal`,
+#   `unseal`), the `register_*`/`declare_*`/`initialize_*`/`builtin_*` families (prefixes);
+# * Batteries: `alias`, `proof_wanted`, `library_note`, `open private`/`export private`
+#   (Batteries/Tactic/Alias.lean, Batteries/Util/ProofWanted.lean, Batteries/Util/LibraryNote.lean);
+# * Mathlib: Mathlib/Tactic/Lemma.lean (`lemma`), Mathlib/Tactic/IrreducibleDef.lean,
+#   Mathlib/Tactic/MkIffOfInductiveProp.lean, Mathlib/Tactic/Variable.lean (`variable?`),
+#   Mathlib/Tactic/Recall.lean, Mathlib/Tactic/SudoSetOption.lean (`sudo`),
+#   Mathlib/Tactic/UnsetOption.lean, Mathlib/Tactic/DeprecateTo.lean (`deprecate`),
+#   Mathlib/Tactic/ExtendDoc.lean, Mathlib/Util/CompileInductive.lean,
+#   Mathlib/Tactic/SuppressCompilation.lean, Mathlib/Tactic/Simps/Basic.lean,
+#   Mathlib/Tactic/ToAdditive (`insert_to_additive_translation`, `to_additive_name_hint`),
+#   Mathlib/Util/WhatsNew.lean, Mathlib/Tactic/Linter (`set_library_suggestions`),
+#   Mathlib/Tactic/NotationX (`notation3`), Aesop (`add_aesop_rules`, `erase_aesop_rules`,
+#   `declare_aesop_rule_sets`).
+_BANNED_KEYWORDS: dict[str, str] = {}
+for _words, _reason in (
+    (("macro", "syntax", "elab", "notation", "notation3", "macro_rules", "elab_rules", "infix", "infixl", "infixr",
+      "prefix", "postfix", "declare_syntax_cat", "binder_predicate", "unif_hint"), "defines syntax"),
     (("theorem", "lemma", "def", "definition", "instance", "opaque", "abbrev", "example", "structure",
-      "class", "inductive", "coinductive", "constant", "mutual", "deriving", "where", "private",
-      "protected", "partial", "nonrec", "noncomputable", "initialize", "builtin_initialize"),
+      "class", "inductive", "coinductive", "constant", "mutual", "deriving", "where", "private", "public",
+      "protected", "partial", "nonrec", "noncomputable", "meta", "initialize", "builtin_initialize",
+      "termination_by", "termination_by?", "decreasing_by", "partial_fixpoint"),
      "declares something"),
     (("attribute",), "changes attributes"),
-    (("import", "end", "namespace", "section", "universe", "variable", "export", "omit", "include",
-      "local", "scoped"),
+    (("import", "end", "namespace", "section", "universe", "variable", "variable?", "variables", "export", "omit",
+      "include", "local", "scoped", "with_weak_namespace", "end_local_scope", "sudo", "unset_option"),
      "changes the surrounding context"),
-    # Commands need not start at column 0: one inside a tactic block ends the declaration and
-    # runs as a command. These (Lean, Batteries, Mathlib) change the environment.
-    (("alias", "irreducible_def", "simproc", "dsimproc", "builtin_simproc", "builtin_dsimproc",
-      "add_aesop_rules", "erase_aesop_rules", "initialize_simps_projections", "library_note", "unseal",
-      "seal", "recall", "grind_pattern", "compile_inductive", "add_decl_doc", "assert_not_exists",
-      "suppress_compilation", "proof_wanted", "derive_handler", "gen_injective_theorems%"),
+    (("alias", "irreducible_def", "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "simproc_pattern",
+      "builtin_simproc", "builtin_dsimproc", "add_aesop_rules", "erase_aesop_rules", "initialize_simps_projections",
+      "initialize_simps_projections?", "library_note", "unseal", "seal", "recall", "recall?", "grind_pattern",
+      "grind_propagator", "init_grind_norm", "compile_inductive", "compile_def", "add_decl_doc",
+      "assert_not_exists", "assert_not_imported", "suppress_compilation", "unsuppress_compilation",
+      "proof_wanted", "def_wanted", "theorem_wanted", "instance_wanted", "derive_handler", "gen_injective_theorems",
+      "test_extern", "mk_iff_of_inductive_prop", "init_quot", "docs_to_verso", "register_tactic_tag",
+      "tactic_extension", "recommended_spelling", "register_error_explanation", "show_panel_widgets",
+      "deprecate", "extend_docs", "insert_to_additive_translation", "to_additive_name_hint", "whatsnew",
+      "set_library_suggestions", "stop_at_first_error", "declare_aesop_rule_sets", "open_private"),
      "is a command that changes the environment"),
 ):
     for _word in _words:
-        _ALWAYS_BANNED[_word] = _reason
+        _BANNED_KEYWORDS[_word] = _reason
+_BANNED_PREFIXES = ("register_", "declare_", "initialize_", "builtin_")
+# Every banned word, for the checks that do not go through the lexer.
+ALL_BANNED_WORDS = frozenset(_BANNED_NAMES) | frozenset(_BANNED_KEYWORDS)
 
 NATIVE_WORDS = frozenset(
     {"native_decide", "native", "ofReduceBool", "ofReduceNat", "reduceBool", "reduceNat", "trustCompiler", "bv_decide"}
@@ -128,9 +187,19 @@ def skeleton(word: str) -> str:
 
 def _allowed_letter(ch: str) -> bool:
     """Letters Lean code legitimately uses: ASCII, Latin-1 letters, Greek, letter-like,
-    mathematical alphanumerics."""
+    mathematical alphanumerics, and the modifier letters of Mathlib's postfix notations
+    (``sᶜ``, ``αᵒᵈ``, ``Aᵀ``, ``αᵐᵒᵖ``, ``Mˣ``), which Lean reads as symbols."""
     code = ord(ch)
-    return code < 0x250 or 0x370 <= code <= 0x3FF or 0x1F00 <= code <= 0x1FFF or is_letter_like(ch)
+    return (code < 0x250 or 0x370 <= code <= 0x3FF or 0x1F00 <= code <= 0x1FFF or is_letter_like(ch)
+            or is_modifier_letter(ch))
+
+
+def is_modifier_letter(ch: str) -> bool:
+    """Superscript and modifier letters (spacing modifiers, phonetic-extension superscripts,
+    super/subscripts block): never identifier characters in Lean, only notation tokens."""
+    code = ord(ch)
+    return (0x2B0 <= code <= 0x2FF or 0x1D2C <= code <= 0x1D6A or code == 0x1D78 or 0x1D9B <= code <= 0x1DBF
+            or 0x2070 <= code <= 0x209F or code == 0x2C7C or code == 0x2C7D)
 
 
 def _check_characters(text: str) -> SafetyVerdict:
@@ -139,8 +208,6 @@ def _check_characters(text: str) -> SafetyVerdict:
             continue
         if ch in _INVISIBLE:
             return _refuse(f"invisible or bidirectional character U+{ord(ch):04X}")
-        if ch == "\\":
-            return _refuse("backslash (escape sequences are not allowed)")
         category = unicodedata.category(ch)
         if category in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"):
             return _refuse(f"control, format or unusual space character U+{ord(ch):04X}")
@@ -151,14 +218,16 @@ def _check_characters(text: str) -> SafetyVerdict:
     return _OK
 
 
-_BANNED_PREFIXES = ("register_", "declare_", "initialize_", "builtin_")
-
-
-def _banned_reason(word: str, policy: SafetyPolicy) -> str | None:
+def _banned_reason(word: str, policy: SafetyPolicy, *, first: bool) -> str | None:
+    """Why ``word`` (one identifier component; ``first``: the first one) is banned, or None."""
     for candidate in {word, skeleton(word)}:
-        reason = _ALWAYS_BANNED.get(candidate)
+        reason = _BANNED_NAMES.get(candidate)
         if reason is not None:
             return reason
+        if first:
+            reason = _BANNED_KEYWORDS.get(candidate)
+            if reason is not None:
+                return reason
         if candidate.startswith(_BANNED_PREFIXES):
             return "is a command that changes the environment"
         if candidate in NATIVE_WORDS and not policy.allow_native:
@@ -166,6 +235,38 @@ def _banned_reason(word: str, policy: SafetyPolicy) -> str | None:
         if candidate in policy.extra_banned:
             return "forbidden by configuration"
     return None
+
+
+# Where Lean reads a number it may stop, or fail, inside a run of characters (`0axiom`,
+# `1_axiom`, `0b_axiom`, `2eaxiom`, `0x1faxiom`) and resume there; after a parse error it
+# resumes at the next token that starts a command. These are the characters a number can take.
+_NUMBER_START = re.compile(r"(?<![\w'!?\u00c0-\u024f\u0370-\u03ff\u1f00-\u1fff\u2080-\u209c\u2100-\u214f])[0-9]")
+_NUMBERISH = frozenset("0123456789abcdefABCDEF_.eE+-xXoObB")
+
+
+def _check_glued(text: str, policy: SafetyPolicy) -> SafetyVerdict:
+    """Lexer-independent: a banned word that starts anywhere inside the characters a number
+    could take, or right after them (``0axiom``, ``1_axiom``, ``0x1faxiom``), and a banned word
+    spelled in superscript letters (``ˢᵒʳʳʸ``) are refused, whatever the tokens say."""
+    n = len(text)
+    for match in _NUMBER_START.finditer(text):
+        end = match.start()
+        while end < n and text[end] in _NUMBERISH:
+            end += 1
+        for p in range(match.start() + 1, min(end + 1, n)):
+            if not is_id_first(text[p]):
+                continue
+            k = p + 1
+            while k < n and is_id_rest(text[k]):
+                k += 1
+            reason = _banned_reason(text[p:k], policy, first=True)
+            if reason is not None:
+                return _refuse(f"`{text[p:k]}` glued to a number (Lean reads a new token there): {reason}")
+    modifiers = "".join(ch if is_modifier_letter(ch) else " " for ch in text)
+    for run in modifiers.split():
+        if len(run) > 1 and _banned_reason(skeleton(run), policy, first=True):
+            return _refuse(f"superscript letters spelling a banned word: {run!r}")
+    return _OK
 
 
 def _check_set_option(tokens: list[Token], i: int, policy: SafetyPolicy) -> SafetyVerdict:
@@ -221,6 +322,9 @@ def check_candidate(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafetyV
     verdict = _check_characters(text)
     if not verdict:
         return verdict
+    verdict = _check_glued(text, policy)
+    if not verdict:
+        return verdict
     tokens = tokenize(text)
     stack: list[str] = []
     for index, token in enumerate(tokens):
@@ -256,10 +360,10 @@ def check_candidate(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafetyV
             if not verdict:
                 return verdict
             continue
-        for part in token.parts:
+        for position, part in enumerate(token.parts):
             if skeleton(part).startswith(RESERVED_PREFIX):
                 return _refuse(f"`{part}` uses the checker's reserved prefix {RESERVED_PREFIX}")
-            reason = _banned_reason(part, policy)
+            reason = _banned_reason(part, policy, first=position == 0)
             if reason is not None:
                 return _refuse(f"`{part}` {reason}")
     if stack:

@@ -34,7 +34,6 @@ HOSTILE = [
     "exact a\u00a0b",  # no-break space
     "simp\tonly",  # tab
     "rfl\r\nsorry",
-    "exact \\u0073orry",
     "exact 𝐈𝐎.println",
     "s\u0301orry",  # combining accent
     # native code and compiler trust
@@ -121,6 +120,17 @@ HOSTILE = [
     "exact h\nsimproc reduceFoo (foo _) := fun _ => pure none",
     "exact h\nlocal notation \"x\" => 1",
     "exact h\ndeclare_aesop_rule_sets [Foo]",
+    # issue 11: glued numbers (Lean's number stops at the first non-digit) and missing bans
+    "first | omega | exact 0axiom cheat : False",
+    "1set_option debug.skipKernelTC true",
+    "1attribute [simp] foo",
+    "1run_cmd pure ()",
+    "1instance : Inhabited False := ⟨h⟩",
+    "1open Classical",
+    "exact h\nvariable? [Group G]",
+    "exact h\ntest_extern Nat.add 1 2",
+    "exact h\nmk_iff_of_inductive_prop Foo foo_iff",
+    "exact h\ngen_injective_theorems% Foo",
     # the checker's own copies
     "exact _lc_cand_0",
     "simp [Foo._lc_cand_3]",
@@ -158,6 +168,19 @@ BENIGN = [
     "show ∀ ε > 0, ∃ δ > 0, δ < ε\nintro ε hε\nexact ⟨ε / 2, by positivity, by linarith⟩",
     "exact Classical.choice ⟨0⟩",
     "exact Nat.succ_le_of_lt (Nat.lt_of_le_of_lt h₀ h₁)",
+    # issue 11: false positives (a keyword as a later component; Mathlib's postfix notations)
+    "rw [h.def]",
+    "exact List.Sublist.end h",
+    "exact h.omit",
+    "simp [Set.compl_compl sᶜ]",
+    "exact (αᵒᵈ)",
+    "rw [Matrix.transpose_transpose Aᵀ]",
+    "exact MulOpposite.op_injective (α := αᵐᵒᵖ)",
+    "exact Units.val (u : Mˣ)",
+    "rw [Set.diff_eq S \\ T]",
+    "exact h.1.intersection",
+    "exact hx.2.le",
+    "simp [Set.mem_def, Nat.not_def]",
 ]
 
 
