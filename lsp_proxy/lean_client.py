@@ -8,8 +8,8 @@ goals over ``$/lean/rpc``). Every wait has a timeout, because a crashed worker n
 
 Diagnostics follow Lean's rules (§4.2, §8.6): each publish replaces the list for its version
 (``isIncremental: true`` appends), publishes older than the newest version seen are dropped,
-and an *early empty* publish (Lake's progress-clearing one, sent while the version is still
-processing) does not count as "diagnostics have arrived" for that version.
+and only a publish *after* a version's done progress counts as "diagnostics have arrived" for
+it (real Lean sends an early empty publish, then ``processing: []``, then the final publish).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from lsp_proxy import methods
 from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, LeanConnection
 from lsp_proxy.documents import utf16_length, utf16_to_index
 from lsp_proxy.errors import (
+    INTERNAL_ERROR,
     RPC_NEEDS_RECONNECT,
     LeanError,
     LeanExited,
@@ -290,13 +291,19 @@ class _DiagnosticsState:
     def __init__(self) -> None:
         self.version: int | None = None
         self.items: list[Diagnostic] = []
-        self.arrived = False  # a non-early publish for ``version`` was seen
+        self.arrived = False  # the final publish for ``version`` (one after its done progress) was seen
+
+
+# Real Lean's RPC session ids are JSON strings (a 64-bit number in decimal); a number sent
+# back gets -32602, and a keep-alive with one makes the watchdog exit (lean-lsp-protocol.md §12).
+# The id is therefore kept exactly as Lean gave it, never converted.
+RpcSessionId = str | int
 
 
 class _RpcSession:
     __slots__ = ("keepalive", "session_id")
 
-    def __init__(self, session_id: int, keepalive: asyncio.Task | None) -> None:
+    def __init__(self, session_id: RpcSessionId, keepalive: asyncio.Task[None] | None) -> None:
         self.session_id = session_id
         self.keepalive = keepalive
 
@@ -315,6 +322,7 @@ class LeanClient:
     def __init__(self, connection: LeanConnection, *, request_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.connection = connection
         self.request_timeout = request_timeout
+        self.rpc_keepalive_period = RPC_KEEPALIVE_PERIOD
         self._docs: dict[str, _OwnDocument] = {}
         self._last_version: dict[str, int] = {}  # survives close, so re-opens keep counting up
         self._diagnostics: dict[str, _DiagnosticsState] = {}
@@ -377,7 +385,9 @@ class LeanClient:
             state.items = state.items + publish.diagnostics
         else:
             state.items = list(publish.diagnostics)
-        if publish.diagnostics or self._version_done(publish.uri, version):
+        if self._version_done(publish.uri, version):
+            # Real Lean reports "done" (fileProgress processing: [], often twice) *before* the
+            # version's final publish (lean-lsp-protocol.md §12): only a publish after it is final.
             state.arrived = True
         self._emit("diagnostics", publish.uri)
 
@@ -393,10 +403,6 @@ class LeanClient:
         if current is not None and current.version is not None and version is not None and version < current.version:
             return
         self._progress[uri] = FileProgress(version=version, processing=list(progress.processing), seen=True)
-        if not progress.processing:
-            state = self._diagnostics.get(uri)
-            if state is not None and state.version == version:
-                state.arrived = True
         self._emit("progress", uri)
 
     def _on_restarted(self) -> None:
@@ -554,7 +560,8 @@ class LeanClient:
         return state.version if state else None
 
     def diagnostics_arrived(self, uri: str, version: int) -> bool:
-        """Whether real (not early-empty) diagnostics for ``version`` or later were seen."""
+        """Whether the final diagnostics for ``version`` or later were seen (a publish after
+        that version's done progress; Lean's early and intermediate publishes do not count)."""
         state = self._diagnostics.get(uri)
         return bool(state and state.version is not None and state.version >= version and state.arrived)
 
@@ -569,20 +576,39 @@ class LeanClient:
         if version is None:
             version = self._own(uri).version
         timeout = self.request_timeout if timeout is None else timeout
-        await self._request(methods.WAIT_FOR_DIAGNOSTICS, {"uri": uri, "version": version}, timeout)
+        await self._barrier(uri, version, timeout)
         state = self._diagnostics.get(uri)
         if state is None or state.version is None or state.version < version:
             return []
         return list(state.items)
 
+    async def _barrier(self, uri: str, version: int, timeout: float) -> None:
+        """``textDocument/waitForDiagnostics``: Lean answers after the version's final
+        publish, so what is stored for that version is then final."""
+        await self._request(methods.WAIT_FOR_DIAGNOSTICS, {"uri": uri, "version": version}, timeout)
+        state = self._diagnostics.get(uri)
+        if state is not None and state.version == version:
+            state.arrived = True
+
     async def wait_until_done(self, uri: str, version: int, timeout: float | None = None) -> FileProgress:
-        """Wait for file progress to report done (or failed) for ``version`` or later,
-        from notifications only (no request). Raises :class:`LeanTimeout`."""
+        """Wait for file progress to report done (or failed) for ``version`` or later, and
+        for that version's final diagnostics: afterwards :meth:`diagnostics` is complete.
+
+        Real Lean sends ``processing: []`` *before* the final ``publishDiagnostics`` of a
+        version (§12); when that publish has not arrived with the progress, one
+        ``textDocument/waitForDiagnostics`` (answered after it) is the barrier. Raises
+        :class:`LeanTimeout`."""
         deadline = time.monotonic() + (self.request_timeout if timeout is None else timeout)
         while True:
             progress = self.progress(uri)
             if progress.version is not None and progress.version >= version and (progress.done or progress.failed):
-                return progress
+                if progress.failed or self.diagnostics_arrived(uri, progress.version):
+                    return progress
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LeanTimeout(f"{uri} v{version}: no final diagnostics in time")
+                await self._barrier(uri, progress.version, remaining)
+                return self.progress(uri)
             if self._exited:
                 raise LeanExited("Lean exited")
             remaining = deadline - time.monotonic()
@@ -622,7 +648,7 @@ class LeanClient:
         )
         return _convert(result, PlainTermGoal | None)
 
-    async def _rpc_session(self, uri: str, timeout: float | None) -> int:
+    async def _rpc_session(self, uri: str, timeout: float | None) -> RpcSessionId:
         session = self._rpc.get(uri)
         if session is not None:
             return session.session_id
@@ -633,7 +659,9 @@ class LeanClient:
         self._rpc_connecting[uri] = future
         try:
             result = await self._request(methods.LEAN_RPC_CONNECT, {"uri": uri}, timeout)
-            session_id = int(result["sessionId"])
+            session_id = result["sessionId"] if isinstance(result, dict) else None
+            if not isinstance(session_id, (str, int)) or isinstance(session_id, bool):
+                raise LeanRequestError(INTERNAL_ERROR, f"$/lean/rpc/connect returned no sessionId: {result!r}")
             keepalive = asyncio.ensure_future(self._keepalive(uri, session_id))
             self._rpc[uri] = _RpcSession(session_id, keepalive)
             future.set_result(session_id)
@@ -646,16 +674,21 @@ class LeanClient:
         finally:
             self._rpc_connecting.pop(uri, None)
 
-    async def _keepalive(self, uri: str, session_id: int) -> None:
+    def rpc_session_id(self, uri: str) -> RpcSessionId | None:
+        """The RPC session this client holds for ``uri`` (exactly as Lean gave it), if any."""
+        session = self._rpc.get(uri)
+        return session.session_id if session is not None else None
+
+    async def _keepalive(self, uri: str, session_id: RpcSessionId) -> None:
         while True:
-            await asyncio.sleep(RPC_KEEPALIVE_PERIOD)
+            await asyncio.sleep(self.rpc_keepalive_period)
             try:
                 await self.connection.notify(LEAN_RPC_KEEPALIVE, {"uri": uri, "sessionId": session_id})
             except LeanError as exc:
                 logger.debug("keepAlive for %s failed: %s", uri, exc)
                 return
 
-    def _drop_session(self, uri: str, session_id: int) -> None:
+    def _drop_session(self, uri: str, session_id: RpcSessionId) -> None:
         session = self._rpc.get(uri)
         if session is not None and session.session_id == session_id:
             if session.keepalive is not None:

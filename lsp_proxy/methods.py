@@ -25,6 +25,18 @@ WORK_DONE_PROGRESS_CREATE = "window/workDoneProgress/create"
 APPLY_EDIT = "workspace/applyEdit"
 EXECUTE_COMMAND = "workspace/executeCommand"
 
+# Server->client refresh requests and the ``capabilities.workspace`` entry whose
+# ``refreshSupport`` says the editor handles them (LSP 3.16-3.18).
+REFRESH_CAPABILITY = {
+    "workspace/inlayHint/refresh": "inlayHint",
+    "workspace/semanticTokens/refresh": "semanticTokens",
+    "workspace/codeLens/refresh": "codeLens",
+    "workspace/diagnostic/refresh": "diagnostics",
+    "workspace/inlineValue/refresh": "inlineValue",
+    "workspace/foldingRange/refresh": "foldingRange",
+}
+REFRESH_REQUESTS = frozenset(REFRESH_CAPABILITY)
+
 LEAN_FILE_PROGRESS = "$/lean/fileProgress"
 LEAN_PLAIN_GOAL = "$/lean/plainGoal"
 LEAN_PLAIN_TERM_GOAL = "$/lean/plainTermGoal"

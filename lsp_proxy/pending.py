@@ -15,6 +15,7 @@ from lsp_proxy.envelope import Id
 TO_LEAN_PREFIX = "lcp:"
 TO_EDITOR_PREFIX = "lcp-e:"
 ALIAS_PREFIX = "lcp-a:"
+SERVER_ALIAS_PREFIX = "lcp-s"  # + "<incarnation>:<Lean's id>": Lean's requests from a restarted server
 RESERVED_PREFIX = "lcp"
 
 

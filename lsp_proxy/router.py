@@ -42,7 +42,7 @@ from lsp_proxy.errors import (
 )
 from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader
 from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry
-from lsp_proxy.pending import ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
+from lsp_proxy.pending import ALIAS_PREFIX, SERVER_ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
 from lsp_proxy.supervisor import CrashTracker, RestartPolicy
 from lsp_proxy.transport import ByteSink, ServerHandle
 
@@ -104,6 +104,15 @@ class Router:
         self._edit_event = asyncio.Event()
         self._offline = False
         self._swallow_watcher = False
+        # Lean's server->client requests, by the id the editor sees -> Lean's own id. Lean's ids
+        # restart at 0 in each new server process, so from the second one on the editor sees
+        # "lcp-s<incarnation>:<id>" instead; ids of a dead server are remembered as stale so a
+        # late editor reply to one is dropped instead of reaching the new server.
+        self._server_requests: dict[Id, Id] = {}
+        self._stale_server_requests: set[Id] = set()
+        # Server->client refresh requests the editor did not declare support for (answered here).
+        self._answer_refresh: frozenset[str] = m.REFRESH_REQUESTS
+        self._logged: set[str] = set()  # one-time log lines already written
         # While a writer is idle (its queue empty, not draining), senders write straight to its
         # sink instead of waking the writer task: one event-loop hop less per message.
         self._lean_direct: ByteSink | None = None
@@ -293,8 +302,14 @@ class Router:
             if self._to_editor.owns(env.id):
                 self._resolve_editor_reply(env)
                 return
+            reply = self._server_reply_id(env.id)
+            if reply is None:
+                logger.debug("dropped the editor's reply to %r, a request of a Lean server that is gone", env.id)
+                return
             if env.error or env.jsonrpc != "2.0":
                 body, env = self._lean_safe_reply(body, env)
+            if reply != env.id:
+                body, env = _with_id(body, reply)
             self._enqueue_lean(body, env, FROM_EDITOR)
             return
         if env.id is None:  # notification
@@ -364,20 +379,50 @@ class Router:
             return original
         return id_
 
+    def _server_reply_id(self, id_: Id | None) -> Id | None:
+        """Lean's id for the editor's reply to one of Lean's requests; None if that request
+        belonged to a server that has exited (the reply must not reach the new one)."""
+        if id_ is None:
+            return None
+        original = self._server_requests.pop(id_, None)
+        if original is not None:
+            return original
+        if id_ in self._stale_server_requests:
+            self._stale_server_requests.discard(id_)
+            return None
+        return id_
+
     def _lean_safe_reply(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
-        """Lean cannot parse error codes outside its list (§1.1), nor a reply without jsonrpc:
-        such replies are rewritten (code -32603); anything else passes byte for byte."""
-        code = wire.decode_error(env.error).code if env.error else None
-        if env.jsonrpc == "2.0" and (code is None or code in CODES_LEAN_ACCEPTS):
+        """Lean's watchdog exits on an error reply it cannot parse (§1.1, §12): a code outside
+        its list, a ``message`` that is not a string, an ``error`` that is not an object, no
+        ``jsonrpc``. Such replies are repaired (code -32603, message stringified); anything
+        else passes byte for byte."""
+        error = wire.decode_any(env.error) if env.error else None
+        if env.jsonrpc == "2.0" and (error is None or _lean_parses_error(error)):
             return body, env
         message = wire.decode_any(body)
         message["jsonrpc"] = "2.0"
-        error = message.get("error")
-        if isinstance(error, dict) and error.get("code") not in CODES_LEAN_ACCEPTS:
-            logger.info("editor replied with error code %s, which Lean cannot parse; sent -32603", error.get("code"))
-            error["code"] = INTERNAL_ERROR
+        if "error" in message:
+            error = message["error"]
+            if not isinstance(error, dict):
+                error = {"code": INTERNAL_ERROR, "message": _as_text(error)}
+            if not isinstance(error.get("code"), int) or error["code"] not in CODES_LEAN_ACCEPTS:
+                self._log_once("error-code", logging.INFO, "editor replied with error code %r, which Lean cannot "
+                               "parse; sent -32603 instead (logged once)", error.get("code"))
+                error["code"] = INTERNAL_ERROR
+            if not isinstance(error.get("message"), str):
+                self._log_once("error-message", logging.WARNING, "editor replied with an error whose message is "
+                               "not a string (%r); sent it as text (Lean would exit otherwise; logged once)",
+                               error.get("message"))
+                error["message"] = _as_text(error.get("message"))
+            message["error"] = error
         body = wire.encode(message)
         return body, wire.decode_envelope(body)
+
+    def _log_once(self, key: str, level: int, text: str, *args: Any) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            logger.log(level, text, *args)
 
     def _resolve_editor_reply(self, env: Envelope) -> None:
         if env.error:
@@ -462,6 +507,7 @@ class Router:
             self._inflight[env.id] = (method, env.params)
             if method == m.INITIALIZE:
                 self._init_params = bytes(env.params) if env.params else b"{}"
+                self._answer_refresh = _unsupported_refresh(self._init_params)
             elif method == m.SHUTDOWN:
                 self._shutdown_requested = True
             return
@@ -551,6 +597,16 @@ class Router:
 
     # ==== Lean -> editor ===================================================================
 
+    def _request_to_editor(self, body: bytes, id_: Id) -> bytes:
+        """Remember a Lean request; from the second server process on, give it an id the
+        editor has not seen (Lean's restart at 0)."""
+        if self.incarnation <= 1:
+            self._server_requests[id_] = id_
+            return body
+        visible = f"{SERVER_ALIAS_PREFIX}{self.incarnation}:{id_}"
+        self._server_requests[visible] = id_
+        return _with_id(body, visible)[0]
+
     async def _lean_pump(self, server: ServerHandle) -> None:
         reader = FrameReader(server.stdout, max_size=self._max_frame)
         try:
@@ -597,7 +653,11 @@ class Router:
                 self._swallow_watcher = False
                 self._enqueue_lean(wire.response(env.id, None), None, INTERNAL)
                 return
-            self._send_editor(body)
+            if method in self._answer_refresh:
+                # The editor did not declare support (Neovim 0.7 logs "no handler"): answer here.
+                self._enqueue_lean(wire.response(env.id, None), None, INTERNAL)
+                return
+            self._send_editor(self._request_to_editor(body, env.id))
         elif not self._private and not self._subscribers and not self.hooks.has_notification_hook(
             Direction.FROM_LEAN, method
         ):
@@ -852,6 +912,8 @@ class Router:
         self._to_lean.fail_all(LeanExited, f"the Lean server exited (code {rc})")
         self._internal_ids.clear()
         self._swallow_watcher = False
+        self._stale_server_requests.update(self._server_requests)
+        self._server_requests.clear()
 
     async def _give_up_until_edit(self) -> None:
         message = (
@@ -889,6 +951,40 @@ def _buffered(sink: ByteSink) -> int:
     """Bytes the sink's transport still holds (0 when it has no transport)."""
     transport = getattr(sink, "transport", None)
     return transport.get_write_buffer_size() if transport is not None else 0
+
+
+def _with_id(body: bytes, id_: Id | None) -> tuple[bytes, Envelope]:
+    """The message re-encoded with another id (only for messages that must be rewritten)."""
+    message = wire.decode_any(body)
+    message["id"] = id_
+    body = wire.encode(message)
+    return body, wire.decode_envelope(body)
+
+
+def _lean_parses_error(error: Any) -> bool:
+    return (isinstance(error, dict) and isinstance(error.get("message"), str)
+            and type(error.get("code")) is int and error["code"] in CODES_LEAN_ACCEPTS)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else wire.encode(value).decode("utf-8", "replace")
+
+
+def _unsupported_refresh(init_params: bytes) -> frozenset[str]:
+    """The ``workspace/*/refresh`` requests whose ``refreshSupport`` the editor did not declare."""
+    try:
+        params = wire.decode_any(init_params)
+        workspace = params["capabilities"].get("workspace") or {}
+    except (msgspec.DecodeError, KeyError, TypeError, AttributeError):
+        return m.REFRESH_REQUESTS
+    unsupported = set()
+    for method, key in m.REFRESH_CAPABILITY.items():
+        entry = workspace.get(key) if isinstance(workspace, dict) else None
+        if not (isinstance(entry, dict) and entry.get("refreshSupport") is True):
+            unsupported.add(method)
+    return frozenset(unsupported)
 
 
 def _check_params(params: Any) -> None:

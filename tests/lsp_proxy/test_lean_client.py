@@ -134,8 +134,8 @@ async def test_diagnostics_replace_per_version_drop_older_and_append_incremental
 
 
 async def test_early_empty_publish_does_not_count_as_arrived() -> None:
-    """An empty publish while the version is still processing (Lake clearing) does not mark
-    that version's diagnostics as arrived; the final done progress does."""
+    """Real Lean 4.35's order (lean-lsp-protocol.md §12): an early empty publish, then
+    ``processing: []`` twice, then the final publish. Only that last one counts as arrived."""
     conn = FakeConnection()
     client = LeanClient(conn)
     rng = {"start": {"line": 0, "character": 0}, "end": {"line": 3, "character": 0}}
@@ -144,8 +144,31 @@ async def test_early_empty_publish_does_not_count_as_arrived() -> None:
     assert not client.diagnostics_arrived(URI, 4)
     assert not client.progress(URI).done
     conn.push("$/lean/fileProgress", progress(URI, 4))
+    conn.push("$/lean/fileProgress", progress(URI, 4))
     assert client.progress(URI).done
+    assert not client.diagnostics_arrived(URI, 4)
+    conn.push("textDocument/publishDiagnostics", publish(URI, 4, diag("final")))
     assert client.diagnostics_arrived(URI, 4)
+    assert [d.message for d in client.diagnostics(URI)] == ["final"]
+
+
+async def test_wait_until_done_waits_for_the_publish_after_done_progress() -> None:
+    """wait_until_done returns only with the version's final diagnostics: when the progress
+    says done first, a waitForDiagnostics barrier (answered after the final publish) follows."""
+
+    async def handler(method, params):
+        assert method == "textDocument/waitForDiagnostics"
+        conn.push("textDocument/publishDiagnostics", publish(URI, params["version"], diag("late")))
+        return {}
+
+    conn = FakeConnection(handler)
+    client = LeanClient(conn)
+    conn.push("textDocument/publishDiagnostics", publish(URI, 1))
+    conn.push("$/lean/fileProgress", progress(URI, 1))
+    done = await client.wait_until_done(URI, 1, timeout=2)
+    assert done.done
+    assert [d.message for d in client.diagnostics(URI)] == ["late"]
+    assert [method for _, method, _ in conn.sent] == ["textDocument/waitForDiagnostics"]
 
 
 async def test_wait_for_diagnostics_sends_barrier_and_returns_that_versions_list() -> None:

@@ -147,7 +147,7 @@ async def test_lean_request_forwarded_and_error_reply_made_lean_safe():
     """Lean's requests reach the editor as sent; an editor error code Lean can't parse becomes -32603."""
     s = Session()
     await s.handshake()
-    raw = b'{"id":0,"jsonrpc":"2.0","method":"workspace/semanticTokens/refresh"}'
+    raw = b'{"id":0,"jsonrpc":"2.0","method":"window/workDoneProgress/create","params":{"token":"t"}}'
     s.server.send_raw(encode_frame(raw))
     assert await s.editor.body() == raw
     s.send({"id": 0, "error": {"code": -32803, "message": "failed"}})
