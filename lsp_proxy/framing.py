@@ -5,7 +5,9 @@
 ``Content-Type`` are ignored. Garbage before a header is skipped up to the next
 ``Content-Length:`` line (logged); a header block without a usable length and an oversize frame
 raise a *recoverable* :class:`~lsp_proxy.errors.FramingError` after the stream has been
-resynchronised, so the caller may simply read on.
+resynchronised, so the caller may simply read on. An oversize frame's body is discarded as it
+arrives, but only up to the next ``Content-Length: N\r\n`` header: a bogus length (10^12)
+swallows nothing that follows it.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ DEFAULT_MAX_SIZE = 64 * 2**20
 _READ_CHUNK = 256 * 1024
 # A header block longer than this without a terminator is garbage, not a header.
 _MAX_HEADER = 64 * 1024
+# A header line that can only start a frame: "Content-Length: N" followed by CR LF.
+_NEXT_HEADER = re.compile(rb"(?i)content-length[ \t]*:[ \t]*[0-9]+[ \t]*\r\n")
+_HEADER_PROBE = 64  # bytes kept between reads so a header split across them is still found
 _LENGTH_LINE = re.compile(rb"(?i)content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?(?:\n|$)")
 
 
@@ -152,20 +157,31 @@ class FrameReader:
         del self._buf[:cut]
 
     async def _skip_body(self, body_start: int, length: int) -> None:
-        """Discard ``length`` body bytes without storing them."""
-        available = len(self._buf) - body_start
-        if available >= length:
-            self._pos = body_start + length
-            return
-        remaining = length - available
-        self._buf.clear()
-        self._pos = 0
-        while remaining > 0:
-            chunk = await self._stream.read(min(remaining, _READ_CHUNK))
-            if not chunk:
-                self._eof = True
+        """Discard the body of an oversize frame without storing it, resynchronising early at
+        the next ``Content-Length: N`` header line: a JSON body cannot hold one (a string
+        cannot contain a raw CR or LF), so finding one means the oversize length was bogus
+        (e.g. 10^12 with no such body coming) and the stream goes on from there."""
+        self._pos = body_start
+        remaining = length
+        while True:
+            available = len(self._buf) - self._pos
+            take = min(available, remaining)
+            match = _NEXT_HEADER.search(self._buf, self._pos, self._pos + take)
+            if match is not None:
+                logger.warning("a %d-byte frame over the limit was followed by a new header after %d bytes; "
+                               "resynchronised there", length, length - remaining + match.start() - self._pos)
+                self._pos = match.start()
                 return
-            remaining -= len(chunk)
+            if take == remaining:
+                self._pos += take
+                return
+            keep = min(take, _HEADER_PROBE)  # a header may straddle the next read
+            self._pos += take - keep
+            remaining -= take - keep
+            if not await self._fill():
+                self._buf.clear()
+                self._pos = 0
+                return
 
     async def _fill(self) -> bool:
         if self._eof:

@@ -140,3 +140,25 @@ async def test_large_body_across_reads_after_small_frames():
     data = encode_frame(b"{}") * 3 + encode_frame(big) + encode_frame(b"[]")
     chunks = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
     assert await read_all(reader_over(chunks)) == [b"{}", b"{}", b"{}", big, b"[]"]
+
+
+async def test_bogus_huge_length_resynchronises_at_the_next_header():
+    """Content-Length 10^12 with no such body: the frame is reported (recoverable) and every
+    later frame is still read, even when they arrive in separate chunks and byte by byte."""
+    bogus = b"Content-Length: 1000000000000\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"trunc"
+    data = b"".join(encode_frame(b) for b in BODIES)
+    for chunks in ([bogus + data], [bogus, data], [bogus] + [data[i:i + 1] for i in range(len(data))]):
+        reader = reader_over(chunks, max_size=1000)
+        with pytest.raises(FrameTooLarge) as info:
+            await reader.read_frame()
+        assert info.value.recoverable
+        assert await read_all(reader) == BODIES
+
+
+async def test_oversize_frame_with_a_real_body_is_skipped_whole():
+    """An oversize frame whose body does come is skipped entirely (no false resync inside it)."""
+    big = b'{"text":"' + b"Content-Length: 5 inside a string " * 100 + b'"}'
+    reader = reader_over([encode_frame(big) + encode_frame(b"{}")], max_size=100)
+    with pytest.raises(FrameTooLarge):
+        await reader.read_frame()
+    assert await read_all(reader) == [b"{}"]
