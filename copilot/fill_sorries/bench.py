@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .report import Report, SorryResult
 from .runner import Options, run
@@ -144,7 +146,7 @@ def render(table: BenchTable, budget: float) -> Table:
     out.add_column("rate", justify="right")
     out.add_column("time", justify="right")
     for row in [*table.rows, table.total]:
-        out.add_row(row.group, f"{row.solved} / {row.total}", f"{100 * row.rate:.1f}%", f"{row.seconds:.0f}s")
+        out.add_row(Text(row.group), f"{row.solved} / {row.total}", f"{100 * row.rate:.1f}%", f"{row.seconds:.0f}s")
     if table.extra:
         blocks = Row("blocks (all sorries of a declaration)")
         for row in table.extra:
@@ -160,14 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "at a fixed budget and print the success table (writes nothing).")
     parser.add_argument("checkout", type=Path, help="the benchmark checkout (built with `lake build` beforehand)")
     parser.add_argument("--split", choices=("test", "valid", "all"), default="test", help="miniF2F split (default test)")
-    parser.add_argument("--budget", type=float, default=60.0, metavar="SECONDS")
-    parser.add_argument("--max-expansions", type=int, default=200, metavar="N")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N")
+    parser.add_argument("--budget", type=float, default=60.0, metavar="SECONDS", help="search time per sorry (default 60)")
+    parser.add_argument("--max-expansions", type=int, default=200, metavar="N", help="search expansions per sorry (default 200)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default 1)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N files")
-    parser.add_argument("--model", dest="models", action="append", default=[], metavar="ID")
-    parser.add_argument("--server-cmd", metavar='"CMD ..."')
-    parser.add_argument("--report", type=Path, action="append", default=[], metavar="FILE")
-    parser.add_argument("--no-index", action="store_true")
+    parser.add_argument("--model", dest="models", action="append", default=[], metavar="ID",
+                        help="a model to use besides the built-in portfolio (repeatable)")
+    parser.add_argument("--server-cmd", metavar='"CMD ..."', help="start this instead of `lake serve`")
+    parser.add_argument("--report", type=Path, action="append", default=[], metavar="FILE",
+                        help="also write a report: .json, .md or .sarif (repeatable)")
+    parser.add_argument("--no-index", action="store_true", help="do not use the premise index")
     return parser
 
 
@@ -181,11 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         benchmark = detect(checkout)
     except ValueError as exc:
-        console.print(f"[red]bench:[/] {exc}")
+        console.print(f"[red]bench:[/] {escape(str(exc))}")
         return 2
     files = benchmark_files(checkout, benchmark, args.split)[: args.limit]
     if not files:
-        console.print(f"[red]bench:[/] no benchmark files found under {checkout}")
+        console.print(f"[red]bench:[/] no benchmark files found under {escape(str(checkout))}")
         return 2
     options = Options(
         project=checkout, paths=files, budget=args.budget, max_expansions=args.max_expansions, jobs=args.jobs,
@@ -195,8 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(f"{benchmark}: {len(files)} file(s), budget {args.budget:g}s per sorry")
     report = asyncio.run(run(options))
     for problem in write_reports(report, args.report):
-        console.print(f"[yellow]bench:[/] {problem}")
+        console.print(f"[yellow]bench:[/] {escape(problem)}")
     console.print(render(table_for(benchmark, report), args.budget))
     for error in report.errors:
-        console.print(f"[yellow]bench:[/] {error}")
+        console.print(f"[yellow]bench:[/] {escape(error)}")
     return 0 if report.complete else 1

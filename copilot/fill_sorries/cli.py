@@ -4,8 +4,10 @@ The default mode is ``--diff``: proofs are searched and re-checked, the changes 
 unified diffs, and **nothing is written**. ``--in-place`` writes (atomically, only proofs Lean
 accepted in the real file); ``--dry-run`` only reports.
 
-Exit codes: 0 no sorry left unfilled, 1 some sorries remain, 2 error (bad arguments, Lean
-could not be started, a file could not be written).
+Exit codes: 0 no sorry left unfilled, 1 some sorries remain (or the run was interrupted),
+2 error (bad arguments, no project, Lean could not be started, a file could not be read or
+written, a read-only file or one outside the project, a model that did not load, a failed
+``--final-check``).
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
+from rich.text import Text
 
 from .report import Report, SorryResult, remaining, summary_table, to_json, to_markdown
-from .runner import Events, Options, find_project_root, run
+from .runner import Events, Options, find_project_root, outside_project, run
 from .sarif import to_sarif
 
 EXIT_OK, EXIT_REMAINING, EXIT_ERROR = 0, 1, 2
@@ -43,21 +46,42 @@ def build_parser(prog: str = "fill-sorries") -> argparse.ArgumentParser:
     parser.add_argument("--max-expansions", type=int, default=200, metavar="N", help="search expansions per sorry (default 200)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default 1)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", dest="mode", action="store_const", const="dry-run", help="report only; write nothing")
-    mode.add_argument("--diff", dest="mode", action="store_const", const="diff", help="print unified diffs; write nothing (default)")
-    mode.add_argument("--in-place", dest="mode", action="store_const", const="in-place", help="write the verified proofs into the files")
+    mode.add_argument("--dry-run", dest="mode", action="store_const", const="dry-run",
+                      help="report only; write nothing")
+    mode.add_argument("--diff", dest="mode", action="store_const", const="diff",
+                      help="print unified diffs; write nothing (default)")
+    mode.add_argument("--in-place", dest="mode", action="store_const", const="in-place",
+                      help="write the verified proofs into the files")
     parser.set_defaults(mode="diff")
     parser.add_argument("--report", type=Path, action="append", default=[], metavar="FILE",
                         help="write a report: .json, .md or .sarif (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="skip sorries already decided by an earlier run with the same settings")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip sorries already decided by an earlier run with the same settings")
     parser.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (project-relative)")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching (project-relative)")
-    parser.add_argument("--server-cmd", metavar='"CMD ..."', help='start this instead of `lake serve` (e.g. "lake env lean --server")')
+    parser.add_argument("--server-cmd", metavar='"CMD ..."',
+                        help='start this instead of `lake serve` (e.g. "lake env lean --server")')
+    parser.add_argument("--final-check", action="store_true",
+                        help="with --in-place: afterwards run `lake check` (Lean >= 4.35) or `lake build` of the "
+                             "changed modules, and put the files back if it fails")
+    parser.add_argument("--force", action="store_true", help="with --in-place: also write read-only files")
+    parser.add_argument("--allow-outside", action="store_true", help="accept files outside the project")
+    parser.add_argument("--fill-data", action="store_true",
+                        help="also fill sorries whose type is data, not a proposition (def/instance/abbrev values)")
     parser.add_argument("--no-index", action="store_true", help="do not use the premise index")
     parser.add_argument("--server-per-job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--log-file", type=Path, help="write a debug log here")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
     return parser
+
+
+def _error(console: Console, message: str) -> None:
+    """``fill-sorries: message`` in red; the message is plain text, never markup."""
+    console.print(Text.assemble(("fill-sorries:", "red"), " ", message))
+
+
+def _warn(console: Console, message: str) -> None:
+    console.print(Text.assemble(("fill-sorries:", "yellow"), " ", message))
 
 
 class _RichEvents(Events):
@@ -151,28 +175,41 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fill-sorries") -> in
     """Entry point; see the module docstring for modes and exit codes."""
     parser = build_parser(prog)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    console = Console(stderr=False)
-    err = Console(stderr=True)
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True, highlight=False)
     _setup_logging(args.log_file)
     start = args.project or (args.paths[0] if args.paths else Path.cwd())
     start = start if start.is_dir() else start.parent
     if not start.exists():
-        err.print(f"[red]fill-sorries:[/] no such folder: {start}")
+        _error(err, f"no such folder: {start}")
         return EXIT_ERROR
     project = args.project.resolve() if args.project else find_project_root(start)
+    if project is None:
+        _error(err, f"no Lake project at or above {start.resolve()} (no lakefile.lean or lakefile.toml): "
+                    "run it inside a project, or name the project with --project DIR")
+        return EXIT_ERROR
+    outside = [] if args.allow_outside else outside_project(args.paths, project)
+    if outside:
+        _error(err, f"{outside[0]} is outside the project {project}: name its project with --project DIR, "
+                    "or pass --allow-outside")
+        return EXIT_ERROR
     if args.jobs < 1 or args.budget <= 0 or args.max_expansions < 1:
-        err.print("[red]fill-sorries:[/] --jobs, --budget and --max-expansions must be positive")
+        _error(err, "--jobs, --budget and --max-expansions must be positive")
+        return EXIT_ERROR
+    if args.final_check and args.mode != "in-place":
+        _error(err, "--final-check checks written files: use it with --in-place")
         return EXIT_ERROR
     try:
         server_cmd = shlex.split(args.server_cmd) if args.server_cmd else None
     except ValueError as exc:
-        err.print(f"[red]fill-sorries:[/] --server-cmd: {exc}")
+        _error(err, f"--server-cmd: {exc}")
         return EXIT_ERROR
     options = Options(
         project=project, paths=[p.resolve() for p in args.paths], include=args.include, exclude=args.exclude,
         budget=args.budget, max_expansions=args.max_expansions, models=args.models, jobs=args.jobs,
         mode=args.mode, resume=args.resume, server_cmd=server_cmd, use_index=not args.no_index,
-        server_per_job=args.server_per_job,
+        server_per_job=args.server_per_job, force=args.force, allow_outside=args.allow_outside,
+        fill_data=args.fill_data, final_check=args.final_check,
     )
     show = not args.quiet
     progress = Progress(
@@ -187,19 +224,30 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fill-sorries") -> in
         else:
             report = asyncio.run(_run_cancellable(options, events))
     except FileNotFoundError as exc:
-        err.print(f"[red]fill-sorries:[/] {exc}")
+        _error(err, str(exc))
         return EXIT_ERROR
     problems = write_reports(report, args.report)
+    if report.error is not None and not report.results:
+        # The run could not do its work (Lean did not start): say that, and only that.
+        _error(err, report.error)
+        for message in [*(e for e in report.errors if e != report.error), *problems]:
+            _warn(err, message)
+        return EXIT_ERROR
     if show and report.results:
         console.print(summary_table(report))
     elif show:
         console.print("No sorries found.")
     for message in [*report.errors, *problems]:
-        err.print(f"[yellow]fill-sorries:[/] {message}")
-    if problems or (report.errors and not report.results and report.complete):
+        _warn(err, message)
+    if show and report.final_check is not None:
+        check = report.final_check
+        line = Text.assemble(("final check: ", "bold"), " ".join(check.command), " ",
+                             ("passed", "green") if check.ok else ("failed", "red"))
+        console.print(line)
+    if problems or report.error is not None:
         return EXIT_ERROR
-    if not report.complete:
+    if not report.complete:  # interrupted: partial report
         return EXIT_REMAINING if remaining(report) else EXIT_OK
-    if any("could not run Lean" in e or "changed since it was read" in e or "changed while writing" in e for e in report.errors):
+    if report.errors:
         return EXIT_ERROR
     return EXIT_REMAINING if remaining(report) else EXIT_OK

@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from .final_check import FinalCheck
+
 SCHEMA_VERSION = 1
 
 Status = Literal["filled", "failed", "timeout", "rejected-unsafe", "error", "skipped"]
@@ -77,7 +79,11 @@ class Summary(msgspec.Struct, kw_only=True):
 
 
 class Report(msgspec.Struct, kw_only=True):
-    """A whole run. ``complete`` is false when the run was interrupted (Ctrl-C)."""
+    """A whole run. ``complete`` is false when the run was interrupted (Ctrl-C) or could not
+    do its work; ``error`` then says why when it was not the user (e.g. Lean could not be
+    started), and the exit code is 2. ``errors`` lists every problem (files that could not be
+    read or written, models that did not load, ...). ``final_check`` is the ``--final-check``
+    gate's outcome."""
 
     schema_version: int = SCHEMA_VERSION
     tool: str = "lean-companion fill-sorries"
@@ -91,6 +97,8 @@ class Report(msgspec.Struct, kw_only=True):
     results: list[SorryResult] = msgspec.field(default_factory=list)
     files_written: list[str] = msgspec.field(default_factory=list)
     errors: list[str] = msgspec.field(default_factory=list)
+    error: str | None = None
+    final_check: FinalCheck | None = None
 
 
 def summarize(results: Iterable[SorryResult], *, files_written: int = 0, seconds: float = 0.0) -> Summary:
@@ -192,6 +200,7 @@ def to_markdown(report: Report, *, max_rows: int = 200) -> str:
 def summary_table(report: Report):
     """A rich Table summarising the run for the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="fill-sorries", show_lines=False)
     for column in ("file", "line", "declaration", "status", "time", "proof / reason"):
@@ -199,9 +208,11 @@ def summary_table(report: Report):
     styles = {"filled": "green", "failed": "yellow", "timeout": "yellow", "rejected-unsafe": "red", "error": "red"}
     for r in report.results:
         detail = r.proof if r.status == "filled" else (r.message or "")
+        # Text cells, never markup: proofs, names and Lean's messages are full of brackets
+        # (`rw [h]`, `simp [add_comm]`, `[/x]`) that rich would eat or choke on.
         table.add_row(
-            r.file, str(r.line), r.declaration or "", f"[{styles.get(r.status, '')}]{r.status}",
-            f"{r.time_seconds:.1f}s", (detail or "").strip().replace("\n", " ⏎ ")[:120],
+            Text(r.file), str(r.line), Text(r.declaration or ""), Text(r.status, style=styles.get(r.status, "")),
+            f"{r.time_seconds:.1f}s", Text((detail or "").strip().replace("\n", " ⏎ ")[:120]),
         )
     s = report.summary
     table.caption = (f"{s.filled}/{s.total} filled · {s.failed} failed · {s.timeout} timeout · "

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import itertools
 import logging
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,15 +31,34 @@ from local_models.generation import TacticGenerator
 from lsp_proxy.errors import LeanError
 from lsp_proxy.lean_client import Diagnostic, LeanClient
 
+from .final_check import run_final_check
 from .report import Report, RunConfig, SorryResult, summarize
 from .resume import ResumeCache, default_cache_path, result_key
-from .writer import ConcurrentModification, Snapshot, atomic_write, read_snapshot, unified_diff
+from .writer import (
+    ConcurrentModification,
+    ReadOnlyFile,
+    Snapshot,
+    atomic_write,
+    check_writable,
+    read_snapshot,
+    unified_diff,
+    with_newlines,
+)
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["dry-run", "diff", "in-place"]
 DEFAULT_EXCLUDES = (".lake/*", "*/.lake/*", "lake-packages/*", "build/*", ".git/*")
 SHADOW_MARKER = ".lean-companion-shadow"
+# Declarations whose value can be data; a sorry there is filled only when its goal is a Prop.
+DATA_KEYWORDS = frozenset({"def", "instance", "abbrev", "example", "opaque"})
+DATA_MESSAGE = "data, not a proof: its type is not a Prop (--fill-data fills it anyway)"
+# Replaces a sorry in the data probe: Lean accepts it only where the expected type is a Prop.
+PROP_PROBE = {"term": "(sorry : (_ : Prop))", "tactic": "exact (sorry : (_ : Prop))"}
+
+
+class OutsideProject(ValueError):
+    """A path given on the command line is not inside the project (``--allow-outside``)."""
 
 
 @dataclass
@@ -61,6 +82,11 @@ class Options:
     heartbeats: int = 200_000
     batch_size: int = 8
     cache_path: Path | None = None
+    force: bool = False  # write read-only files too
+    allow_outside: bool = False  # accept paths outside the project
+    fill_data: bool = False  # also fill sorries whose type is data (def/instance/abbrev values)
+    final_check: bool = False  # after --in-place, `lake check` / `lake build` of the changed modules
+    final_check_timeout: float = 3600.0
     # Programmatic use (tests, the bench harness): sources added to the portfolio and models.
     extra_generators: list[TacticGenerator] = field(default_factory=list)
 
@@ -88,13 +114,39 @@ def default_server_cmd(project: Path) -> list[str]:
     return ["lean", "--server"]
 
 
-def find_project_root(start: Path) -> Path:
-    """The nearest folder upwards with a lakefile (else ``start`` itself)."""
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder upwards with a lakefile, or None when there is none."""
     start = start.resolve()
     for folder in [start, *start.parents]:
         if (folder / "lakefile.lean").exists() or (folder / "lakefile.toml").exists():
             return folder
-    return start
+    return None
+
+
+def missing_executable(cmd: Sequence[str], cwd: Path) -> str | None:
+    """Why ``cmd`` cannot be started at all (its program is not found), or None."""
+    if not cmd:
+        return "the server command is empty"
+    program = cmd[0]
+    if "/" in program:
+        candidate = Path(program) if Path(program).is_absolute() else cwd / program
+        return None if candidate.is_file() else f"{program} does not exist"
+    if shutil.which(program) is None:
+        advice = ("install Lean with elan (https://github.com/leanprover/elan) and open a new terminal, "
+                  "or pass --server-cmd") if program in ("lake", "lean") else "check the command and PATH"
+        return f"`{program}` was not found on PATH: {advice}"
+    return None
+
+
+def outside_project(paths: Sequence[Path], project: Path) -> list[Path]:
+    """The ``paths`` that are not inside ``project``."""
+    root = project.resolve()
+    out = []
+    for path in paths:
+        resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
+        if resolved != root and root not in resolved.parents:
+            out.append(path)
+    return out
 
 
 def _relative(path: Path, project: Path) -> str:
@@ -108,6 +160,11 @@ def discover_files(options: Options) -> list[Path]:
     """The ``.lean`` files to process: PATHS (files or folders) or the whole project,
     filtered by ``--include``/``--exclude`` globs matched against project-relative paths."""
     roots = options.paths or [options.project]
+    if not options.allow_outside:
+        outside = outside_project(options.paths, options.project)
+        if outside:
+            raise OutsideProject(f"{outside[0]} is outside the project {options.project}; "
+                                 "pass --project DIR for its project, or --allow-outside")
     found: set[Path] = set()
     for root in roots:
         root = root if root.is_absolute() else (Path.cwd() / root)
@@ -125,7 +182,8 @@ def discover_files(options: Options) -> list[Path]:
             continue
         if options.include and not any(fnmatch.fnmatch(rel, g) for g in options.include):
             continue
-        if any(fnmatch.fnmatch(rel, g) for g in excludes) and not (options.paths and path in {p.resolve() for p in options.paths}):
+        named = options.paths and path in {p.resolve() for p in options.paths}
+        if any(fnmatch.fnmatch(rel, g) for g in excludes) and not named:
             continue
         selected.append(path)
     return selected
@@ -150,7 +208,7 @@ def _edit_span(old: str, new: str) -> tuple[int, int, str]:
 def apply_edits(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
     """Apply non-overlapping code-point edits (from the end, so offsets stay valid)."""
     ordered = sorted(edits)
-    for (_, a_end, _), (b_start, _, _) in zip(ordered, ordered[1:]):
+    for (_, a_end, _), (b_start, _, _) in itertools.pairwise(ordered):
         if b_start < a_end:
             raise ValueError("overlapping edits")
     for start, end, new in reversed(ordered):
@@ -217,7 +275,8 @@ def judge_recheck(old_text: str, new_text: str, before: list[Diagnostic], after:
     lost = (_warned_declarations(old_text, before) & still_sorry) - _warned_declarations(new_text, after)
     if lost:
         name = declarations(new_text)[min(lost)].name or "an example"
-        return RecheckOutcome(False, f"Lean no longer reports the remaining sorry in {name}: the file did not elaborate as expected")
+        return RecheckOutcome(False, f"Lean no longer reports the remaining sorry in {name}: "
+                                     "the file did not elaborate as expected")
     return RecheckOutcome(True)
 
 
@@ -250,6 +309,8 @@ class FileJob:
         self.version = 1
         self.results: list[SorryResult] = []
         self.written = False
+        self.original: Snapshot | None = None  # what was there before we wrote (for --final-check)
+        self.new_text: str | None = None
         self.errors: list[str] = []
 
     def _base(self, loc: SorryLocation, **fields) -> SorryResult:
@@ -276,6 +337,11 @@ class FileJob:
         try:
             diagnostics = await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
             self._cross_check(locations, diagnostics)
+            if not self.options.fill_data:
+                data = await self._data_sorries(text, locations, diagnostics)
+                for loc in data:
+                    self._finish(self._base(loc, status="skipped", message=DATA_MESSAGE))
+                locations = [loc for loc in locations if loc not in data]
             fills = await self._search_all(snapshot, locations)
             if fills:
                 await self._recheck_and_write(snapshot, diagnostics, fills)
@@ -285,6 +351,46 @@ class FileJob:
             except (LeanError, ValueError) as exc:
                 log.debug("closing %s: %s", self.uri, exc)
         return self.results
+
+    async def _data_sorries(self, text: str, locations: list[SorryLocation],
+                            original: list[Diagnostic]) -> list[SorryLocation]:
+        """The sorries in def/instance/abbrev/example/opaque values whose goal is not a Prop.
+
+        Lean decides: each such ``sorry`` becomes ``(sorry : (_ : Prop))`` in a shadow copy,
+        which elaborates only where the expected type is a proposition. A probe with an error
+        at it (or any new error that cannot be placed) counts as data: when in doubt, skip."""
+        decls = declarations(text)
+        candidates = []
+        for loc in locations:
+            index = _declaration_index(decls, loc.start)
+            if index is not None and decls[index].keyword in DATA_KEYWORDS:
+                candidates.append(loc)
+        if not candidates:
+            return []
+        probe, spans = text, []
+        for loc in sorted(candidates, key=lambda loc: loc.start, reverse=True):
+            replacement = PROP_PROBE[loc.kind]
+            probe = probe[:loc.start] + replacement + probe[loc.end:]
+            shift = len(replacement) - (loc.end - loc.start)
+            spans = [(a + shift, b + shift, other) for a, b, other in spans]
+            spans.append((loc.start, loc.start + len(replacement), loc))
+        async with self.checker.pool.acquire(self.uri) as doc:
+            version = await self.checker.pool.set_text(doc, probe)
+            after = await self.client.wait_for_diagnostics(doc.uri, version, timeout=self.options.open_timeout)
+        known = Counter(d.message for d in original if d.is_error)
+        data: list[SorryLocation] = []
+        for diagnostic in (d for d in after if d.is_error):
+            at = lsp_to_offset(probe, diagnostic.range.start.line, diagnostic.range.start.character)
+            hit = next((loc for a, b, loc in spans if a <= at <= b), None)
+            if hit is not None:
+                data.append(hit)
+            elif known[diagnostic.message] > 0:
+                known[diagnostic.message] -= 1
+            else:
+                log.info("%s: data probe gave an error it cannot place (%s): every probed sorry counts as data",
+                         self.rel, diagnostic.message.splitlines()[0] if diagnostic.message else "")
+                return candidates
+        return [loc for loc in candidates if loc in data]
 
     def _cross_check(self, locations: list[SorryLocation], diagnostics: list[Diagnostic]) -> None:
         warned = sum(1 for d in diagnostics if d.is_sorry_warning)
@@ -341,6 +447,7 @@ class FileJob:
         )
         if outcome.status == "proved" and outcome.new_text is not None:
             start, end, inserted = _edit_span(snapshot.text, outcome.new_text)
+            inserted = with_newlines(inserted, snapshot.newline)  # keep a CRLF file CRLF
             return self._base(loc, status="filled", proof=outcome.proof, replacement=inserted,
                               replace_start=start, replace_end=end, **common)
         if outcome.status == "timeout":
@@ -397,9 +504,11 @@ class FileJob:
         diff = unified_diff(self.rel, snapshot.text, new_text)
         if self.options.mode == "in-place":
             try:
-                atomic_write(snapshot, new_text)
+                atomic_write(snapshot, new_text, force=self.options.force)
                 self.written = True
-            except ConcurrentModification as exc:
+                self.original = snapshot
+                self.new_text = new_text
+            except (ConcurrentModification, ReadOnlyFile) as exc:
                 self.errors.append(str(exc))
                 for fill in accepted:
                     self._finish(msgspec.structs.replace(fill.result, status="error", message=str(exc)))
@@ -462,11 +571,31 @@ async def run(options: Options, events: Events | None = None) -> Report:
         project=str(options.project), tool_version=_version(),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config,
     )
+    cannot_start = missing_executable(server_cmd, options.project)
+    if cannot_start is not None:  # say the one true thing at once, before scanning anything
+        return _failed(report, f"Lean could not be started ({' '.join(server_cmd)}): {cannot_start}")
     files = discover_files(options)
-    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8", errors="replace"))) for path in files}
+    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8-sig", errors="replace"))) for path in files}
     files = [path for path in files if counts[path]]
     events.files_found(files, sum(counts.values()))
     if not files:
+        report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return report
+    refused: list[SorryResult] = []
+    if options.mode == "in-place" and not options.force:
+        for path in list(files):
+            try:
+                check_writable(path)
+            except ReadOnlyFile as exc:
+                files.remove(path)
+                report.errors.append(str(exc))
+                refused.extend(_not_attempted(path, options, "the file is read-only: not searched (--force writes it)"))
+            except FileNotFoundError:
+                files.remove(path)
+                report.errors.append(f"{_relative(path, options.project)}: deleted during the run; not searched")
+    if not files:
+        report.results = refused
+        report.summary = summarize(refused, seconds=time.monotonic() - started_wall)
         report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return report
     generators, problems = await asyncio.to_thread(_load_generators, options)
@@ -517,21 +646,72 @@ async def run(options: Options, events: Events | None = None) -> Report:
         interrupted = True
     except (LeanError, OSError) as exc:
         report.errors.append(f"could not run Lean ({' '.join(server_cmd)}): {exc}")
+        if not jobs:  # Lean never started: the run did nothing
+            report.error = report.errors[-1]
     finally:
         await asyncio.shield(_shutdown(clients))
-    results = [r for job in jobs for r in job.results]
+    if options.final_check and options.mode == "in-place" and not interrupted and any(job.written for job in jobs):
+        await _final_gate(options, server_cmd, jobs, report)
+    results = [*refused, *(r for job in jobs for r in job.results)]
     if interrupted:
         results.extend(_unattempted(files, results, options))
     report.results = sorted(results, key=lambda r: (r.file, r.line, r.column))
     report.files_written = sorted(job.rel for job in jobs if job.written)
     for job in jobs:
         report.errors.extend(job.errors)
-    report.complete = not interrupted
+    report.complete = not interrupted and report.error is None
     if interrupted:
         report.errors.append("interrupted by the user: partial report")
     report.summary = summarize(report.results, files_written=len(report.files_written), seconds=time.monotonic() - started_wall)
     report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return report
+
+
+def _failed(report: Report, message: str) -> Report:
+    """``report`` for a run that could not do its work at all."""
+    report.error = message
+    report.errors.append(message)
+    report.complete = False
+    report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return report
+
+
+def _not_attempted(path: Path, options: Options, message: str) -> list[SorryResult]:
+    """``error`` records for every sorry of a file that was not searched."""
+    rel = _relative(path, options.project)
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    return [SorryResult(file=rel, line=loc.line + 1, column=loc.character + 1, declaration=loc.declaration,
+                        status="error", message=message) for loc in locate_sorries(text)]
+
+
+async def _final_gate(options: Options, server_cmd: Sequence[str], jobs: Sequence[FileJob], report: Report) -> None:
+    """``--final-check``: run the Lake gate over the written files; when it fails, put every
+    written file back (unless the user changed it since) and turn its fills into errors."""
+    written = [job for job in jobs if job.written]
+    outcome = await run_final_check(options.project, sorted(job.rel for job in written), server_cmd,
+                                    timeout=options.final_check_timeout)
+    report.final_check = outcome
+    if outcome.ok:
+        return
+    first = next((line for line in outcome.output.splitlines() if "error" in line.lower()),
+                 outcome.output.strip().splitlines()[-1] if outcome.output.strip() else "no output")
+    for job in written:
+        assert job.original is not None and job.new_text is not None
+        try:
+            current = read_snapshot(job.path)
+            if current.text != job.new_text:
+                report.errors.append(f"{job.rel}: changed after it was written; not put back")
+                continue
+            atomic_write(current, job.original.text, force=True)
+        except (OSError, UnicodeDecodeError, ConcurrentModification) as exc:
+            report.errors.append(f"{job.rel}: could not put the file back after the failed final check: {exc}")
+            continue
+        outcome.reverted.append(job.rel)
+        job.written = False
+        job.results = [msgspec.structs.replace(r, status="error", message="proof reverted: the final check failed")
+                       if r.status == "filled" else r for r in job.results]
+    report.error = f"the final check ({' '.join(outcome.command)}) failed: {first.strip()}"
+    report.errors.append(report.error + (f"; put back: {', '.join(outcome.reverted)}" if outcome.reverted else ""))
 
 
 def _unattempted(files: Sequence[Path], results: Sequence[SorryResult], options: Options) -> list[SorryResult]:
