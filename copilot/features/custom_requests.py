@@ -9,16 +9,18 @@ import contextlib
 import logging
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
+
+import msgspec
 
 from copilot.features import progress as progress_mod
+from copilot.features import protocol as P
 from copilot.features.code_actions import fill_command_id
 from copilot.features.context import CompanionContext, uri_to_path
 from copilot.features.fill import fill_sorry
 from copilot.features.suggest import current_target, suggestions
 from lsp_proxy.errors import (
     CONTENT_MODIFIED,
-    INVALID_PARAMS,
     REQUEST_FAILED,
     LeanError,
     ResponseError,
@@ -26,7 +28,7 @@ from lsp_proxy.errors import (
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = P.PROTOCOL_VERSION
 FEATURES = ["suggest", "fillSorry", "premises", "codeActions", "completions", "diagnostics", "widget"]
 
 
@@ -40,54 +42,18 @@ def package_version() -> str:
 # ------------------------------------------------------------------ parameter checks
 
 
-def _object(params: Any) -> dict:
-    if not isinstance(params, dict):
-        raise ResponseError(INVALID_PARAMS, "params must be an object")
-    return params
-
-
-def _document(ctx: CompanionContext, params: dict) -> tuple[str, Any]:
-    ident = params.get("textDocument")
-    if not isinstance(ident, dict) or not isinstance(ident.get("uri"), str):
-        raise ResponseError(INVALID_PARAMS, "textDocument.uri: expected a string")
-    uri = ident["uri"]
-    doc = ctx.router.documents.get(uri)
+def _document(ctx: CompanionContext, ident: P.VersionedDocument) -> tuple[str, Any]:
+    """The open document ``ident`` names (-32803 if not open, -32801 if it is newer)."""
+    doc = ctx.router.documents.get(ident.uri)
     if doc is None:
-        raise ResponseError(REQUEST_FAILED, f"the document is not open: {uri}")
-    version = ident.get("version")
-    if version is not None:
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ResponseError(INVALID_PARAMS, "textDocument.version: expected an integer")
-        if doc.version > version:
-            raise ResponseError(CONTENT_MODIFIED, f"the document changed (version {doc.version} > {version})")
-    return uri, doc
+        raise ResponseError(REQUEST_FAILED, f"the document is not open: {ident.uri}")
+    if ident.version is not None and doc.version > ident.version:
+        raise ResponseError(CONTENT_MODIFIED, f"the document changed (version {doc.version} > {ident.version})")
+    return ident.uri, doc
 
 
-def _position(params: dict) -> tuple[int, int]:
-    position = params.get("position")
-    if not isinstance(position, dict):
-        raise ResponseError(INVALID_PARAMS, "position: expected {line, character}")
-    line, character = position.get("line"), position.get("character")
-    for name, value in (("position.line", line), ("position.character", character)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ResponseError(INVALID_PARAMS, f"{name}: expected a non-negative integer")
-    return line, character  # type: ignore[return-value]
-
-
-def _int(params: dict, name: str, default: int, low: int, high: int) -> int:
-    value = params.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ResponseError(INVALID_PARAMS, f"{name}: expected an integer")
-    return max(low, min(high, value))
-
-
-def _token(params: dict) -> str | None:
-    token = params.get("requestToken")
-    if token is not None and not isinstance(token, str):
-        raise ResponseError(INVALID_PARAMS, "requestToken: expected a string")
-    return token
+def _clamp(value: int | None, default: int, low: int, high: int) -> int:
+    return default if value is None else max(low, min(high, value))
 
 
 @contextlib.contextmanager
@@ -112,20 +78,18 @@ def _cancelled_by_edit() -> bool:
 
 async def suggest(ctx: CompanionContext, params: Any) -> dict:
     """``$/leanCompanion/suggest``."""
-    params = _object(params)
-    uri, doc = _document(ctx, params)
-    line, character = _position(params)
-    limit = _int(params, "maxSuggestions", ctx.config.suggest.max_candidates, 1, 100)
-    include_unchecked = params.get("includeUnchecked", False)
-    if not isinstance(include_unchecked, bool):
-        raise ResponseError(INVALID_PARAMS, "includeUnchecked: expected a boolean")
-    token = _token(params)
+    request = P.parse(params, P.SuggestParams)
+    uri, _doc = _document(ctx, request.text_document)
+    line, character = request.position.line, request.position.character
+    limit = _clamp(request.max_suggestions, ctx.config.suggest.max_candidates, 1, 100)
+    token = request.request_token
     if not ctx.config.suggest.enabled:
         raise ResponseError(-32601, "suggestions are disabled (suggest.enabled = false)")
     started = time.perf_counter()
     target = current_target(ctx, uri, line, character, allow_line=True)
     if target is None:
-        return {"goal": None, "latencyMs": int((time.perf_counter() - started) * 1000), "suggestions": []}
+        return P.to_wire(P.SuggestResult(goal=None, latency_ms=int((time.perf_counter() - started) * 1000),
+                                          suggestions=[]))
     me = asyncio.current_task()
     with _registered(ctx, token, lambda: me.cancel() if me else None):
         try:
@@ -136,21 +100,22 @@ async def suggest(ctx: CompanionContext, params: Any) -> dict:
             raise
         except LeanError as exc:
             raise ResponseError(REQUEST_FAILED, f"Lean could not answer: {exc}") from None
-    items = [s.to_json(target) for s in result.suggestions[:limit]]
-    if include_unchecked:
-        items += [s.to_json(target) for s in result.unchecked[: max(0, limit - len(items))]]
+    chosen = list(result.suggestions[:limit])
+    if request.include_unchecked:
+        chosen += result.unchecked[: max(0, limit - len(chosen))]
     latency = int((time.perf_counter() - started) * 1000)
     ctx.last_latency_ms = latency
-    return {"goal": result.goal_text, "latencyMs": latency, "suggestions": items}
+    items = [msgspec.convert(s.to_json(target), P.Suggestion) for s in chosen]
+    return P.to_wire(P.SuggestResult(goal=result.goal_text, latency_ms=latency, suggestions=items))
 
 
 async def premises(ctx: CompanionContext, params: Any) -> dict:
     """``$/leanCompanion/premises``."""
-    params = _object(params)
-    uri, doc = _document(ctx, params)
-    line, character = _position(params)
-    k = _int(params, "k", 10, 1, 100)
-    token = _token(params)
+    request = P.parse(params, P.PremisesParams)
+    uri, doc = _document(ctx, request.text_document)
+    line, character = request.position.line, request.position.character
+    k = _clamp(request.k, 10, 1, 100)
+    token = request.request_token
     target = current_target(ctx, uri, line, character, allow_line=True)
     me = asyncio.current_task()
     with _registered(ctx, token, lambda: me.cancel() if me else None):
@@ -167,8 +132,8 @@ async def premises(ctx: CompanionContext, params: Any) -> dict:
         if goal is None:
             goal = doc.line(line)
         hits = await ctx.premises.search_goal(goal, k, file=uri_to_path(uri), line=line)
-    return {"premises": [{"name": h.name, "signature": h.signature, "module": h.module, "score": round(float(h.score), 4)}
-                         for h in hits]}
+    return P.to_wire(P.PremisesResult(premises=[
+        P.Premise(name=h.name, signature=h.signature, module=h.module, score=round(float(h.score), 4)) for h in hits]))
 
 
 async def _goal_only(ctx: CompanionContext, target: Any) -> str | None:
@@ -180,17 +145,10 @@ async def _goal_only(ctx: CompanionContext, target: Any) -> str | None:
 
 async def fill(ctx: CompanionContext, params: Any) -> dict:
     """``$/leanCompanion/fillSorry``: the search result (cancel gives status ``cancelled``)."""
-    params = _object(params)
-    uri, _doc = _document(ctx, params)
-    line, character = _position(params)
-    scope = params.get("scope", "position")
-    if scope not in ("position", "file"):
-        raise ResponseError(INVALID_PARAMS, 'scope: expected "position" or "file"')
-    timeout = params.get("timeoutSeconds")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
-        raise ResponseError(INVALID_PARAMS, "timeoutSeconds: expected a positive number")
-    token = _token(params)
-    return await run_fill(ctx, uri, line, character, scope=scope, timeout=timeout, token=token)
+    request = P.parse(params, P.FillSorryParams)
+    uri, _doc = _document(ctx, request.text_document)
+    return await run_fill(ctx, uri, request.position.line, request.position.character, scope=request.scope,
+                          timeout=request.timeout_seconds, token=request.request_token)
 
 
 async def run_fill(ctx: CompanionContext, uri: str, line: int, character: int, *, scope: str = "position",
@@ -232,13 +190,12 @@ async def _fill_with_progress(ctx: CompanionContext, uri: str, line: int, charac
 
 async def execute_fill_command(ctx: CompanionContext, params: Any) -> Any:
     """``workspace/executeCommand`` for our fill command: search, then ``workspace/applyEdit``."""
-    params = _object(params)
-    arguments = params.get("arguments") or []
-    if not arguments or not isinstance(arguments[0], dict):
-        raise ResponseError(INVALID_PARAMS, "arguments[0]: expected {textDocument, position}")
-    argument = arguments[0]
-    uri, _doc = _document(ctx, argument)
-    line, character = _position(argument)
+    command = P.parse(params, P.ExecuteFillParams)
+    if not command.arguments:
+        raise ResponseError(P.INVALID_PARAMS, "arguments[0]: expected {textDocument, position}")
+    argument = command.arguments[0]
+    uri, _doc = _document(ctx, argument.text_document)
+    line, character = argument.position.line, argument.position.character
     result = await run_fill(ctx, uri, line, character)
     edit = result.get("edit")
     if edit is not None and result.get("status") in ("proved", "partial"):
@@ -258,22 +215,93 @@ async def execute_fill_command(ctx: CompanionContext, params: Any) -> Any:
 
 
 async def status(ctx: CompanionContext, params: Any) -> dict:
-    """``$/leanCompanion/status``."""
+    """``$/leanCompanion/status``; the first call also subscribes the editor to
+    ``$/leanCompanion/statusChanged``."""
+    P.parse(params, P.StatusParams)
+    result = P.to_wire(await status_result(ctx))
+    notifier = StatusNotifier.of(ctx)
+    notifier.sent = result
+    notifier.start()
+    return result
+
+
+async def status_result(ctx: CompanionContext) -> P.StatusResult:
+    """The ``status`` result now (the model list is read in a thread: it stats files)."""
     models = await asyncio.to_thread(_models, ctx)
-    return {
-        "version": package_version(),
-        "protocolVersion": PROTOCOL_VERSION,
-        "pid": ctx.pid,
-        "models": models,
-        "index": {"state": ctx.premises.state, "declarations": ctx.premises.declarations(),
-                  **({"error": ctx.premises.error} if ctx.premises.error else {})},
-        "lastLatencyMs": ctx.last_latency_ms,
-        "busy": ctx.busy(),
-        "logFile": log_file(),
-        "features": [f for f in FEATURES if _feature_on(ctx, f)],
-        "lean": {"running": ctx.lean_running, "restarts": int(getattr(ctx.router, "restarts", 0))},
-        "fillSorryCommand": fill_command_id(ctx),
-    }
+    return P.StatusResult(
+        version=package_version(),
+        protocol_version=P.PROTOCOL_VERSION,
+        pid=ctx.pid,
+        models=[msgspec.convert(m, P.ModelInfo, from_attributes=False) for m in models],
+        index=P.IndexInfo(state=ctx.premises.state, declarations=ctx.premises.declarations(),
+                          error=ctx.premises.error or None),
+        last_latency_ms=ctx.last_latency_ms,
+        busy=ctx.busy(),
+        log_file=log_file(),
+        features=[f for f in FEATURES if _feature_on(ctx, f)],
+        lean=P.LeanInfo(running=ctx.lean_running, restarts=int(getattr(ctx.router, "restarts", 0))),
+        fill_sorry_command=fill_command_id(ctx),
+    )
+
+
+class StatusNotifier:
+    """Sends ``$/leanCompanion/statusChanged`` when what ``status`` reports changes.
+
+    Only editors that asked for ``status`` once get it (others never hear of it). Every
+    ``interval`` seconds it compares a cheap fingerprint (busy flag, index state and size, model
+    states, last latency, Lean running/restarts, enabled features); only when that changed does
+    it build the whole status (which lists the model files in a thread) and send it if it differs
+    from the last one sent."""
+
+    interval = 0.5
+    _by_ctx: ClassVar[dict[int, StatusNotifier]] = {}
+
+    def __init__(self, ctx: CompanionContext) -> None:
+        self.ctx = ctx
+        self.sent: Any = None
+        self.task: asyncio.Task | None = None
+        self._fingerprint: Any = None
+
+    @classmethod
+    def of(cls, ctx: CompanionContext) -> StatusNotifier:
+        notifier = cls._by_ctx.get(id(ctx))
+        if notifier is None or notifier.ctx is not ctx:
+            notifier = cls._by_ctx[id(ctx)] = cls(ctx)
+        return notifier
+
+    def fingerprint(self) -> Any:
+        ctx = self.ctx
+        models = tuple(sorted((k, v.get("state"), v.get("error")) for k, v in ctx.sources.status().items()))
+        return (ctx.busy(), ctx.premises.state, ctx.premises.declarations(), ctx.premises.error, models,
+                ctx.last_latency_ms, ctx.lean_running, int(getattr(ctx.router, "restarts", 0)),
+                tuple(f for f in FEATURES if _feature_on(ctx, f)))
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self._fingerprint = self.fingerprint()
+            self.task = self.ctx.spawn(self._run(), "status-changed")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.check()
+
+    async def check(self) -> bool:
+        """Send ``statusChanged`` if the status changed; True when one was sent."""
+        fingerprint = self.fingerprint()
+        if fingerprint == self._fingerprint:
+            return False
+        self._fingerprint = fingerprint
+        current = P.to_wire(await status_result(self.ctx))
+        if current == self.sent:
+            return False
+        self.sent = current
+        try:
+            await self.ctx.router.notify_editor(P.STATUS_CHANGED, current)
+        except Exception as exc:  # the editor went away: stop quietly, the session is ending
+            logger.info("statusChanged not sent: %s", exc)
+            return False
+        return True
 
 
 def _feature_on(ctx: CompanionContext, feature: str) -> bool:
@@ -336,8 +364,12 @@ def log_file() -> str | None:
 
 def configure(ctx: CompanionContext, params: Any) -> None:
     """``$/leanCompanion/configure {settings}``: replace the editor overlay."""
-    settings = params.get("settings") if isinstance(params, dict) else None
-    problems = ctx.set_overlay(settings if isinstance(settings, dict) else {})
+    try:
+        settings = P.parse(params, P.ConfigureParams).settings
+    except ResponseError as exc:
+        logger.warning("%s ignored: %s", P.CONFIGURE, exc)
+        return
+    problems = ctx.set_overlay(settings)
     logger.info("editor settings applied%s", f" ({len(problems)} ignored)" if problems else "")
 
 
@@ -350,7 +382,11 @@ def did_change_configuration(ctx: CompanionContext, params: Any) -> None:
 
 def cancel(ctx: CompanionContext, params: Any) -> None:
     """``$/leanCompanion/cancel {requestToken}``; unknown tokens are ignored."""
-    token = params.get("requestToken") if isinstance(params, dict) else None
-    callback = ctx.tokens.get(token) if isinstance(token, str) else None
+    try:
+        token = P.parse(params, P.CancelParams).request_token
+    except ResponseError as exc:
+        logger.warning("%s ignored: %s", P.CANCEL, exc)
+        return
+    callback = ctx.tokens.get(token)
     if callback is not None:
         callback()

@@ -54,7 +54,8 @@ class FakeCompanion:
         version, lines = self.docs[uri]
         column = lines[line].index("sorry")
         rng = {"start": {"line": line, "character": column}, "end": {"line": line, "character": column + 5}}
-        return {"documentChanges": [{"textDocument": {"uri": uri, "version": version}, "edits": [{"range": rng, "newText": text}]}]}
+        edits = [{"range": rng, "newText": text}]
+        return {"documentChanges": [{"textDocument": {"uri": uri, "version": version}, "edits": edits}]}
 
     def sorry_range(self, uri: str, line: int) -> dict[str, Any]:
         return self.sorry_edit(uri, line, "")["documentChanges"][0]["edits"][0]["range"]
@@ -90,7 +91,8 @@ class FakeCompanion:
             reply = {"status": "proved", "proof": "simp", "edit": self.sorry_edit(uri, line, "simp"),
                      "stats": {"elapsedMs": 1200, "expansions": 3, "leanChecks": 4}}
         elif method == "$/leanCompanion/premises":
-            reply = {"premises": [{"name": "Nat.zero_add", "signature": "∀ (n : Nat), 0 + n = n", "module": "Init.Core", "score": 0.9}]}
+            reply = {"premises": [{"name": "Nat.zero_add", "signature": "∀ (n : Nat), 0 + n = n", "module": "Init.Core",
+                                   "score": 0.9}]}
         elif method == "$/leanCompanion/status":
             reply = {"version": "0.0.0-fake", "protocolVersion": 1, "pid": os.getpid(),
                      "models": [{"id": "fake-model", "role": "tactic", "backend": "fake", "installed": True, "active": True}],

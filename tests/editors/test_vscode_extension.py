@@ -74,7 +74,8 @@ def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
         "extension/out/src/shims.js",
     ):
         assert required in names, sorted(names)
-    extras = {n for n in names if n.startswith("extension/out/") and not (n.startswith("extension/out/src/") and n.endswith(".js"))}
+    extras = {n for n in names
+              if n.startswith("extension/out/") and not (n.startswith("extension/out/src/") and n.endswith(".js"))}
     assert not extras, f"build leftovers in the .vsix: {sorted(extras)}"
     assert not any(n.startswith("extension/src/") or "node_modules" in n for n in names), sorted(names)
 

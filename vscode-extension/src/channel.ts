@@ -17,8 +17,15 @@ export const LEAN4_EXTENSION_ID = 'leanprover.lean4'
 
 export interface CompanionChannel {
     readonly kind: 'lean4-client' | 'socket'
+    /** The connection under the channel (one per proxy); a subscription is kept per target. */
+    readonly target?: object
     request<T>(method: string, params: object): Promise<T>
     notify(method: string, params: object): Promise<void>
+    /**
+     * Call `handler` with the params of every `method` notification the proxy sends; undefined
+     * when this channel cannot deliver notifications (the socket, an older vscode-lean4).
+     */
+    subscribe?(method: string, handler: (params: unknown) => void): vscode.Disposable | undefined
 }
 
 /** The part of vscode-lean4's `LeanClient` we use. */
@@ -28,6 +35,8 @@ interface LeanClientLike {
     running?: boolean
     isRunning?: () => boolean
     folderUri?: { fsPath?: string; toString(): string }
+    /** vscode-lean4: fires for every non-standard notification from the server. */
+    customNotification?: (listener: (notification: { method?: string; params?: unknown }) => void) => vscode.Disposable
 }
 
 /** The error a channel request fails with; `code` is the JSON-RPC code when there was one. */
@@ -131,6 +140,17 @@ function normalizeError(error: unknown): ChannelError {
 export function leanClientChannel(client: LeanClientLike): CompanionChannel {
     return {
         kind: 'lean4-client',
+        target: client,
+        subscribe(method: string, handler: (params: unknown) => void): vscode.Disposable | undefined {
+            if (typeof client.customNotification !== 'function') return undefined
+            try {
+                return client.customNotification(notification => {
+                    if (notification?.method === method) handler(notification.params)
+                })
+            } catch {
+                return undefined // the event changed shape: the caller polls instead
+            }
+        },
         async request<T>(method: string, params: object): Promise<T> {
             try {
                 return (await client.sendRequest(method, params)) as T
@@ -165,6 +185,7 @@ export async function socketChannel(runtimeDir: string, documentPath: string): P
     const connected = client
     return {
         kind: 'socket',
+        target: connected,
         async request<T>(method: string, params: object): Promise<T> {
             try {
                 return await connected.request<T>(method, params)

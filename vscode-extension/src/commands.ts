@@ -170,7 +170,7 @@ async function fill(host: CommandHost, scope: 'position' | 'file'): Promise<void
         channel.request<FillSorryResult>(METHODS.fillSorry, { ...params, requestToken: token }).finally(() => refreshStatus(host, channel)),
     )
     if (!result) return
-    const seconds = (result.stats.elapsedMs / 1000).toFixed(1)
+    const seconds = ((result.stats?.elapsedMs ?? 0) / 1000).toFixed(1)
     if ((result.status === 'proved' || result.status === 'partial') && result.edit) {
         if (document.version !== version) {
             void vscode.window.showWarningMessage('Lean Companion: the file changed during the search; the proof was not inserted. Run it again.')

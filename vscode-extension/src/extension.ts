@@ -16,6 +16,7 @@ import { classifyChange, readSettings } from './settings'
 import { writeShims } from './shims'
 import { StatusBar } from './statusBar'
 
+/** How often the status is asked for when the proxy's `statusChanged` cannot reach us. */
 export const STATUS_POLL_MS = 10_000
 export const INSTALL_HELP =
     "Lean Companion needs the 'lean-companion' program (Python 3.10+). Install it with\n\n" +
@@ -52,6 +53,12 @@ export class Companion implements CommandHost, vscode.Disposable {
     private active = false
     private queue: Promise<void> = Promise.resolve()
     private readonly disposables: vscode.Disposable[] = []
+    private disposed = false
+    /** `statusChanged` subscriptions, one per connection (vscode-lean4 client). */
+    private readonly subscriptions = new Map<object, vscode.Disposable>()
+    /** The proxy serving the active editor, and whether it pushes its status to us. */
+    private activePid: number | undefined
+    private activeSubscribed = false
 
     constructor(private readonly context: vscode.ExtensionContext) {
         this.output = vscode.window.createOutputChannel('Lean Companion')
@@ -243,23 +250,50 @@ export class Companion implements CommandHost, vscode.Disposable {
         if (!editor || !isLean(editor.document) || !this.enabled || !this.companion) return
         const channel = await this.channelFor(editor.document.uri)
         if (!channel) {
+            this.activeSubscribed = false
             this.statusChanged(undefined)
             return
         }
         try {
+            // subscribe first: the proxy starts sending statusChanged once it answered status
+            this.activeSubscribed = this.subscribe(channel)
             const status = await channel.request<StatusResult>(METHODS.status, {})
+            this.activePid = status.pid
             this.statusChanged(status)
             await this.sendSettings(false, channel, String(status.pid ?? channel.kind))
         } catch (error) {
+            this.activePid = undefined
             const code = (error as { code?: unknown })?.code
             this.statusChanged(undefined, code === -32601 ? 'Lean runs without the companion' : String((error as Error)?.message ?? error))
         }
     }
 
+    /** Listen for `$/leanCompanion/statusChanged` on `channel`'s connection; true if it can. */
+    private subscribe(channel: CompanionChannel): boolean {
+        const target = channel.target
+        if (!target || typeof channel.subscribe !== 'function') return false
+        if (this.subscriptions.has(target)) return true
+        const subscription = channel.subscribe(METHODS.statusChanged, params => this.onStatusChanged(params))
+        if (!subscription) return false
+        this.subscriptions.set(target, subscription)
+        return true
+    }
+
+    private onStatusChanged(params: unknown): void {
+        const status = params as StatusResult | undefined
+        if (!this.active || !status || typeof status !== 'object' || !Array.isArray(status.models)) return
+        // another project's proxy: the status bar shows the active editor's
+        if (this.activePid !== undefined && status.pid !== this.activePid) return
+        this.statusChanged(status)
+    }
+
     private startPolling(): void {
         if (this.pollTimer) return
         void this.pollStatus()
-        this.pollTimer = setInterval(() => void this.pollStatus(), STATUS_POLL_MS)
+        // a fallback: a proxy reached through vscode-lean4's client pushes statusChanged instead
+        this.pollTimer = setInterval(() => {
+            if (!this.activeSubscribed) void this.pollStatus()
+        }, STATUS_POLL_MS)
     }
 
     private stopPolling(): void {
@@ -267,9 +301,15 @@ export class Companion implements CommandHost, vscode.Disposable {
         this.pollTimer = undefined
     }
 
+    /** Release everything once (VS Code disposes `context.subscriptions` after `deactivate`). */
     dispose(): void {
+        if (this.disposed) return
+        this.disposed = true
+        this.active = false
         this.stopPolling()
         closeSocketChannels()
+        for (const d of this.subscriptions.values()) d.dispose()
+        this.subscriptions.clear()
         for (const d of this.disposables) d.dispose()
     }
 }
@@ -290,6 +330,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Compan
 }
 
 export function deactivate(): void {
+    // Also in context.subscriptions, which VS Code disposes next; dispose() runs once.
     current?.dispose()
     current = undefined
 }

@@ -1,7 +1,12 @@
 /**
- * The `$/leanCompanion/*` messages between an editor and the proxy, as specified in
- * docs/editor-protocol.md. Positions and ranges are LSP's (0-based, UTF-16 columns).
+ * The `$/leanCompanion/*` messages between an editor and the proxy (docs/editor-protocol.md).
+ * GENERATED from copilot/features/protocol.py by
+ *     python -m copilot.features.protocol --typescript > vscode-extension/src/protocol.ts
+ * Do not edit: tests/editors/test_protocol.py fails when the two differ.
+ * Positions and ranges are LSP's (0-based, UTF-16 columns).
  */
+
+export const PROTOCOL_VERSION = 1
 
 export const METHODS = {
     suggest: '$/leanCompanion/suggest',
@@ -18,31 +23,43 @@ export interface LspPosition {
     line: number
     character: number
 }
+
 export interface LspRange {
     start: LspPosition
     end: LspPosition
 }
+
 export interface LspTextEdit {
     range: LspRange
     newText: string
 }
+
+export interface VersionedDocument {
+    uri: string
+    version?: number
+}
+
 export interface LspTextDocumentEdit {
-    textDocument: { uri: string; version?: number | null }
+    textDocument: VersionedDocument
     edits: LspTextEdit[]
 }
+
 export interface LspWorkspaceEdit {
     changes?: Record<string, LspTextEdit[]>
     documentChanges?: LspTextDocumentEdit[]
 }
 
+/** The fields every document request carries. */
 export interface DocumentPositionParams {
-    textDocument: { uri: string; version?: number }
+    textDocument: VersionedDocument
     position: LspPosition
-    /** Client-chosen id; `$/leanCompanion/cancel {requestToken}` cancels the request. */
     requestToken?: string
 }
 
-export type SuggestParams = DocumentPositionParams & { maxSuggestions?: number; includeUnchecked?: boolean }
+export interface SuggestParams extends DocumentPositionParams {
+    maxSuggestions?: number
+    includeUnchecked?: boolean
+}
 
 export interface Suggestion {
     tactic: string
@@ -50,22 +67,25 @@ export interface Suggestion {
     goalsAfter: string[]
     source: string
     score: number
-    /** Range the tactic replaces; absent: insert at the request position. */
     range?: LspRange
-    /** The exact text to put at `range` (or the position), indented for where it goes; preferred over `tactic`. */
     newText?: string
 }
 
 export interface SuggestResult {
-    suggestions: Suggestion[]
     goal: string | null
     latencyMs: number
+    suggestions: Suggestion[]
 }
 
-export type FillSorryParams = DocumentPositionParams & {
-    /** `position`: the sorry at (or nearest after) `position`; `file`: every sorry in the document. */
+export interface FillSorryParams extends DocumentPositionParams {
     scope?: 'position' | 'file'
     timeoutSeconds?: number
+}
+
+export interface FillStats {
+    elapsedMs: number
+    expansions?: number
+    leanChecks?: number
 }
 
 export interface FillSorryResult {
@@ -74,10 +94,14 @@ export interface FillSorryResult {
     edit?: LspWorkspaceEdit
     filled?: number
     remaining?: number
-    stats: { elapsedMs: number; expansions?: number; leanChecks?: number }
+    stats?: FillStats
+    message?: string
+    applied?: boolean
 }
 
-export type PremisesParams = DocumentPositionParams & { k?: number }
+export interface PremisesParams extends DocumentPositionParams {
+    k?: number
+}
 
 export interface Premise {
     name: string
@@ -90,30 +114,59 @@ export interface PremisesResult {
     premises: Premise[]
 }
 
+/** `$/leanCompanion/status` takes `{}`. */
+export interface StatusParams {
+}
+
 export interface ModelInfo {
     id: string
-    role: 'tactic' | 'encoder' | string
+    role: string
     backend: string
     installed: boolean
     active: boolean
     sizeBytes?: number
+    state?: string
+    error?: string
+}
+
+export interface IndexInfo {
+    state: string
+    declarations: number
+    error?: string
+}
+
+export interface LeanInfo {
+    running: boolean
+    restarts: number
 }
 
 export interface StatusResult {
     version: string
-    protocolVersion?: number
+    protocolVersion: number
+    pid: number
     models: ModelInfo[]
-    index: { state: 'absent' | 'building' | 'ready' | 'stale' | 'error' | string; declarations: number }
+    index: IndexInfo
     lastLatencyMs: number | null
-    busy?: boolean
-    logFile?: string
-    pid?: number
-    features?: string[]
-    lean?: { running: boolean; restarts: number }
+    busy: boolean
+    logFile: string | null
+    features: string[]
+    lean: LeanInfo
+    fillSorryCommand?: string
 }
 
-/**
- * Body of `$/leanCompanion/configure`: `{settings: overlay}`, a partial configuration with the
- * sections and keys of `.lean-companion.toml`, e.g. `{suggest: {max_candidates: 4}}`.
- */
-export type ConfigureParams = { settings: Record<string, Record<string, unknown>> }
+/** `{settings: overlay}`: a partial configuration with the sections and keys of `.lean-companion.toml`, e.g. `{suggest: {max_candidates: 4}}`. */
+export interface ConfigureParams {
+    settings: Record<string, unknown>
+}
+
+export interface CancelParams {
+    requestToken: string
+}
+
+export interface HelloParams {
+    token: string
+    client?: string
+}
+
+/** `$/leanCompanion/statusChanged` (proxy → editor) carries the `status` result. */
+export type StatusChangedParams = StatusResult

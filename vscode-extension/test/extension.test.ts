@@ -6,8 +6,8 @@ import './setup'
 import * as assert from 'node:assert/strict'
 import { existsSync, promises as fs } from 'node:fs'
 import * as path from 'node:path'
-import { afterEach, describe, it } from 'node:test'
-import { activate, deactivate, INSTALL_HELP, WINDOWS_MESSAGE } from '../src/extension'
+import { afterEach, describe, it, mock } from 'node:test'
+import { activate, deactivate, INSTALL_HELP, STATUS_POLL_MS, WINDOWS_MESSAGE } from '../src/extension'
 import { CONSENT_KEY } from '../src/pathSetting'
 import { eventually, fixture, installFakeLean4, Memento, type Fixture } from './helpers'
 import * as vscode from './vscodeStub'
@@ -229,6 +229,69 @@ describe('settings flow', () => {
         await eventually(() => vscode.state.statusBarItems[0]?.visible === true, 'status bar')
         assert.match(vscode.state.statusBarItems[0].text, /Companion/)
         assert.match(vscode.state.statusBarItems[0].tooltip, /not connected/)
+    })
+})
+
+describe('status updates', () => {
+    const statusRequests = (lean: { requests: Array<{ method: string }> }) =>
+        lean.requests.filter(r => r.method === '$/leanCompanion/status').length
+
+    it('statusChanged from the proxy updates the status bar, and no 10 s polling runs meanwhile', async () => {
+        fx = await fixture()
+        mock.timers.enable({ apis: ['setInterval'] })
+        try {
+            const lean = installFakeLean4(fx.project, method => (method === '$/leanCompanion/status' ? STATUS : null))
+            vscode.openEditor(path.join(fx.project, 'A.lean'), 'example : True := trivial\n')
+            await start(fx, ['For all workspaces'])
+            await eventually(() => /850 ms/.test(vscode.state.statusBarItems[0]?.text ?? ''), 'first status')
+            assert.equal(lean.listeners.length, 1, 'subscribed to the client\'s customNotification')
+            const asked = statusRequests(lean)
+            lean.fire('$/leanCompanion/statusChanged', { ...STATUS, busy: true, lastLatencyMs: 1500 })
+            assert.match(vscode.state.statusBarItems[0].text, /sync~spin.*smollm2-135m · 1234 decls · 1\.5 s/)
+            // another proxy's status (another project) does not take over the status bar
+            lean.fire('$/leanCompanion/statusChanged', { ...STATUS, pid: 1, lastLatencyMs: 7 })
+            assert.match(vscode.state.statusBarItems[0].text, /1\.5 s/)
+            mock.timers.tick(3 * STATUS_POLL_MS)
+            await new Promise(resolve => setTimeout(resolve, 20))
+            assert.equal(statusRequests(lean), asked, 'polled although the proxy pushes its status')
+        } finally {
+            mock.timers.reset()
+        }
+    })
+
+    it('without customNotification (older vscode-lean4) it falls back to polling every 10 s', async () => {
+        fx = await fixture()
+        mock.timers.enable({ apis: ['setInterval'] })
+        try {
+            const lean = installFakeLean4(fx.project, method => (method === '$/leanCompanion/status' ? STATUS : null),
+                { customNotification: false })
+            vscode.openEditor(path.join(fx.project, 'A.lean'), 'example : True := trivial\n')
+            await start(fx, ['For all workspaces'])
+            await eventually(() => statusRequests(lean) === 1, 'first status')
+            mock.timers.tick(STATUS_POLL_MS)
+            await eventually(() => statusRequests(lean) === 2, 'polled status')
+        } finally {
+            mock.timers.reset()
+        }
+    })
+
+    it('disposes itself once although VS Code disposes context.subscriptions after deactivate', async () => {
+        fx = await fixture()
+        const lean = installFakeLean4(fx.project, method => (method === '$/leanCompanion/status' ? STATUS : null))
+        vscode.openEditor(path.join(fx.project, 'A.lean'), 'example : True := trivial\n')
+        const companion = await activate(fx.context as any)
+        await eventually(() => lean.listeners.length === 1, 'subscribed')
+        let outputDisposed = 0
+        const original = companion.output.dispose.bind(companion.output)
+        companion.output.dispose = () => {
+            outputDisposed++
+            original()
+        }
+        assert.ok(fx.context.subscriptions.includes(companion))
+        deactivate() // VS Code calls deactivate() ...
+        for (const d of fx.context.subscriptions) d.dispose() // ... then disposes the subscriptions
+        assert.equal(outputDisposed, 1)
+        assert.equal(lean.listeners.length, 0, 'the statusChanged subscription is released')
     })
 })
 

@@ -8,11 +8,33 @@ export interface FakeLeanClient {
     notifications: Array<{ method: string; params: any }>
     handler: (method: string, params: any) => unknown
     client: Record<string, unknown>
+    /** Listeners on the client's `customNotification` event (vscode-lean4). */
+    listeners: Array<(notification: { method: string; params: unknown }) => void>
+    /** Deliver a server notification as vscode-lean4's star handler does. */
+    fire(method: string, params: unknown): void
+}
+
+export interface FakeLean4Options {
+    /** Give the client vscode-lean4's `customNotification` event (default true). */
+    customNotification?: boolean
 }
 
 /** Install a fake `leanprover.lean4` whose exports hand out one running client for `folder`. */
-export function installFakeLean4(folder: string, handler: (method: string, params: any) => unknown): FakeLeanClient {
-    const fake: FakeLeanClient = { requests: [], notifications: [], handler, client: {} }
+export function installFakeLean4(
+    folder: string,
+    handler: (method: string, params: any) => unknown,
+    options: FakeLean4Options = {},
+): FakeLeanClient {
+    const fake: FakeLeanClient = {
+        requests: [],
+        notifications: [],
+        handler,
+        client: {},
+        listeners: [],
+        fire(method, params) {
+            for (const listener of [...fake.listeners]) listener({ method, params })
+        },
+    }
     fake.client = {
         running: true,
         folderUri: { fsPath: folder, toString: () => 'file://' + folder },
@@ -23,6 +45,12 @@ export function installFakeLean4(folder: string, handler: (method: string, param
         sendNotification: async (method: string, params: any) => {
             fake.notifications.push({ method, params })
         },
+    }
+    if (options.customNotification !== false) {
+        fake.client.customNotification = (listener: (n: { method: string; params: unknown }) => void) => {
+            fake.listeners.push(listener)
+            return { dispose: () => void fake.listeners.splice(fake.listeners.indexOf(listener), 1) }
+        }
     }
     const clientProvider = { getClients: () => [fake.client], getActiveClient: () => fake.client }
     vscode.state.extensions.set('leanprover.lean4', {

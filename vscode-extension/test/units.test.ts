@@ -127,10 +127,11 @@ describe('envPathExtensions entries', () => {
 })
 
 describe('status bar text', () => {
+    const base = { protocolVersion: 1, pid: 1, busy: false, logFile: null, features: [], lean: { running: true, restarts: 0 } }
     it('shows model, index and latency, and a clear "not connected" state', () => {
-        const t = formatStatus({ version: '1', models: [{ id: 'enc', role: 'encoder', backend: 'onnx', installed: true, active: true }, { id: 'm', role: 'tactic', backend: 'gguf', installed: true, active: true }], index: { state: 'building', declarations: 10 }, lastLatencyMs: 2500 })
+        const t = formatStatus({ ...base, version: '1', models: [{ id: 'enc', role: 'encoder', backend: 'onnx', installed: true, active: true }, { id: 'm', role: 'tactic', backend: 'gguf', installed: true, active: true }], index: { state: 'building', declarations: 10 }, lastLatencyMs: 2500 })
         assert.equal(t.text, '$(lightbulb) m · building · 2.5 s')
-        assert.equal(formatStatus({ version: '1', models: [], index: { state: 'ready', declarations: 7 }, lastLatencyMs: null, busy: true }).text, '$(sync~spin) portfolio · 7 decls · –')
+        assert.equal(formatStatus({ ...base, version: '1', models: [], index: { state: 'ready', declarations: 7 }, lastLatencyMs: null, busy: true }).text, '$(sync~spin) portfolio · 7 decls · –')
         assert.match(formatStatus(undefined, 'no proxy').tooltip, /not connected \(no proxy\)/)
     })
 })
