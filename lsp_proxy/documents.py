@@ -140,10 +140,15 @@ class Document:
 
 
 class DocumentMirror:
-    """The editor's open documents, fed with ``didOpen``/``didChange``/``didClose`` params."""
+    """The editor's open documents, fed with ``didOpen``/``didChange``/``didClose`` params.
+
+    A document whose message could not be applied is *unknown* (:meth:`mark_unknown`): it is
+    not mirrored (nor re-opened after a restart) until a full ``didOpen`` or a ``didChange``
+    with a full-text change brings its text back."""
 
     def __init__(self) -> None:
         self._docs: dict[str, Document] = {}
+        self._unknown: dict[str, str] = {}  # uri -> language id
 
     def __contains__(self, uri: object) -> bool:
         return uri in self._docs
@@ -154,21 +159,41 @@ class DocumentMirror:
     def get(self, uri: str) -> Document | None:
         return self._docs.get(uri)
 
+    def is_unknown(self, uri: str) -> bool:
+        """Whether ``uri`` is open in the editor but its text is not known to the mirror."""
+        return uri in self._unknown
+
     def documents(self) -> list[Document]:
         """All open documents, in the order they were opened."""
         return list(self._docs.values())
 
+    def mark_unknown(self, uri: str | None) -> None:
+        """Forget the text of ``uri`` (a message about it could not be applied)."""
+        if not isinstance(uri, str):
+            return
+        doc = self._docs.pop(uri, None)
+        self._unknown[uri] = doc.language_id if doc is not None else "lean4"
+
     def did_open(self, params: dict[str, Any]) -> Document:
         item = params["textDocument"]
-        doc = Document.from_text(item["uri"], item.get("languageId", "lean4"), int(item.get("version") or 0), item.get("text", ""))
+        text = item.get("text", "")
+        if not isinstance(text, str):
+            raise TypeError("textDocument.text must be a string")
+        doc = Document.from_text(item["uri"], item.get("languageId", "lean4"), int(item.get("version") or 0), text)
+        self._unknown.pop(doc.uri, None)
         self._docs[doc.uri] = doc
         return doc
 
     def did_change(self, params: dict[str, Any]) -> Document | None:
         """Apply a didChange; unknown URIs and empty ``contentChanges`` are ignored, as by Lean."""
         ident = params["textDocument"]
-        doc = self._docs.get(ident["uri"])
+        uri = ident["uri"]
         changes = params.get("contentChanges") or []
+        if not isinstance(changes, list) or not all(isinstance(change, dict) for change in changes):
+            raise TypeError("contentChanges must be an array of objects")
+        doc = self._docs.get(uri)
+        if doc is None and uri in self._unknown:
+            doc, changes = self._resync(uri, changes)
         if doc is None or not changes:
             return doc
         for change in changes:
@@ -176,8 +201,20 @@ class DocumentMirror:
         doc.version = int(ident.get("version") or 0)
         return doc
 
+    def _resync(self, uri: str, changes: list[dict[str, Any]]) -> tuple[Document | None, list[dict[str, Any]]]:
+        """An unknown document comes back with its last full-text change (and those after it)."""
+        full = [k for k, change in enumerate(changes) if change.get("range") is None]
+        if not full:
+            return None, []
+        doc = Document.from_text(uri, self._unknown.pop(uri), 0, "")
+        self._docs[uri] = doc
+        return doc, changes[full[-1] :]
+
     def did_close(self, params: dict[str, Any]) -> None:
-        self._docs.pop(params["textDocument"]["uri"], None)
+        uri = params["textDocument"]["uri"]
+        self._docs.pop(uri, None)
+        self._unknown.pop(uri, None)
 
     def clear(self) -> None:
         self._docs.clear()
+        self._unknown.clear()

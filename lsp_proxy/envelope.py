@@ -10,14 +10,16 @@ from typing import Any
 
 import msgspec
 
-Id = int | str
+# JSON-RPC ids as they arrive: Lean and editors use int and str; a float is echoed back as
+# given, and a bool (invalid) is answered with -32600 instead of a parse error with id null.
+Id = int | str | float
 _EMPTY = msgspec.Raw(b"")
 
 
 class Envelope(msgspec.Struct):
     """The routing view of one message."""
 
-    id: int | str | None = None
+    id: int | str | float | bool | None = None
     method: str | None = None
     jsonrpc: str | None = None
     params: msgspec.Raw = _EMPTY
@@ -61,7 +63,7 @@ class ErrorView(msgspec.Struct):
 
 
 class CancelParams(msgspec.Struct):
-    id: int | str | None = None
+    id: int | str | float | None = None
 
 
 _envelope_decoder = msgspec.json.Decoder(Envelope)

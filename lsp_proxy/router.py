@@ -29,6 +29,7 @@ from lsp_proxy.errors import (
     CODES_LEAN_ACCEPTS,
     CONTENT_MODIFIED,
     INTERNAL_ERROR,
+    INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     REQUEST_CANCELLED,
@@ -123,6 +124,7 @@ class Router:
         self._editor_batch: list[bytes] | None = None
         self._server: ServerHandle | None = None
         self._server_rc: int | None = None
+        self._failed = False  # a core task died
         self.incarnation = 0  # how many Lean processes were started
         self.restarts = 0
 
@@ -235,7 +237,9 @@ class Router:
             await asyncio.wait_for(editor_writer, self._stop_grace)
         for task in list(self._tasks):
             task.cancel()
-        if self._exit_requested and self._server_rc is not None:
+        if self._failed:
+            code = 70  # EX_SOFTWARE: a pump or writer died
+        elif self._exit_requested and self._server_rc is not None:
             code = self._server_rc
         else:
             code = 0 if self._shutdown_requested else 1
@@ -255,13 +259,21 @@ class Router:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled() or task.exception() is None:
+            return
+        if task.get_name() in _CORE_TASKS:
+            # A pump or writer that dies is a bug; without it the session would freeze silently.
+            logger.critical("the %s task died; ending the session instead of freezing (this is a bug)",
+                            task.get_name(), exc_info=task.exception())
+            self._failed = True
+            self.request_stop()
+        else:
             logger.error("task %s failed", task.get_name(), exc_info=task.exception())
 
     # ==== editor -> Lean ===================================================================
 
     async def _editor_pump(self) -> None:
-        reader = FrameReader(self._editor_in, max_size=self._max_frame)
+        reader = FrameReader(self._editor_in, max_size=max(self._max_frame, PASS_THROUGH_MAX))
         try:
             await self._pump_editor_frames(reader)
         finally:
@@ -296,6 +308,9 @@ class Router:
         except msgspec.DecodeError as exc:
             logger.warning("the editor sent a message that is not a JSON-RPC object (%s): %r", exc, body[:200])
             self._send_editor(wire.error_response(None, PARSE_ERROR, f"Parse error: {exc}"))
+            return
+        if len(body) > self._max_frame:
+            self._pass_oversize(body, env)
             return
         method = env.method
         if method is None:  # a response to a request from Lean or from us
@@ -332,6 +347,9 @@ class Router:
             self._enqueue_lean(body, env, FROM_EDITOR)
             return
         # request
+        if isinstance(env.id, bool):  # JSON-RPC ids are strings or numbers; Lean ignores a bool one
+            self._send_editor(wire.error_response(env.id, INVALID_REQUEST, "Invalid Request: the id must be a string or a number"))
+            return
         if is_reserved(env.id):
             body, env = self._alias_request(body, env)
         if self.hooks.has_request_hook(method):
@@ -359,7 +377,21 @@ class Router:
         if alias is not None:
             self._enqueue_lean(wire.notification(m.CANCEL_REQUEST, {"id": alias}), None, FROM_EDITOR)
             return True
+        if is_reserved(target):
+            # A late cancel for an aliased request that is already answered: its id is in our
+            # namespace, so forwarding it would cancel one of the proxy's own requests.
+            logger.debug("dropped a late $/cancelRequest for %r", target)
+            return True
         return False
+
+    def _pass_oversize(self, body: bytes, env: Envelope) -> None:
+        """A message over the decode limit goes to Lean untouched and undecoded; a document it
+        changes becomes unknown to the mirror until a full didOpen/didChange."""
+        self._log_once("oversize", logging.WARNING, "forwarding a %d-byte %s undecoded (over the %d-byte decode "
+                       "limit); its document is no longer mirrored (logged once)", len(body), env.method, self._max_frame)
+        if env.method in _MIRRORED:
+            self.documents.mark_unknown(wire.document_uri(env.params))
+        self._enqueue_lean(body, None, FROM_EDITOR)
 
     def _alias_request(self, body: bytes, env: Envelope) -> tuple[bytes, Envelope]:
         """Give an editor request whose id looks like ours an alias, so ids never collide."""
@@ -513,16 +545,7 @@ class Router:
             return
         params: Any = None
         if method in _MIRRORED:
-            params = wire.decode_any(env.params)
-            try:
-                if method == m.DID_CHANGE:
-                    self.documents.did_change(params)
-                elif method == m.DID_OPEN:
-                    self.documents.did_open(params)
-                else:
-                    self.documents.did_close(params)
-            except (KeyError, TypeError, ValueError) as exc:
-                logger.warning("could not mirror %s: %s", method, exc)
+            params = self._mirror(method, env.params)
             if self._offline and method != m.DID_CLOSE:
                 self._edit_event.set()
         elif method == m.INITIALIZED:
@@ -532,8 +555,32 @@ class Router:
             self._exit_requested = True
         if self.hooks.observers and self.hooks.has_notification_hook(Direction.FROM_EDITOR, method):
             if params is None:
-                params = wire.decode_any(env.params) if env.params else None
+                try:
+                    params = wire.decode_any(env.params) if env.params else None
+                except msgspec.DecodeError:
+                    return  # already forwarded; observers only see what can be decoded
             self.hooks.notify_observers(Direction.FROM_EDITOR, method, params)
+
+    def _mirror(self, method: str, raw: msgspec.Raw) -> Any:
+        """Apply a didOpen/didChange/didClose to the mirror; returns the decoded params, or
+        None when the message cannot be applied (not UTF-8, wrong shapes): it has gone to Lean
+        untouched anyway, and its document is unknown until a full didOpen/didChange."""
+        try:
+            params = wire.decode_any(raw)
+            if method == m.DID_CHANGE:
+                self.documents.did_change(params)
+            elif method == m.DID_OPEN:
+                self.documents.did_open(params)
+            else:
+                self.documents.did_close(params)
+            return params
+        except Exception as exc:
+            uri = wire.document_uri(raw)
+            self.documents.mark_unknown(uri)
+            self._log_once(f"mirror:{method}", logging.WARNING, "could not mirror %s for %s (%s: %s); forwarded "
+                           "unchanged, the document is unknown until a full didOpen/didChange (logged once per "
+                           "method)", method, uri, type(exc).__name__, exc)
+            return None
 
     async def _lean_writer(self, server: ServerHandle, replay: bool) -> None:
         queue = self._lean_queue
@@ -608,7 +655,7 @@ class Router:
         return _with_id(body, visible)[0]
 
     async def _lean_pump(self, server: ServerHandle) -> None:
-        reader = FrameReader(server.stdout, max_size=self._max_frame)
+        reader = FrameReader(server.stdout, max_size=max(self._max_frame, PASS_THROUGH_MAX))
         try:
             await self._pump_lean_frames(reader)
         finally:
@@ -945,6 +992,10 @@ class Router:
 
 
 _DIRECT_LIMIT = 256 * 1024
+# Frames up to this size are passed through (those over ``max_frame`` undecoded); beyond it a
+# Content-Length is taken to be bogus and the reader resynchronises (lsp_proxy.framing).
+PASS_THROUGH_MAX = 2**30
+_CORE_TASKS = frozenset({"editor-pump", "editor-writer", "lean-pump", "lean-writer", "supervisor"})
 
 
 def _buffered(sink: ByteSink) -> int:

@@ -95,7 +95,10 @@ class _ServerStdin(FrameSink):
         while not self.bodies.empty():
             body = self.bodies.get_nowait()
             self._server.raw_received.append(body)
-            message = json.loads(body)
+            try:
+                message = json.loads(body)
+            except ValueError:  # not UTF-8 / not JSON: kept in raw_received only
+                continue
             self._server.received.append(message)
             self._server.handler(self._server, message)
 
