@@ -22,10 +22,12 @@ The user's document is never touched.
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,9 +51,17 @@ from copilot.proof_text import (
     normalize_statement,
     offset_to_lsp,
 )
-from copilot.safety import DEFAULT_POLICY, SafetyPolicy, check_candidate
+from copilot.safety import COMMAND_KEYWORDS, DEFAULT_POLICY, SafetyPolicy, check_candidate
 from copilot.shadow import ShadowDocument, ShadowPool
-from lsp_proxy.errors import CONTENT_MODIFIED, WORKER_CRASHED, WORKER_EXITED, LeanError, LeanRequestError, LeanTimeout
+from lsp_proxy.errors import (
+    CONTENT_MODIFIED,
+    WORKER_CRASHED,
+    WORKER_EXITED,
+    LeanError,
+    LeanExited,
+    LeanRequestError,
+    LeanTimeout,
+)
 from lsp_proxy.lean_client import Diagnostic, LeanClient
 
 logger = logging.getLogger(__name__)
@@ -91,7 +101,7 @@ def _refuse_after_exit(text: str, decl: Declaration) -> None:
     if "#exit" not in text[: decl.start]:
         return
     tokens = tokenize(text[: decl.start], keep_comments=False)
-    for first, second in zip(tokens, tokens[1:]):
+    for first, second in itertools.pairwise(tokens):
         if first.text == "#" and second.text == "exit" and second.start == first.end:
             raise ValueError("the declaration comes after `#exit`, so Lean does not elaborate it")
 
@@ -106,6 +116,7 @@ class CheckTarget:
     decl: Declaration
     hole: Hole
     other_sorries: bool = False
+    term_mode: bool = False
 
     @classmethod
     def for_sorry(cls, uri: str, text: str, location: SorryLocation, kind: HoleKind | None = None) -> CheckTarget:
@@ -141,7 +152,12 @@ class CheckTarget:
     def with_kind(self, kind: HoleKind) -> CheckTarget:
         """The same hole, re-classified (e.g. once Lean said whether it is a tactic position)."""
         hole = Hole(self.hole.start, self.hole.end, kind, self.hole.layout, self.hole.needs_parens, self.hole.indent)
-        return CheckTarget(self.uri, self.text, self.decl, hole, self.other_sorries)
+        return CheckTarget(self.uri, self.text, self.decl, hole, self.other_sorries, self.term_mode)
+
+    def as_terms(self) -> CheckTarget:
+        """The same target, with candidates that are *terms* put into a term hole as they are
+        (``:= t``) instead of as tactics (``:= by t``)."""
+        return dataclasses.replace(self, term_mode=True)
 
     @property
     def end(self) -> int:
@@ -150,7 +166,7 @@ class CheckTarget:
 
     def apply(self, proof: str) -> str:
         """The user's text with the hole filled by ``proof`` (the edit to offer)."""
-        return fill_hole(self.text, self.hole, proof).text
+        return fill_hole(self.text, self.hole, proof, as_term=self.term_mode).text
 
 
 @dataclass(frozen=True)
@@ -166,7 +182,10 @@ class CheckerConfig:
     ``require_axiom_report`` accepts a copy only if Lean's ``#print axioms`` answer for it was
     seen (positive evidence that Lean elaborated it; on by default — turn it off only for a
     server known not to answer ``#print axioms``, e.g. files of the module system, where the
-    checker omits it anyway)."""
+    checker omits it anyway); ``verify_commands`` asks Lean, for every copy about to be
+    accepted, for its view of the checked text (``documentSymbol`` and ``semanticTokens``): the
+    copy must be exactly one declaration with no command keyword inside the candidate (the
+    second line of defence, independent of the safety filter's lexer)."""
 
     max_heartbeats: int = 200_000
     wall_timeout: float = 30.0
@@ -179,6 +198,7 @@ class CheckerConfig:
     allowed_axioms: frozenset[str] = STANDARD_AXIOMS
     policy: SafetyPolicy = DEFAULT_POLICY
     require_axiom_report: bool = True
+    verify_commands: bool = True
 
 
 @dataclass
@@ -189,6 +209,9 @@ class _Slot:
     cand_end: int = 0
     print_start: int = -1
     print_end: int = -1
+    cand_start: int = 0
+    name: str | None = None
+    problem: str = ""
     statement_ok: bool = True
     diagnostics: list[Diagnostic] = field(default_factory=list)
     axiom_infos: list[str] = field(default_factory=list)
@@ -275,6 +298,32 @@ def _strip_attributes(copy: str, keyword_at: int, marks: list[int]) -> str:
     return copy
 
 
+OTHER_SORRY = "_lc_other_sorry"
+OTHER_SORRY_AXIOM = f"axiom {OTHER_SORRY}.{{_lc_u}} {{_lc_α : Sort _lc_u}} : _lc_α\n\n"
+_OTHER_SORRY_NAME = re.compile(rf"(?:^|\.){OTHER_SORRY}$")
+
+
+def _replace_other_sorries(target: CheckTarget, decl_text: str, hole: Hole) -> tuple[str, Hole, bool]:
+    """``decl_text`` with every ``sorry`` of the declaration's body other than the hole
+    replaced by our own axiom (``exact _lc_other_sorry`` where it stands for tactics), and the
+    hole moved accordingly; the flag says whether anything was replaced."""
+    decl = target.decl
+    body = decl.body_start if decl.body_start is not None else decl.keyword_start + len(decl.statement)
+    others = [
+        loc for loc in locate_sorries(target.text)
+        if body <= loc.start and loc.end <= target.end
+        and not (hole.start <= loc.start - decl.start < max(hole.end, hole.start + 1))
+    ]
+    for loc in sorted(others, key=lambda loc: loc.start, reverse=True):
+        start, end = loc.start - decl.start, loc.end - decl.start
+        new = f"exact {OTHER_SORRY}" if loc.kind == "tactic" else OTHER_SORRY
+        decl_text = decl_text[:start] + new + decl_text[end:]
+        if end <= hole.start:
+            delta = len(new) - (end - start)
+            hole = Hole(hole.start + delta, hole.end + delta, hole.kind, hole.layout, hole.needs_parens, hole.indent)
+    return decl_text, hole, bool(others)
+
+
 def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: CheckerConfig) -> tuple[str, list[_Slot]]:
     """The shadow text for a batch and, per candidate, where its copy and tactics are."""
     decl, hole, source = target.decl, target.hole, target.text
@@ -290,12 +339,19 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
     local_hole = Hole(
         hole.start - decl.start, hole.end - decl.start, hole.kind, hole.layout, hole.needs_parens, hole.indent
     )
+    decl_text, local_hole, replaced = _replace_other_sorries(target, decl_text, local_hole)
+    if replaced:
+        # The declaration's other `sorry`s become our own axiom in every copy, so a `sorryAx`
+        # (or a sorry warning) of a copy can only come from its candidate.
+        pieces.append(OTHER_SORRY_AXIOM)
+        offset += len(OTHER_SORRY_AXIOM)
     for index, candidate in enumerate(candidates):
         slot = _Slot(candidate)
-        filled = fill_hole(decl_text, local_hole, candidate)
+        filled = fill_hole(decl_text, local_hole, candidate, as_term=target.term_mode)
         copy = filled.text
         name = _new_name(decl, index)
-        marks = [filled.end]  # where the candidate ends, kept up to date through the edits
+        slot.name = name
+        marks = [filled.end, filled.start]  # where the candidate ends and starts, kept up to date
         if name is not None and decl.keyword != "example":
             copy = _rename_self_references(copy, decl, name, marks)
         if decl.keyword == "example":
@@ -320,7 +376,7 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
             copy = _edit(copy, protected.start, end, "", marks)
             keyword_at -= end - protected.start
         copy = _strip_attributes(copy, keyword_at, marks)
-        cand_end = marks[0]
+        cand_end, cand_start = marks
         parsed = declarations(copy)
         slot.statement_ok = bool(parsed) and normalize_statement(parsed[0].signature) == normalize_statement(
             decl.signature
@@ -328,6 +384,7 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
         header = f"set_option maxHeartbeats {config.max_heartbeats} in\n"
         slot.start = offset
         slot.cand_end = offset + len(header) + cand_end
+        slot.cand_start = offset + len(header) + cand_start
         block = header + copy
         slot.end = offset + len(block)
         if print_axioms and name is not None:
@@ -340,6 +397,28 @@ def build_shadow_text(target: CheckTarget, candidates: Sequence[str], config: Ch
         offset += len(block)
         slots.append(slot)
     return "".join(pieces), slots
+
+
+def _flatten_symbols(symbols: list) -> Iterator[tuple[str, int, int]]:
+    """(name, line, character) of every DocumentSymbol (children included) or
+    SymbolInformation in an answer."""
+    for symbol in symbols:
+        if not isinstance(symbol, dict):
+            continue
+        extent = symbol.get("range") or (symbol.get("location") or {}).get("range") or {}
+        start = extent.get("start") or {}
+        if isinstance(start.get("line"), int) and isinstance(start.get("character"), int):
+            yield str(symbol.get("name", "")), start["line"], start["character"]
+        yield from _flatten_symbols(symbol.get("children") or [])
+
+
+def _token_types(initialize_result: dict | None) -> list[str]:
+    """The semantic token types Lean announced (``legend.tokenTypes``)."""
+    try:
+        types = initialize_result["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return []
+    return [str(t) for t in types] if isinstance(types, list) else []
 
 
 def _header_errors(text: str, slots: list[_Slot], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -482,6 +561,12 @@ class Checker:
                     return [CheckResult(status="error", candidate=c, message=message, diagnostics=broken) for c in chunk]
                 self._attribute(text, slots, diagnostics)
                 results = [await self._verdict(doc, text, target, slot) for slot in slots]
+                if self.config.verify_commands and any(r.accepted for r in results):
+                    problems = await self._lean_view_problems(doc, text, slots, [r.accepted for r in results])
+                    results = [
+                        r if not problems.get(i) else msgspec.structs.replace(r, status="error", message=problems[i])
+                        for i, r in enumerate(results)
+                    ]
         if timed_out:
             first = await self._check_chunk(target, chunk[:half], depth + 1)
             second = await self._check_chunk(target, chunk[half:], depth + 1)
@@ -566,36 +651,110 @@ class Checker:
         if errors:
             first = next((d for d in errors if not d.is_unsolved_goals), errors[0])
             return CheckResult(status="error", message=first.message, **base)
-        if not target.other_sorries and any(d.is_sorry_warning for d in diags):
-            return CheckResult(status="error", message="declaration uses sorry", **base)
-        problem = self._axiom_problem(slot, target.other_sorries)
+        if any(d.is_sorry_warning for d in diags):
+            # the declaration's other sorries are our axiom in the copy: this one is the candidate's
+            return CheckResult(status="error", message="the candidate uses sorry", **base)
+        problem = self._axiom_problem(slot)
         if problem:
             return CheckResult(status="error", message=problem, **base)
         return CheckResult(status="accepted", **base)
 
-    def _axiom_problem(self, slot: _Slot, other_sorries: bool) -> str:
+    def _axiom_problem(self, slot: _Slot) -> str:
         """Why the axioms ``#print axioms`` listed are not acceptable ("" if they are). An
         error from ``#print axioms`` itself (the copy could not be found) is a failure too."""
         if slot.axiom_errors:
             return f"could not verify the proof's axioms: {slot.axiom_errors[0]}"
-        if self.config.require_axiom_report and slot.print_start >= 0:
-            if not any(_AXIOMS_REPORT.search(info) for info in slot.axiom_infos):
-                return "could not verify the proof's axioms: Lean printed none for it (was it elaborated?)"
+        reported = any(_AXIOMS_REPORT.search(info) for info in slot.axiom_infos)
+        if self.config.require_axiom_report and slot.print_start >= 0 and not reported:
+            return "could not verify the proof's axioms: Lean printed none for it (was it elaborated?)"
         names = {
             name.strip()
             for listed in _AXIOMS_MESSAGE.findall("\n".join(slot.axiom_infos))
             for name in listed.split(",")
             if name.strip()
         }
-        if "sorryAx" in names and not other_sorries:
-            return "the proof depends on sorryAx (a premise uses sorry)"
-        names.discard("sorryAx")
+        if "sorryAx" in names:
+            return "the proof depends on sorryAx (the candidate reaches a declaration proved by sorry)"
+        names = {name for name in names if not _OTHER_SORRY_NAME.search(name)}
         native = names & set(_NATIVE_AXIOMS)
         if native and not self.config.policy.allow_native:
             return f"the proof trusts the compiler ({', '.join(sorted(native))})"
         unexpected = names - set(self.config.allowed_axioms) - set(_NATIVE_AXIOMS)
         if unexpected:
             return f"the proof depends on non-standard axioms: {', '.join(sorted(unexpected))}"
+        return ""
+
+    # ------------------------------------------------------------------ Lean's own view
+
+    async def _lean_view_problems(
+        self, doc: ShadowDocument, text: str, slots: list[_Slot], wanted: list[bool]
+    ) -> dict[int, str]:
+        """The second line of defence, independent of :mod:`copilot.safety` and its lexer: for
+        each wanted slot, Lean's own view of the checked text must show no declaration,
+        ``namespace`` or ``section`` of its own in the copy besides the copy itself
+        (``textDocument/documentSymbol``; Lean lists no symbol for a declaration under an
+        ``… in`` combinator, which every copy has, so in practice any symbol there is one the
+        candidate added) and no command keyword inside the candidate
+        (``textDocument/semanticTokens/range``: ``axiom``, ``attribute``, ``macro``, ``end``,
+        ``#eval``, …, also under an ``… in``). A server that lists nothing (the test double)
+        adds no refusal; an error answer is a refusal."""
+        problems: dict[int, str] = {}
+        try:
+            symbols = await self.client.connection.request(
+                "textDocument/documentSymbol", {"textDocument": {"uri": doc.uri}}, timeout=self.config.goal_timeout
+            )
+        except LeanExited:
+            raise
+        except LeanError as exc:
+            return {i: f"could not read Lean's view of the copy: {exc}" for i, w in enumerate(wanted) if w}
+        starts = [(name, lsp_to_offset(text, line, character))
+                  for name, line, character in _flatten_symbols(symbols if isinstance(symbols, list) else [])]
+        legend = _token_types(self.client.connection.initialize_result)
+        for index, slot in enumerate(slots):
+            if not wanted[index]:
+                continue
+            own = CANDIDATE_NAME.format(index)
+            extra = [name for name, start in starts if slot.start <= start < slot.end and not name.endswith(own)]
+            if extra:
+                problems[index] = f"the candidate adds commands to the file (Lean sees: {', '.join(extra)})"
+                continue
+            problem = await self._keyword_problem(doc, text, slot, legend)
+            if problem:
+                problems[index] = problem
+        return problems
+
+    async def _keyword_problem(self, doc: ShadowDocument, text: str, slot: _Slot, legend: list[str]) -> str:
+        """A command keyword that Lean's semantic tokens show inside the candidate ("" if none)."""
+        if "keyword" not in legend or slot.cand_end <= slot.cand_start:
+            return ""
+        start_line, start_char = offset_to_lsp(text, slot.cand_start)
+        end_line, end_char = offset_to_lsp(text, slot.cand_end)
+        params = {"textDocument": {"uri": doc.uri},
+                  "range": {"start": {"line": start_line, "character": start_char},
+                            "end": {"line": end_line, "character": end_char}}}
+        try:
+            answer = await self.client.connection.request(
+                "textDocument/semanticTokens/range", params, timeout=self.config.goal_timeout
+            )
+        except LeanExited:
+            raise
+        except LeanError as exc:
+            return f"could not read Lean's tokens of the candidate: {exc}"
+        data = answer.get("data", []) if isinstance(answer, dict) else []
+        keyword = legend.index("keyword")
+        line = character = 0
+        for i in range(0, len(data) - 4, 5):
+            delta_line, delta_char, length, kind = data[i], data[i + 1], data[i + 2], data[i + 3]
+            line += delta_line
+            character = delta_char if delta_line else character + delta_char
+            if kind != keyword:
+                continue
+            offset = lsp_to_offset(text, line, character)
+            if not slot.cand_start <= offset < slot.cand_end:
+                continue
+            word = text[offset : lsp_to_offset(text, line, character + length)]
+            if word.startswith("#") or word in COMMAND_KEYWORDS:
+                return f"Lean reads a command keyword `{word}` inside the candidate"
         return ""
 
     async def _goals_after(self, doc: ShadowDocument, text: str, slot: _Slot) -> list[str] | None:

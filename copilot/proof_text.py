@@ -403,7 +403,8 @@ def _classify(tokens: list[Token], index: int, source: str, lines: _Lines | None
     first_on_line = line_first.get(line) == index
     in_block = bool(blocks)
     kind: HoleKind = "term"
-    if (prev is not None and prev.text in _TACTIC_AFTER and (prev.text != "|" or in_block)) or (in_block and first_on_line and col == blocks[-1][0]):
+    after_tactic = prev is not None and prev.text in _TACTIC_AFTER and (prev.text != "|" or in_block)
+    if after_tactic or (in_block and first_on_line and col == blocks[-1][0]):
         kind = "tactic"
     elif in_block and prev is not None and prev.text == "=>":
         head = tokens[line_first[lines.count("\n", 0, prev.start)]]
@@ -552,14 +553,20 @@ def tactic_lines(tactics: str) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def fill_hole(source: str, hole: Hole, tactics: str) -> FilledText:
+def fill_hole(source: str, hole: Hole, tactics: str, *, as_term: bool = False) -> FilledText:
     """Replace the hole with ``tactics`` (one or more lines), laid out per ``hole.layout``
     for tactic holes; a term hole becomes ``by …`` (parenthesised unless right after
-    ``:=``), one line for one tactic, otherwise a ``by`` block on new lines."""
+    ``:=``), one line for one tactic, otherwise a ``by`` block on new lines. With ``as_term``
+    a term hole gets ``tactics`` as a term, as it is (parenthesised where needed; later lines
+    indented past the step)."""
     lines = tactic_lines(tactics)
     column = column_of(source, hole.start)
     close = ""
-    if hole.kind == "tactic":
+    if as_term and hole.kind == "term":
+        open_, close = ("(", ")") if hole.needs_parens else ("", "")
+        pad = " " * (hole.indent + 2)
+        lead, body = open_, ("\n" + pad).join(lines)
+    elif hole.kind == "tactic":
         if len(lines) == 1:
             lead, body = "", lines[0]
         elif hole.layout == "newline":
@@ -584,10 +591,10 @@ def fill_hole(source: str, hole: Hole, tactics: str) -> FilledText:
     return FilledText(text, start, start + len(body))
 
 
-def hole_edit(source: str, hole: Hole, tactics: str) -> tuple[int, int, str]:
+def hole_edit(source: str, hole: Hole, tactics: str, *, as_term: bool = False) -> tuple[int, int, str]:
     """The filled hole as one text edit ``(start, end, new_text)`` on ``source`` (``start`` may
     lie before ``hole.start``: spaces before a same-line ``by`` are removed)."""
-    filled = fill_hole(source, hole, tactics).text
+    filled = fill_hole(source, hole, tactics, as_term=as_term).text
     tail = len(source) - hole.end
     start = hole.start  # the texts agree up to the hole, or up to the spaces removed before it
     while start > 0 and source[start - 1] == " " and source[:start] != filled[:start]:

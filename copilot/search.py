@@ -316,7 +316,8 @@ async def search(
     cancel = cancel or asyncio.Event()
     state = _Search(checker, target, generators, config, cancel, premises)
 
-    def finish(status: SearchStatus, message: str = "", steps: list[str] | None = None, sources: list[str] | None = None) -> SearchResult:
+    def finish(status: SearchStatus, message: str = "", steps: list[str] | None = None,
+               sources: list[str] | None = None) -> SearchResult:
         state.stats.elapsed_s = time.monotonic() - state.started
         if steps is None:
             return SearchResult(status=status, message=message, stats=state.stats)

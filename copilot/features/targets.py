@@ -139,7 +139,7 @@ def _shift_target(local: SuggestTarget, text: str, start: int, end: int) -> Sugg
     decl = dataclasses.replace(d, start=d.start + start, end=d.end + start, keyword_start=d.keyword_start + start,
                                name_start=move(d.name_start), name_end=move(d.name_end), body_start=move(d.body_start))
     hole = dataclasses.replace(h, start=h.start + start, end=h.end + start)
-    check = CheckTarget(c.uri, full_check, decl, hole, c.other_sorries)
+    check = CheckTarget(c.uri, full_check, decl, hole, c.other_sorries, c.term_mode)
     sorry = local.sorry
     if sorry is not None:
         sorry = dataclasses.replace(sorry, start=sorry.start + start, end=sorry.end + start, line=sorry.line + line0)

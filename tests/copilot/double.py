@@ -25,7 +25,9 @@ def write_scenario(path: Path, data: dict[str, Any]) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def double_client(scenario: Path | str = SCENARIOS / "search.json", *args: str, elab_ms: int = 5) -> AsyncIterator[LeanClient]:
+async def double_client(
+    scenario: Path | str = SCENARIOS / "search.json", *args: str, elab_ms: int = 5
+) -> AsyncIterator[LeanClient]:
     """A LeanClient over a headless double; shut down on exit."""
     client = await start_lean(double_command(scenario, "--elab-delay-ms", str(elab_ms), *args), REPO_ROOT, request_timeout=10.0)
     try:

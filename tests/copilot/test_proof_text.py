@@ -145,7 +145,8 @@ def test_hole_edit_is_one_edit_that_reproduces_the_filled_text() -> None:
 def test_combinator_prefixes_belong_to_the_declaration() -> None:
     """`open Foo in`, `omit … in` and stacked `set_option … in` scope the next declaration
     (Lean's generic `command in command`), so they are part of its start: copies keep them."""
-    text = "import Foo\n\nopen Nat in\ntheorem foo (n : Nat) : succ n = n + 1 := by\n  sorry\n\nset_option maxHeartbeats 400000 in\nomit [Foo] in\n@[simp] theorem bar : True := trivial\n"
+    text = ("import Foo\n\nopen Nat in\ntheorem foo (n : Nat) : succ n = n + 1 := by\n  sorry\n\n"
+            "set_option maxHeartbeats 400000 in\nomit [Foo] in\n@[simp] theorem bar : True := trivial\n")
     foo, bar = declarations(text)
     assert text[foo.start : foo.keyword_start] == "open Nat in\n"
     assert (foo.name, foo.signature) == ("foo", "(n : Nat) : succ n = n + 1")
@@ -171,7 +172,8 @@ def test_statement_stops_at_alternatives_and_where_but_not_at_abs_bars() -> None
 def test_mutual_members_are_marked() -> None:
     """Members of a `mutual … end` block written at column 0 are marked `in_mutual` (they
     cannot be checked one by one); declarations after `end` are not."""
-    text = "mutual\ndef e : Nat → Bool\n  | 0 => true\n  | n+1 => o n\ndef o : Nat → Bool\n  | 0 => sorry\n  | n+1 => e n\nend\n\ntheorem t : True := sorry\n"
+    text = ("mutual\ndef e : Nat → Bool\n  | 0 => true\n  | n+1 => o n\ndef o : Nat → Bool\n  | 0 => sorry\n"
+            "  | n+1 => e n\nend\n\ntheorem t : True := sorry\n")
     assert [(d.name, d.in_mutual) for d in declarations(text)] == [("e", True), ("o", True), ("t", False)]
 
 
@@ -221,7 +223,8 @@ def test_header_end_covers_module_and_import_forms() -> None:
     text = "/-! doc -/\nmodule\n\npublic import Foo\nimport all Bar.Baz\nmeta import Q\n\ndef x := 1\n"
     assert text[: header_end(text)].endswith("meta import Q")
     assert header_end("-- c\ntheorem a : True := trivial\n") == 0
-    assert "import Init.Core" in "prelude\nimport Init.Core\nnamespace X\n"[: header_end("prelude\nimport Init.Core\nnamespace X\n")]
+    source = "prelude\nimport Init.Core\nnamespace X\n"
+    assert "import Init.Core" in source[: header_end(source)]
 
 
 def test_other_commands_at_column_zero_end_the_previous_declaration() -> None:
@@ -273,7 +276,8 @@ def test_instance_names_after_a_priority() -> None:
         ("theorem a : True ∧ True := by\n  constructor\n  · sorry\n  · exact sorry\n", [("tactic", "a"), ("term", "a")]),
         ("theorem a (n : Nat) : n = n := by\n  cases n\n  case zero => sorry\n  next m =>\n    sorry\n", [("tactic", "a")] * 2),
         ("theorem a : True ∧ True := by\n  constructor <;> sorry\n", [("tactic", "a")]),
-        ("theorem a (n : Nat) : n = n := by\n  induction n with\n  | zero => sorry\n  | succ k ih => sorry\n", [("tactic", "a")] * 2),
+        ("theorem a (n : Nat) : n = n := by\n  induction n with\n  | zero => sorry\n  | succ k ih => sorry\n",
+         [("tactic", "a")] * 2),
         ("def a : Nat → Nat := fun x => sorry\n", [("term", "a")]),
         ("theorem a : True ∧ True := ⟨sorry, sorry⟩\n", [("term", "a")] * 2),
         ("theorem a : True ∧ True := ⟨by sorry, trivial⟩\n", [("tactic", "a")]),
