@@ -3,8 +3,9 @@ into Lean's own ``publishDiagnostics`` (lean-lsp-protocol.md §8.6).
 
 Lean replaces a file's whole list with each publish, so ours ride along in every Lean publish
 for the same version and are dropped as soon as Lean publishes a newer version. When our
-results arrive after Lean's last publish of the current version, Lean's latest list for that
-version is sent again with ours added: the editor never receives a list without Lean's.
+results arrive after Lean's last publish of the current version and change the editor's list,
+Lean's latest list for that version is sent again with ours added: the editor never receives a
+list without Lean's, and never the same list twice because of us.
 
 After Lean finishes a version (``fileProgress`` done for the editor's current version), the
 ``sorry`` s of the file (at most :data:`MAX_SORRIES`) are swept in the background.
@@ -30,12 +31,20 @@ PUBLISH = "textDocument/publishDiagnostics"
 
 
 class MergedDiagnostics:
-    """Our diagnostics per document version, and Lean's last publish per document."""
+    """Our diagnostics per document version, and Lean's current list per document.
+
+    ``visible`` is what the editor's list holds of ours (per document: the version and our
+    diagnostics in it), so a result that changes nothing is never published again.
+    Incremental publishes (``isIncremental: true``, lean-lsp-protocol.md §11.1) append to
+    Lean's list; ours are added to an increment only when the editor's list lacks them, and a
+    re-send is a full list (``isIncremental: false``).
+    """
 
     def __init__(self, ctx: CompanionContext) -> None:
         self.ctx = ctx
         self.ours: dict[str, tuple[int, list[dict]]] = {}
-        self.last_publish: dict[str, dict] = {}
+        self.last_publish: dict[str, dict] = {}  # Lean's whole current list (increments folded in)
+        self.visible: dict[str, tuple[Any, list[dict]]] = {}
         self.swept: dict[str, int] = {}
 
     # ---------------------------------------------------------------- Lean's publishes
@@ -45,42 +54,64 @@ class MergedDiagnostics:
         if not isinstance(params, dict) or not isinstance(params.get("uri"), str):
             return None
         uri = params["uri"]
-        self.last_publish[uri] = params
+        published = params.get("version")
+        incremental = params.get("isIncremental") is True
+        previous = self.last_publish.get(uri)
+        if incremental and previous is not None and previous.get("version") == published:
+            lean_list = list(previous.get("diagnostics") or []) + list(params.get("diagnostics") or [])
+            self.last_publish[uri] = {**params, "diagnostics": lean_list}
+        else:
+            self.last_publish[uri] = params
+        extra = self._ours_for(uri, published)
+        if incremental and self._shown(uri, published):
+            return None  # an increment appends: the editor's list already holds ours (set() keeps them current)
+        self.visible[uri] = (published, extra)
+        if not extra:
+            return None
+        return {**params, "diagnostics": list(params.get("diagnostics") or []) + extra}
+
+    def _ours_for(self, uri: str, published: Any) -> list[dict]:
+        """Our diagnostics that belong in a Lean publish of version ``published``."""
         entry = self.ours.get(uri)
         if entry is None:
-            return None
+            return []
         version, extra = entry
-        published = params.get("version")
         doc = self.ctx.router.documents.get(uri)
         current = doc.version if doc is not None else None
         if published != version and not (published is None and current == version):
             if published is not None and published > version:
                 self.ours.pop(uri, None)  # stale: gone for good
-            return None
-        if not extra:
-            return None
-        return {**params, "diagnostics": list(params.get("diagnostics") or []) + extra}
+            return []
+        return extra
+
+    def _shown(self, uri: str, version: Any) -> list[dict]:
+        """Ours in the editor's current list for ``version``."""
+        shown = self.visible.get(uri)
+        return shown[1] if shown is not None and shown[0] == version else []
 
     def forget(self, uri: str) -> None:
         self.ours.pop(uri, None)
         self.last_publish.pop(uri, None)
+        self.visible.pop(uri, None)
         self.swept.pop(uri, None)
 
     async def set(self, uri: str, version: int, diagnostics: list[dict]) -> None:
-        """Store ours for ``version`` and, if Lean already published that version, re-send
-        Lean's latest list with ours merged."""
+        """Store ours for ``version``; if Lean already published that version and the editor's
+        list does not hold exactly these, re-send Lean's latest list with ours merged."""
         doc = self.ctx.router.documents.get(uri)
         if doc is None or doc.version != version:
             return
-        previous = self.ours.get(uri)
         self.ours[uri] = (version, diagnostics)
-        if previous == (version, diagnostics):
-            return
         last = self.last_publish.get(uri)
         if last is None or last.get("version") not in (version, None):
-            return
+            return  # Lean's publish of this version will carry them
+        if self._shown(uri, last.get("version")) == diagnostics:
+            return  # the editor already has exactly this list: publishing it again is noise
         merged = copy.copy(last)
         merged["diagnostics"] = list(last.get("diagnostics") or []) + diagnostics
+        if "isIncremental" in merged:
+            merged["isIncremental"] = False
+        self.visible[uri] = (last.get("version"), diagnostics)
         await self.ctx.router.notify_editor(PUBLISH, merged)
 
     # ---------------------------------------------------------------- the sorry sweep
