@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.syntax import Syntax
 from rich.text import Text
 
+from .ray_runner import RayOptions, RayUnavailable, add_ray_arguments, import_ray, ray_options_from_args, run_on_ray
 from .report import Report, SorryResult, remaining, summary_table, to_json, to_markdown
 from .runner import Events, Options, find_project_root, outside_project, run
 from .sarif import to_sarif
@@ -72,6 +73,7 @@ def build_parser(prog: str = "fill-sorries") -> argparse.ArgumentParser:
     parser.add_argument("--server-per-job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--log-file", type=Path, help="write a debug log here")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    add_ray_arguments(parser)
     return parser
 
 
@@ -150,12 +152,12 @@ def _setup_logging(path: Path | None) -> None:
     logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
 
 
-async def _run_cancellable(options: Options, events: Events) -> Report:
+async def _run_cancellable(options: Options, events: Events, ray_options: RayOptions | None = None) -> Report:
     """Run with SIGINT/SIGTERM cancelling the run (it then returns the partial report)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    inner = asyncio.ensure_future(run(options, events))
+    inner = asyncio.ensure_future(run(options, events) if ray_options is None else run_on_ray(options, ray_options, events))
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, inner.cancel)
@@ -200,6 +202,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fill-sorries") -> in
         _error(err, "--final-check checks written files: use it with --in-place")
         return EXIT_ERROR
     try:
+        ray_options = ray_options_from_args(args)
+        if ray_options is not None:
+            import_ray()
+    except (ValueError, RayUnavailable) as exc:
+        _error(err, str(exc))
+        return EXIT_ERROR
+    try:
         server_cmd = shlex.split(args.server_cmd) if args.server_cmd else None
     except ValueError as exc:
         _error(err, f"--server-cmd: {exc}")
@@ -220,10 +229,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fill-sorries") -> in
     try:
         if progress is not None:
             with progress:
-                report = asyncio.run(_run_cancellable(options, events))
+                report = asyncio.run(_run_cancellable(options, events, ray_options))
         else:
-            report = asyncio.run(_run_cancellable(options, events))
-    except FileNotFoundError as exc:
+            report = asyncio.run(_run_cancellable(options, events, ray_options))
+    except (FileNotFoundError, RayUnavailable) as exc:
         _error(err, str(exc))
         return EXIT_ERROR
     problems = write_reports(report, args.report)

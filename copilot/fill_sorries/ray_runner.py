@@ -1,0 +1,648 @@
+"""fill-sorries on a Ray cluster (``fill-sorries --ray [ADDRESS]``, ``lean-companion bench --ray``).
+
+The **driver** (the process you run) finds the files and sorries, reads each file once, splits
+the work into units and hands them to Ray **workers** (actors). Each worker owns its own Lean
+server (``lake serve`` in the project's checkout on its node), its models and premise index,
+and runs the same search and in-file re-check as the local runner (:class:`FileJob`). Workers
+never write: they return results, and only the driver applies the accepted edits (atomically,
+refusing a file changed since it was read), feeds the ``--resume`` cache and writes reports.
+
+Units are whole files; a file with more than ``split_above`` sorries is split by declaration
+(all sorries of a declaration stay together, so resume keys are the same as in a local run),
+and its fills are then re-checked together in the file by one more unit. A worker that dies
+loses only its in-flight units: each is retried once on another worker. Ctrl-C cancels the
+cluster work and returns the partial report. Ray is imported lazily (``lean-companion[ray]``).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from copilot.proof_text import locate_sorries
+from lsp_proxy.errors import LeanError
+
+from .report import Report, RunConfig, SorryResult, summarize
+from .resume import ResumeCache, default_cache_path
+from .runner import (
+    Events,
+    FileJob,
+    Options,
+    _Fill,
+    _load_generators,
+    _premise_lookup,
+    _read_toolchain,
+    _relative,
+    _unattempted,
+    _version,
+    apply_edits,
+    default_server_cmd,
+    discover_files,
+)
+from .writer import ConcurrentModification, Snapshot, atomic_write, read_snapshot, unified_diff
+
+log = logging.getLogger(__name__)
+
+UnitKind = Literal["file", "search", "recheck"]
+RAY_EXTRA_HINT = "pip install 'lean-companion[ray]'"
+
+
+class RayUnavailable(RuntimeError):
+    """``--ray`` was asked for but the ``ray`` extra is not installed."""
+
+
+def import_ray() -> Any:
+    """``import ray``, or :class:`RayUnavailable` with the install command."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayUnavailable(f"--ray needs the optional `ray` extra, which is not installed: {RAY_EXTRA_HINT}") from exc
+    return ray
+
+
+@dataclass
+class RayOptions:
+    """How to use the cluster (the CLI builds this from the ``--ray`` flags)."""
+
+    address: str | None = None  # None: start a local cluster with ray.init()
+    workers: int | None = None  # default: the cluster's CPUs / cpus_per_worker
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    upload_project: bool = False  # ship the project as runtime_env.working_dir
+    upload_excludes: list[str] = field(default_factory=lambda: [".git", "*.olean.tmp"])
+    worker_project: Path | None = None  # the checkout's path on the workers (default: the driver's)
+    runtime_env: dict[str, Any] = field(default_factory=dict)  # merged into each worker's runtime_env
+    split_above: int = 8  # files with more sorries are split by declaration
+    init_kwargs: dict[str, Any] = field(default_factory=dict)  # extra ray.init() arguments (local cluster)
+    shutdown_timeout: float = 15.0
+
+
+class RayEvents(Events):
+    """Progress callbacks of the cluster run, besides the per-sorry ones of :class:`Events`."""
+
+    def worker_started(self, name: str, node: str) -> None: ...
+
+    def unit_dispatched(self, worker: str, file: str, attempt: int) -> None: ...
+
+    def worker_died(self, worker: str, files: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work for a worker: a whole file, a search over some of its declarations,
+    or the combined re-check of the fills found by those searches."""
+
+    id: int
+    rel: str
+    text: str
+    sha256: str
+    kind: UnitKind = "file"
+    declarations: tuple[str | None, ...] | None = None  # search units: only these declarations
+    fills: tuple[SorryResult, ...] = ()  # recheck units: the fills to re-check together
+
+
+@dataclass
+class UnitResult:
+    """What a worker sends back for one unit."""
+
+    unit_id: int
+    results: list[SorryResult]  # decided sorries (for file/recheck units: after the re-check)
+    fills: list[SorryResult]  # search units: proofs found, to be re-checked together
+    decisions: list[tuple[str, SorryResult]]  # new resume-cache entries, recorded by the driver
+    errors: list[str]
+
+
+class _CacheView:
+    """The driver's resume cache as a worker sees it: lookups from the copy the driver sent,
+    new decisions collected to be returned (only the driver writes the cache file)."""
+
+    def __init__(self, cache: ResumeCache | None) -> None:
+        self.cache = cache
+        self.decisions: list[tuple[str, SorryResult]] = []
+
+    def get(self, key: str) -> SorryResult | None:
+        return self.cache.get(key) if self.cache is not None else None
+
+    def put(self, key: str, result: SorryResult) -> None:
+        self.decisions.append((key, result))
+
+
+class _UnitJob(FileJob):
+    """A :class:`FileJob` over the driver's snapshot of the file, for one :class:`Unit`; never
+    writes (the worker's options are a dry run)."""
+
+    async def run_unit(self, unit: Unit) -> list[SorryResult]:
+        snapshot = Snapshot(self.path, unit.text, unit.sha256)
+        locations = locate_sorries(unit.text)
+        if unit.declarations is not None:
+            wanted = set(unit.declarations)
+            locations = [loc for loc in locations if loc.declaration in wanted]
+        if not locations:
+            return []
+        await self.client.open(self.uri, unit.text, self.version, private=True)
+        try:
+            diagnostics = await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
+            if unit.kind == "recheck":
+                at = {(loc.line + 1, loc.character + 1): loc for loc in locations}
+                fills = [_Fill(at[(r.line, r.column)], r) for r in unit.fills]
+                await self._recheck_and_write(snapshot, diagnostics, fills)
+                return []
+            self._cross_check(locations, diagnostics)
+            fills = await self._search_all(snapshot, locations)
+            if unit.kind == "search":
+                return [fill.result for fill in fills]
+            if fills:
+                await self._recheck_and_write(snapshot, diagnostics, fills)
+            return []
+        finally:
+            try:
+                await asyncio.shield(self.client.close(self.uri))
+            except (LeanError, ValueError) as exc:
+                log.debug("closing %s: %s", self.uri, exc)
+
+
+class FillWorker:
+    """The Ray actor: one Lean server, the models and the premise index of one worker.
+
+    Async actor: several units run concurrently on its event loop (``options.jobs`` of them,
+    like ``--jobs`` on one machine: Lean's watchdog elaborates each open file in its own process).
+    """
+
+    def __init__(self, options: Options, project: str | None, run_config: RunConfig, cache: ResumeCache | None) -> None:
+        root = Path(project) if project else Path.cwd()  # cwd: the runtime_env working_dir copy
+        self.options = replace(options, project=root, mode="dry-run", paths=[], resume=False, cache_path=None)
+        self.run_config = run_config
+        self.cache = cache
+        self.client: Any = None
+        self.checker: Any = None
+        self.generators: list[Any] = []
+        self.premises: Any = None
+
+    async def start(self) -> dict[str, Any]:
+        """Start Lean in the project and load the models; returns where it runs and any model problems."""
+        from copilot.checker import Checker, CheckerConfig
+        from lsp_proxy.headless import start_lean
+
+        server_cmd = self.options.server_cmd or default_server_cmd(self.options.project)
+        self.client = await start_lean(server_cmd, self.options.project, init_timeout=self.options.open_timeout)
+        self.checker = Checker(self.client, CheckerConfig(max_heartbeats=self.options.heartbeats,
+                                                          batch_size=self.options.batch_size))
+        generators, problems = await asyncio.to_thread(_load_generators, self.options)
+        self.generators = [*generators, *self.options.extra_generators]
+        self.premises = await asyncio.to_thread(_premise_lookup, self.options)
+        return {"node": _node_address(), "pid": os.getpid(), "project": str(self.options.project), "problems": problems}
+
+    async def process(self, unit: Unit) -> UnitResult:
+        """Search (and re-check) one unit; decided sorries come back, nothing is written."""
+        view = _CacheView(self.cache)
+        job = _UnitJob(self.options.project / unit.rel, self.options, self.client, self.checker, self.generators,
+                       self.premises, view, self.run_config, Events())  # type: ignore[arg-type]
+        fills: list[SorryResult] = []
+        try:
+            fills = await job.run_unit(unit)
+        except LeanError as exc:
+            message = f"{unit.rel}: Lean failed: {exc}"
+            log.warning(message)
+            job.errors.append(message)
+            job.results.extend(_undecided(unit, job.results, status="error", message=str(exc)))
+            fills = []
+        return UnitResult(unit.id, job.results, fills, view.decisions, job.errors)
+
+    async def shutdown(self) -> None:
+        """Stop this worker's Lean server."""
+        if self.client is not None:
+            await self.client.shutdown(timeout=10)
+            self.client = None
+
+
+def _node_address() -> str:
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address()
+    except Exception:
+        return "?"
+
+
+def _undecided(unit: Unit, decided: Sequence[SorryResult], *, status: str, message: str) -> list[SorryResult]:
+    """Records with ``status`` for the sorries of ``unit`` not in ``decided``."""
+    done = {(r.line, r.column) for r in decided}
+    wanted = set(unit.declarations) if unit.declarations is not None else None
+    records = []
+    for loc in locate_sorries(unit.text):
+        if wanted is not None and loc.declaration not in wanted:
+            continue
+        if (loc.line + 1, loc.character + 1) not in done:
+            records.append(SorryResult(file=unit.rel, line=loc.line + 1, column=loc.character + 1,
+                                       declaration=loc.declaration, status=status, message=message))  # type: ignore[arg-type]
+    return records
+
+
+def split_units(rel: str, snapshot: Snapshot, split_above: int, ids: itertools.count) -> list[Unit]:
+    """One unit for the file, or (more than ``split_above`` sorries in several declarations)
+    search units of whole declarations with about ``split_above`` sorries each."""
+    locations = locate_sorries(snapshot.text)
+    groups: dict[str | None, int] = {}
+    for loc in locations:
+        groups[loc.declaration] = groups.get(loc.declaration, 0) + 1
+    if len(locations) <= split_above or len(groups) < 2:
+        return [Unit(next(ids), rel, snapshot.text, snapshot.sha256)]
+    units: list[Unit] = []
+    chunk: list[str | None] = []
+    size = 0
+    for declaration, count in groups.items():
+        if chunk and size + count > split_above:
+            units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk)))
+            chunk, size = [], 0
+        chunk.append(declaration)
+        size += count
+    units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk)))
+    return units
+
+
+@dataclass
+class _FileState:
+    path: Path
+    rel: str
+    snapshot: Snapshot
+    searches_left: int = 0
+    fills: list[SorryResult] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass
+class _Worker:
+    name: str
+    handle: Any
+    in_flight: int = 0
+    alive: bool = True
+
+
+class _Driver:
+    """The scheduling loop on the driver: units to workers, results to the report."""
+
+    def __init__(self, ray: Any, options: Options, ray_options: RayOptions, events: Events, report: Report,
+                 cache: ResumeCache | None) -> None:
+        self.ray = ray
+        self.options = options
+        self.ray_options = ray_options
+        self.events = events
+        self.hooks = events if isinstance(events, RayEvents) else RayEvents()
+        self.report = report
+        self.cache = cache
+        self.run_id = uuid.uuid4().hex[:8]
+        self.workers: list[_Worker] = []
+        self.spawned = 0
+        self.files: dict[str, _FileState] = {}
+        self.results: list[SorryResult] = []
+        self.written: list[str] = []
+        self.queue: deque[tuple[Unit, int]] = deque()  # (unit, attempt)
+        self.in_flight: dict[asyncio.Future, tuple[_Worker, Unit, int, Any]] = {}
+        self.actor_class: Any = None
+        self.actor_options: dict[str, Any] = {}
+        self.init_args: tuple = ()
+        self.ids = itertools.count()
+
+    # -- workers -------------------------------------------------------------------------
+    def _runtime_env(self) -> dict[str, Any]:
+        env = dict(self.ray_options.runtime_env)
+        if self.ray_options.upload_project:
+            env["working_dir"] = str(self.options.project)
+            env["excludes"] = [*env.get("excludes", []), *self.ray_options.upload_excludes]
+        return env
+
+    def prepare(self, run_config: RunConfig) -> None:
+        worker_options = replace(self.options, paths=[], include=[], exclude=[])
+        if self.ray_options.upload_project:
+            project = None
+        else:
+            project = str(self.ray_options.worker_project or self.options.project)
+        cache_ref = self.ray.put(self.cache) if self.cache is not None else None
+        self.init_args = (worker_options, project, run_config, cache_ref)
+        resources: dict[str, Any] = {"num_cpus": self.ray_options.cpus_per_worker}
+        if self.ray_options.gpus_per_worker:
+            resources["num_gpus"] = self.ray_options.gpus_per_worker
+        if runtime_env := self._runtime_env():
+            resources["runtime_env"] = runtime_env
+        self.actor_class = self.ray.remote(FillWorker)
+        self.actor_options = {"max_restarts": 0, "max_task_retries": 0, **resources}
+
+    async def spawn(self, count: int) -> None:
+        """Start ``count`` workers (and their Lean servers) concurrently; those that fail to
+        start are reported, the rest are used."""
+        started = []
+        for _ in range(count):
+            name = f"lean-companion-fill-{self.run_id}-{self.spawned}"
+            self.spawned += 1
+            handle = self.actor_class.options(name=name, **self.actor_options).remote(*self.init_args)
+            started.append((name, handle, handle.start.remote()))
+        for name, handle, ref in started:
+            try:
+                info = await ref
+            except Exception as exc:  # RayTaskError (Lean did not start), RayActorError (no node)
+                cause = getattr(exc, "cause", None) or exc
+                server = " ".join(self.options.server_cmd or default_server_cmd(self.options.project))
+                self.report.errors.append(f"could not run Lean ({server}) on worker {name}: {_first_line(cause)}")
+                self._kill(handle)
+                continue
+            for problem in info["problems"]:
+                if problem not in self.report.errors:
+                    self.report.errors.append(problem)
+            log.info("worker %s on %s (pid %s, project %s)", name, info["node"], info["pid"], info["project"])
+            self.hooks.worker_started(name, info["node"])
+            self.workers.append(_Worker(name, handle))
+
+    def _kill(self, handle: Any) -> None:
+        try:
+            self.ray.kill(handle, no_restart=True)
+        except Exception as exc:
+            log.debug("ray.kill: %s", exc)
+
+    async def shutdown_workers(self) -> None:
+        alive = [w for w in self.workers if w.alive]
+        refs = [w.handle.shutdown.remote() for w in alive]
+        if refs:
+            await asyncio.wait([asyncio.ensure_future(_as_future(ref)) for ref in refs],
+                               timeout=self.ray_options.shutdown_timeout)
+        for w in self.workers:
+            self._kill(w.handle)
+            w.alive = False
+
+    # -- scheduling ----------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        slots = max(1, self.options.jobs)
+        while self.queue:
+            free = [w for w in self.workers if w.alive and w.in_flight < slots]
+            if not free:
+                return
+            unit, attempt = self.queue.popleft()  # a retry lands elsewhere: its dead worker is not free
+            worker = min(free, key=lambda w: w.in_flight)
+            ref = worker.handle.process.remote(unit)
+            worker.in_flight += 1
+            self.in_flight[asyncio.ensure_future(_as_future(ref))] = (worker, unit, attempt, ref)
+            self.hooks.unit_dispatched(worker.name, unit.rel, attempt)
+
+    async def loop(self) -> None:
+        target = len(self.workers)
+        while self.queue or self.in_flight:
+            self._dispatch()
+            if not self.in_flight:
+                # every worker is gone: start fresh ones (at most as many as we began with, again)
+                if self.spawned >= 2 * max(1, target):
+                    for unit, _ in list(self.queue):
+                        self._give_up(unit, "no Ray worker left to run it")
+                    self.queue.clear()
+                    return
+                await self.spawn(max(1, target - sum(w.alive for w in self.workers)))
+                if not any(w.alive for w in self.workers):
+                    continue
+                self._dispatch()
+                if not self.in_flight:
+                    continue
+            done, _ = await asyncio.wait(list(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                worker, unit, attempt, _ = self.in_flight.pop(future)
+                worker.in_flight -= 1
+                self._collect(future, worker, unit, attempt)
+
+    def _collect(self, future: asyncio.Future, worker: _Worker, unit: Unit, attempt: int) -> None:
+        ray = self.ray
+        try:
+            outcome: UnitResult = future.result()
+        except ray.exceptions.RayActorError as exc:
+            if worker.alive:
+                worker.alive = False
+                lost = [u.rel for (w, u, _, _) in self.in_flight.values() if w is worker] + [unit.rel]
+                self.report.errors.append(f"Ray worker {worker.name} died; its {len(lost)} unit(s) in flight "
+                                          f"are retried once on another worker ({_first_line(exc)})")
+                self.hooks.worker_died(worker.name, lost)
+            if attempt == 0:
+                self.queue.appendleft((unit, 1))
+            else:
+                self._give_up(unit, "its Ray worker died twice")
+            return
+        except ray.exceptions.RayTaskError as exc:  # a bug in the worker's code: not retried
+            cause = getattr(exc, "cause", None) or exc
+            self.report.errors.append(f"{unit.rel}: worker {worker.name} failed: {_first_line(cause)}")
+            self._give_up(unit, f"worker failed: {_first_line(cause)}")
+            return
+        self._accept(unit, outcome)
+
+    def _give_up(self, unit: Unit, why: str) -> None:
+        state = self.files[unit.rel]
+        if unit.kind == "recheck":
+            records = [msgspec.structs.replace(r, status="error", replacement=None, replace_start=None,
+                                               replace_end=None, message=f"not re-checked: {why}") for r in unit.fills]
+        else:
+            records = _undecided(unit, [], status="error", message=f"not searched: {why}")
+        for record in records:
+            self._decided(record)
+        if unit.kind == "search":
+            state.searches_left -= 1
+            self._maybe_recheck(state)
+        else:
+            state.done = True
+
+    def _decided(self, result: SorryResult) -> None:
+        self.results.append(result)
+        self.events.sorry_done(result)
+
+    def _accept(self, unit: Unit, outcome: UnitResult) -> None:
+        state = self.files[unit.rel]
+        if self.cache is not None:
+            for key, result in outcome.decisions:
+                self.cache.put(key, result)
+        self.report.errors.extend(outcome.errors)
+        if unit.kind == "search":
+            for result in outcome.results:
+                self._decided(result)
+            state.fills.extend(outcome.fills)
+            state.searches_left -= 1
+            self._maybe_recheck(state)
+            return
+        filled = [r for r in outcome.results if r.status == "filled"]
+        for result in outcome.results:
+            if result.status != "filled":
+                self._decided(result)
+        self._write(state, filled)
+
+    def _maybe_recheck(self, state: _FileState) -> None:
+        if state.searches_left > 0 or state.done:
+            return
+        if not state.fills:
+            state.done = True
+            return
+        fills = tuple(sorted(state.fills, key=lambda r: (r.line, r.column)))
+        unit = Unit(next(self.ids), state.rel, state.snapshot.text, state.snapshot.sha256, "recheck",
+                    tuple(dict.fromkeys(r.declaration for r in fills)), fills)
+        self.queue.append((unit, 0))
+
+    def _write(self, state: _FileState, filled: list[SorryResult]) -> None:
+        """The driver's only write: apply the re-checked fills to the text as read, atomically."""
+        state.done = True
+        if not filled:
+            return
+        snapshot = state.snapshot
+        edits = [(r.replace_start, r.replace_end, r.replacement) for r in filled]
+        new_text = apply_edits(snapshot.text, edits)  # type: ignore[arg-type]
+        diff = unified_diff(state.rel, snapshot.text, new_text)
+        if self.options.mode == "in-place":
+            try:
+                atomic_write(snapshot, new_text)
+                self.written.append(state.rel)
+            except ConcurrentModification as exc:
+                self.report.errors.append(str(exc))
+                for result in filled:
+                    self._decided(msgspec.structs.replace(result, status="error", message=str(exc)))
+                return
+        for result in filled:
+            self._decided(result)
+        self.events.file_done(state.path, diff if self.options.mode == "diff" else None)
+
+    def add_files(self, files: Sequence[Path]) -> None:
+        for path in files:
+            rel = _relative(path, self.options.project)
+            snapshot = read_snapshot(path)
+            units = split_units(rel, snapshot, self.ray_options.split_above, self.ids)
+            self.files[rel] = _FileState(path, rel, snapshot, searches_left=sum(u.kind == "search" for u in units))
+            self.queue.extend((unit, 0) for unit in units)
+
+    def cancel_in_flight(self) -> None:
+        for _, _, _, ref in self.in_flight.values():
+            try:
+                self.ray.cancel(ref)
+            except Exception as exc:
+                log.debug("ray.cancel: %s", exc)
+        for future in self.in_flight:
+            future.cancel()
+
+
+async def _as_future(ref: Any) -> Any:
+    return await ref
+
+
+def _first_line(exc: BaseException | object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _connect(ray: Any, ray_options: RayOptions) -> bool:
+    """Connect to the cluster (or start a local one); True when this call started Ray."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if ray_options.address:
+        kwargs["address"] = ray_options.address
+    else:
+        kwargs["include_dashboard"] = False
+        kwargs.update(ray_options.init_kwargs)
+    ray.init(**kwargs)
+    return True
+
+
+async def run_on_ray(options: Options, ray_options: RayOptions | None = None, events: Events | None = None) -> Report:
+    """Run fill-sorries with Ray workers; on cancellation (Ctrl-C) returns the partial report.
+
+    Raises :class:`RayUnavailable` when the ``ray`` extra is missing.
+    """
+    ray = import_ray()
+    ray_options = ray_options or RayOptions()
+    events = events or Events()
+    started_wall = time.monotonic()
+    server_cmd = options.server_cmd or default_server_cmd(options.project)
+    run_config = RunConfig(
+        budget_seconds=options.budget, max_expansions=options.max_expansions, models=list(options.models),
+        jobs=options.jobs, mode=options.mode, server_cmd=server_cmd if options.server_cmd else [],
+        lean_toolchain=_read_toolchain(options.project),
+    )
+    report = Report(project=str(options.project), tool_version=_version(),
+                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config)
+    files = discover_files(options)
+    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8", errors="replace"))) for path in files}
+    files = [path for path in files if counts[path]]
+    events.files_found(files, sum(counts.values()))
+    if not files:
+        report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return report
+    cache = ResumeCache(options.cache_path or default_cache_path(options.project)) if options.resume else None
+    driver = _Driver(ray, options, ray_options, events, report, cache)
+    started_ray = False
+    interrupted = False
+    try:
+        started_ray = await asyncio.to_thread(_connect, ray, ray_options)
+        driver.add_files(files)
+        driver.prepare(run_config)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        wanted = ray_options.workers or max(1, int(cpus // max(ray_options.cpus_per_worker, 0.001)))
+        await driver.spawn(max(1, min(wanted, len(driver.queue))))
+        if driver.workers:
+            await driver.loop()
+    except asyncio.CancelledError:
+        interrupted = True
+        driver.cancel_in_flight()
+    except (OSError, ray.exceptions.RayError, ConnectionError) as exc:
+        report.errors.append(f"Ray failed: {_first_line(exc)}")
+    finally:
+        await asyncio.shield(_stop(driver, ray, started_ray))
+    results = list(driver.results)
+    if interrupted:
+        results.extend(_unattempted(files, results, options))
+    report.results = sorted(results, key=lambda r: (r.file, r.line, r.column))
+    report.files_written = sorted(driver.written)
+    report.complete = not interrupted
+    if interrupted:
+        report.errors.append("interrupted by the user: partial report")
+    report.summary = summarize(report.results, files_written=len(report.files_written), seconds=time.monotonic() - started_wall)
+    report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return report
+
+
+async def _stop(driver: _Driver, ray: Any, started_ray: bool) -> None:
+    try:
+        await driver.shutdown_workers()
+    finally:
+        if started_ray:
+            await asyncio.to_thread(ray.shutdown)
+
+
+# -- command line ------------------------------------------------------------------------
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--ray`` flags, shared by ``fill-sorries`` and ``lean-companion bench``."""
+    group = parser.add_argument_group("Ray cluster (needs lean-companion[ray]; see docs/ray.md)")
+    group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="run on a Ray cluster: ADDRESS (e.g. auto, ray://head:10001) or, without one, a local cluster")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="Ray workers, each with its own Lean server (default: CPUs / --cpus-per-worker)")
+    group.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="N", help="CPUs reserved per worker (default 1)")
+    group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N", help="GPUs reserved per worker (default 0)")
+    group.add_argument("--ray-upload-project", action="store_true",
+                       help="copy the project to the workers (runtime_env working_dir) instead of a shared filesystem")
+    group.add_argument("--worker-project", type=Path, metavar="DIR",
+                       help="the project's path on the worker nodes (default: the same path as here)")
+
+
+def ray_options_from_args(args: argparse.Namespace) -> RayOptions | None:
+    """:class:`RayOptions` from parsed flags, or None when ``--ray`` was not given."""
+    if args.ray is None:
+        return None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be positive")
+    if args.cpus_per_worker < 0 or args.gpus_per_worker < 0:
+        raise ValueError("--cpus-per-worker and --gpus-per-worker must not be negative")
+    if args.ray_upload_project and args.worker_project:
+        raise ValueError("--ray-upload-project and --worker-project exclude each other")
+    return RayOptions(address=args.ray or None, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                      gpus_per_worker=args.gpus_per_worker, upload_project=args.ray_upload_project,
+                      worker_project=args.worker_project)
