@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .ray_runner import RayUnavailable, add_ray_arguments, import_ray, ray_options_from_args, run_on_ray
 from .report import Report, SorryResult
 from .runner import Options, run
 
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, action="append", default=[], metavar="FILE",
                         help="also write a report: .json, .md or .sarif (repeatable)")
     parser.add_argument("--no-index", action="store_true", help="do not use the premise index")
+    add_ray_arguments(parser)
     return parser
 
 
@@ -191,13 +193,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
         console.print(f"[red]bench:[/] no benchmark files found under {escape(str(checkout))}")
         return 2
+    try:
+        ray_options = ray_options_from_args(args)
+        if ray_options is not None:
+            import_ray()
+    except (ValueError, RayUnavailable) as exc:
+        console.print(f"[red]bench:[/] {escape(str(exc))}")
+        return 2
     options = Options(
         project=checkout, paths=files, budget=args.budget, max_expansions=args.max_expansions, jobs=args.jobs,
         models=args.models, mode="dry-run", server_cmd=shlex.split(args.server_cmd) if args.server_cmd else None,
         use_index=not args.no_index,
     )
     console.print(f"{benchmark}: {len(files)} file(s), budget {args.budget:g}s per sorry")
-    report = asyncio.run(run(options))
+    report = asyncio.run(run(options) if ray_options is None else run_on_ray(options, ray_options))
     for problem in write_reports(report, args.report):
         console.print(f"[yellow]bench:[/] {escape(problem)}")
     console.print(render(table_for(benchmark, report), args.budget))

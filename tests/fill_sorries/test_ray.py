@@ -207,3 +207,32 @@ def test_lean_that_cannot_start_on_the_workers_is_an_error(cluster, tmp_path):
     assert code == 2
     report = from_json((tmp_path / "r.json").read_bytes())
     assert any("could not run Lean" in e for e in report.errors)
+
+
+def test_bench_on_ray_gives_the_local_table(cluster, tmp_path, capsys):
+    """`lean-companion bench --ray` over a small miniF2F layout: the same decisions and table as
+    the local run, and the checkout untouched."""
+    from copilot.fill_sorries import bench
+
+    root = tmp_path / "minif2f"
+    (root / "MiniF2F" / "Test").mkdir(parents=True)
+    (root / "lakefile.lean").write_text("-- test\n")
+    statements = {"mathd_algebra_1": "(n : Nat) : n + 0 = n", "amc12_2000_p1": "(p q : Prop) : p ∧ q → q ∧ p",
+                  "imo_1959_p1": "(f : Nat → Nat) (hf : ∀ x, f (f x) = x) : Function.Injective f"}
+    for name, statement in statements.items():
+        (root / "MiniF2F" / "Test" / f"{name}.lean").write_text(f"theorem {name} {statement} := by\n  sorry\n")
+    before = {p: p.read_text() for p in root.rglob("*.lean")}
+    server = shlex.join(double_command("--elab-delay-ms", "10"))
+    common = [str(root), "--budget", "10", "--no-index", "--server-cmd", server]
+    assert bench.main([*common, "--report", str(tmp_path / "local.json")]) == 0
+    local_out = capsys.readouterr().out
+    assert bench.main([*common, "--report", str(tmp_path / "ray.json"), "--ray", cluster, "--workers", "2"]) == 0
+    ray_out = capsys.readouterr().out
+    local, on_ray = from_json((tmp_path / "local.json").read_bytes()), from_json((tmp_path / "ray.json").read_bytes())
+    assert _decisions(on_ray) == _decisions(local) and len(local.results) == 3
+    def rows(out: str) -> list[str]:  # group, filled / total, rate (not the time column)
+        return [line.rsplit("│", 2)[0] for line in out.splitlines() if "/ " in line and "│" in line]
+
+    assert len(rows(local_out)) >= 2  # categories and total
+    assert rows(ray_out) == rows(local_out)
+    assert {p: p.read_text() for p in root.rglob("*.lean")} == before
