@@ -30,7 +30,14 @@ else:  # pragma: no cover
 if TYPE_CHECKING:
     from local_models.config import Config, CustomModel
 
-Format = Literal["gguf", "onnx"]
+Format = Literal["gguf", "onnx", "served"]
+
+#: Ollama's OpenAI-compatible endpoint on this machine (the default ``base_url``).
+OLLAMA_URL = "http://127.0.0.1:11434/v1"
+#: Prefix of an Ollama model name in ``endpoint.model`` (``ollama:NAME`` = ``ollama pull NAME``).
+OLLAMA_PREFIX = "ollama:"
+#: The endpoint keys a ``[models.custom.<id>]`` table may set (copied into :class:`Endpoint`).
+ENDPOINT_KEYS = ("base_url", "model", "api_key_env", "api", "n_mode", "temperature", "timeout_seconds")
 
 #: Backend module per (format, role); each exposes ``load(entry, path, ...)``.
 BACKENDS: dict[tuple[str, str], str] = {
@@ -39,6 +46,8 @@ BACKENDS: dict[tuple[str, str], str] = {
     ("onnx", "tactic"): "local_models.onnx_seq2seq",
     ("onnx", "whole-proof"): "local_models.onnx_seq2seq",
     ("onnx", "embedding"): "local_models.onnx_encoder",
+    ("served", "tactic"): "local_models.served",
+    ("served", "whole-proof"): "local_models.served",
 }
 
 
@@ -64,6 +73,37 @@ class ModelSource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     files: tuple[ModelFile, ...] = ()
 
 
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An OpenAI-compatible server that runs the model (Ollama, vLLM, llama.cpp, LM Studio, TGI).
+
+    ``model`` is the server's model name; ``ollama:NAME`` means the Ollama model ``NAME``.
+    ``api_key_env`` names an environment variable holding the key (never the key itself).
+    ``api``: ``completions`` sends the rendered prompt, ``chat`` the template's chat turns
+    (the server applies the model's chat template), ``auto`` chat for chat templates.
+    ``n_mode``: ``native`` (the server honours ``n``), ``seeds`` (one request per candidate,
+    distinct seeds) or ``auto`` (probe once per server and model, then remember).
+    """
+
+    base_url: str = OLLAMA_URL
+    model: str
+    api_key_env: str | None = None
+    api: Literal["auto", "completions", "chat"] = "auto"
+    n_mode: Literal["auto", "native", "seeds"] = "auto"
+    temperature: float = 0.7
+    timeout_seconds: float = 120.0
+    verified: bool = False  # catalog: the server-side name was checked against the registry
+
+    @property
+    def served_name(self) -> str:
+        """The name sent in requests (``ollama:`` prefix removed)."""
+        return self.model.removeprefix(OLLAMA_PREFIX)
+
+    @property
+    def ollama_name(self) -> str | None:
+        """The ``ollama pull`` name when the model is an Ollama model, else None."""
+        return self.model[len(OLLAMA_PREFIX):] if self.model.startswith(OLLAMA_PREFIX) else None
+
+
 class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A known model: identity, role, format, source, prompt and resource hints."""
 
@@ -87,6 +127,7 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     backend: str | None = None  # import name overriding BACKENDS
     source: ModelSource | None = None
     path: str | None = None  # user models: a local file (GGUF) or directory (ONNX)
+    endpoint: Endpoint | None = None  # format "served": the server that runs the model
     custom: bool = False
 
     @property
@@ -96,8 +137,8 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     @property
     def verified(self) -> bool:
-        """Whether the source's names and checksums were verified."""
-        return bool(self.source and self.source.verified)
+        """Whether the source's names and checksums (or the served model name) were verified."""
+        return bool(self.source and self.source.verified) or bool(self.endpoint and self.endpoint.verified)
 
 
 class _CatalogFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -147,6 +188,17 @@ def _check_entry(entry: ModelEntry, origin: str) -> None:
     except (UnknownTemplate, ValueError) as exc:
         raise CatalogError(f"{origin}: model {entry.id!r}: {exc}") from None
     backend_module(entry)
+    if (entry.format == "served") != (entry.endpoint is not None):
+        raise CatalogError(f"{origin}: model {entry.id!r}: a served model needs an endpoint "
+                           "(base_url + model), and an endpoint needs format = \"served\"")
+    if entry.endpoint is not None:
+        if not entry.endpoint.served_name.strip():
+            raise CatalogError(f"{origin}: model {entry.id!r}: endpoint model name is empty")
+        if not entry.endpoint.base_url.startswith(("http://", "https://")):
+            raise CatalogError(f"{origin}: model {entry.id!r}: base_url must start with http:// or https:// "
+                               f"(got {entry.endpoint.base_url!r})")
+        if entry.endpoint.timeout_seconds <= 0:
+            raise CatalogError(f"{origin}: model {entry.id!r}: timeout_seconds must be positive")
     if entry.source and entry.source.kind == "hf" and not entry.source.repo:
         raise CatalogError(f"{origin}: model {entry.id!r}: a hub source needs 'repo'")
     if entry.source and entry.source.kind == "pypi" and any(not f.package for f in entry.files):
@@ -191,6 +243,23 @@ def custom_entry(model_id: str, spec: CustomModel, catalog: Mapping[str, ModelEn
     given = {f: getattr(spec, f) for f in spec.__struct_fields__ if getattr(spec, f) is not None}
     for key in ("extends", "repo", "file", "files", "revision", "sha256"):
         given.pop(key, None)
+    endpoint_keys = {k: given.pop(k) for k in ENDPOINT_KEYS if k in given}
+    if endpoint_keys or (fields.get("endpoint") is not None and "path" not in given and spec.repo is None):
+        if "path" in given or spec.repo is not None:
+            raise CatalogError(f"{where}: an endpoint model (base_url/model) has no 'path' or 'repo'")
+        base = fields.get("endpoint")
+        merged = {f: getattr(base, f) for f in base.__struct_fields__} if base is not None else {}
+        merged.update(endpoint_keys)
+        if not merged.get("model"):
+            raise CatalogError(f"{where}: an endpoint model needs 'model' (the server's model name)")
+        try:
+            fields["endpoint"] = msgspec.convert(merged, Endpoint)
+        except msgspec.ValidationError as exc:
+            raise CatalogError(f"{where}: {exc}") from None
+        fields["format"] = "served"
+        fields["source"] = None
+    elif fields.get("format") == "served":  # extends a served entry but names a file instead
+        fields.update(endpoint=None, format=given.get("format"))
     if "path" in given:
         given["path"] = str(Path(given["path"]).expanduser())
     if "template" in given:
@@ -208,8 +277,9 @@ def custom_entry(model_id: str, spec: CustomModel, catalog: Mapping[str, ModelEn
             for n in names
         )
         fields["source"] = ModelSource(repo=spec.repo, revision=spec.revision or "main", files=files)
-    if fields.get("path") is None and fields.get("source") is None:
-        raise CatalogError(f"{where}: give 'path' (a local file or directory) or 'repo' + 'file'")
+    if fields.get("path") is None and fields.get("source") is None and fields.get("endpoint") is None:
+        raise CatalogError(f"{where}: give 'path' (a local file or directory), 'repo' + 'file', "
+                           "or 'base_url' + 'model' (a served model)")
     for required in ("role", "format"):
         if fields.get(required) is None:
             raise CatalogError(f"{where}: missing '{required}' (or 'extends' a catalog model)")

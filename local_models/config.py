@@ -46,7 +46,7 @@ class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
 
 
 class CustomModel(_Section):
-    """A user model: a local ``path`` or a hub ``repo`` + ``file``, plus how to prompt it."""
+    """A user model: a local ``path``, a hub ``repo`` + ``file`` or a server (``base_url`` + ``model``), plus how to prompt it."""
 
     extends: str | None = None
     path: str | None = None
@@ -56,7 +56,7 @@ class CustomModel(_Section):
     revision: str | None = None
     sha256: str | None = None
     role: Role | None = None
-    format: Literal["gguf", "onnx"] | None = None
+    format: Literal["gguf", "onnx", "served"] | None = None
     template: str | None = None
     prompt: str | None = None
     chat: Literal["chatml", "qwen3", "deepseek"] | None = None
@@ -68,6 +68,14 @@ class CustomModel(_Section):
     license: str | None = None
     description: str | None = None
     backend: str | None = None
+    # a served model (OpenAI-compatible endpoint; local_models/served.py, docs/served-models.md)
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    api: Literal["auto", "completions", "chat"] | None = None
+    n_mode: Literal["auto", "native", "seeds"] | None = None
+    temperature: float | None = None
+    timeout_seconds: float | None = None
 
 
 class ModelsConfig(_Section):

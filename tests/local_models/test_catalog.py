@@ -29,10 +29,13 @@ def test_catalog_covers_the_required_models_with_consistent_fields() -> None:
     assert set(catalog) >= REQUIRED
     for entry in catalog.values():
         assert entry.role in ("tactic", "whole-proof", "embedding")
-        assert entry.format in ("gguf", "onnx")
+        assert entry.format in ("gguf", "onnx", "served")
         assert entry.license and entry.description
         assert backend_module(entry).startswith("local_models.")
-        assert expected_size(entry), f"{entry.id} has no size for the disk-space check"
+        if entry.format == "served":  # runs in the user's server: nothing on our disk
+            assert entry.endpoint is not None and entry.source is None and entry.path is None, entry.id
+        else:
+            assert expected_size(entry), f"{entry.id} has no size for the disk-space check"
     assert catalog["goedel-prover-v2-8b"].role == "whole-proof"
     assert backend_module(catalog["all-minilm-l6-v2"]) == "local_models.onnx_encoder"
     assert backend_module(catalog["reprover-tacgen-byt5-small"]) == "local_models.onnx_seq2seq"
