@@ -84,6 +84,14 @@ def check_gguf_file(path: str | Path) -> Path:
     version = int.from_bytes(head[4:8], "little")
     if version not in (2, 3):
         raise ModelLoadError(f"{path}: unsupported GGUF version {version} (llama.cpp reads versions 2 and 3)")
+    from local_models.gguf_file import GGUFFileError, inspect_gguf
+
+    try:
+        inspect_gguf(path)  # metadata, tensor table and length: a truncated file is blamed on the file
+    except GGUFFileError as exc:
+        raise ModelLoadError(str(exc)) from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return path
 
 
@@ -213,8 +221,8 @@ def load(
         from local_models import nbest
     except ImportError as exc:
         raise ModelLoadError(
-            "llama-cpp-python is not installed: run scripts/install-llama-cpp.sh "
-            "(or `pip install lean-companion[gguf]`)"
+            f"{path} is a valid GGUF file, but llama-cpp-python (the GGUF backend) is not installed: "
+            "run scripts/install-llama-cpp.sh (or `pip install lean-companion[gguf]`)"
         ) from exc
     model_id = str(getattr(entry, "id", None) or path.stem)
     role: Role = getattr(entry, "role", "tactic") or "tactic"

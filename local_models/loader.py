@@ -26,6 +26,7 @@ from local_models.config import Config
 from local_models.download import PARTIAL_DIR, model_dir, pull
 from local_models.errors import DownloadError, ModelError, ModelLoadError, ModelNotFound
 from local_models.generation import TacticGenerator, TextEncoder
+from local_models.gguf_file import GGUFFileError, inspect_gguf
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 EXTRAS = {
     "gguf": "pip install 'lean-companion[gguf]' (or run scripts/install-llama-cpp.sh)",
     "onnx": "pip install 'lean-companion[onnx]'",
+    "served": "pip install 'lean-companion[served]'",
 }
 #: Memory a loaded model needs beyond its weight files (runtime, context, buffers), as a factor and a floor.
 MEMORY_FACTOR = 1.2
@@ -66,6 +68,8 @@ def _pull_hint(entry: ModelEntry) -> str:
 def resolve(model_id: str, config: Config | None = None) -> ResolvedModel:
     """Find ``model_id``'s files on disk; raises :class:`ModelNotFound` saying how to get them."""
     entry = get_model(model_id, config)
+    if entry.endpoint is not None:  # a served model has no local files
+        return ResolvedModel(entry, Path(), ())
     if entry.path is not None:
         path = Path(entry.path)
         if not path.exists():
@@ -149,6 +153,11 @@ def check_files(resolved: ResolvedModel) -> None:
             if version not in GGUF_VERSIONS:
                 raise ModelLoadError(f"{entry.id}: {file} has GGUF version {version}; llama.cpp reads versions "
                                      f"{' and '.join(map(str, GGUF_VERSIONS))}")
+            try:  # the whole structure and length, before the backend (and llama-cpp-python) is imported
+                inspect_gguf(file)
+            except GGUFFileError as exc:
+                hint = f" (`lean-companion models pull {entry.id} --force`)" if entry.source else ""
+                raise ModelLoadError(f"{entry.id}: {exc}{hint}") from None
         elif file.suffix == ".onnx" and head.startswith((b"version https://git-lfs", b"<", b"{")):
             raise ModelLoadError(f"{entry.id}: {file} is not an ONNX model: it looks like {_looks_like(head)}")
 
@@ -259,7 +268,7 @@ def _load(model_id: str, config: Config | None, kind: str, *, memory_check: bool
         if kind == "generator" and entry.role == "embedding":
             raise ModelLoadError(f"{model_id} is an embedding model; use load_encoder")
         check_files(resolved)
-        if memory_check:
+        if memory_check and entry.endpoint is None:
             check_memory(resolved)
         log.info("loading %s from %s", model_id, resolved.path)
         loaded = _call_backend(resolved, config)
@@ -285,8 +294,3 @@ def load_encoder(model_id: str, config: Config | None = None, *, memory_check: b
 async def load_generator_async(model_id: str, config: Config | None = None, **kwargs: Any) -> TacticGenerator:
     """:func:`load_generator` in a worker thread, keeping the event loop free."""
     return await asyncio.to_thread(load_generator, model_id, config, **kwargs)
-
-
-async def load_encoder_async(model_id: str, config: Config | None = None, **kwargs: Any) -> TextEncoder:
-    """:func:`load_encoder` in a worker thread, keeping the event loop free."""
-    return await asyncio.to_thread(load_encoder, model_id, config, **kwargs)

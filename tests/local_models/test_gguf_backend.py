@@ -200,9 +200,9 @@ def _bad_files(tmp_path, good: bytes) -> dict[str, tuple[object, type, str]]:
         "missing": (tmp_path / "nope.gguf", ModelNotFound, "not found"),
         "directory": (tmp_path / "adir.gguf", ModelLoadError, "not a file"),
         "empty": (tmp_path / "empty.gguf", ModelLoadError, "empty"),
-        "truncated": (tmp_path / "truncated.gguf", ModelLoadError, "not within the file bounds"),
-        "header-only": (tmp_path / "header-only.gguf", ModelLoadError, "could not load"),
-        "corrupt": (tmp_path / "corrupt.gguf", ModelLoadError, "could not load"),
+        "truncated": (tmp_path / "truncated.gguf", ModelLoadError, "is truncated"),  # found before llama.cpp
+        "header-only": (tmp_path / "header-only.gguf", ModelLoadError, "is truncated"),
+        "corrupt": (tmp_path / "corrupt.gguf", ModelLoadError, "is corrupt"),
         "text": (tmp_path / "text.gguf", ModelLoadError, "not a GGUF file"),
         "zip": (tmp_path / "model.gguf", ModelLoadError, "zip"),
         "lfs-pointer": (tmp_path / "lfs.gguf", ModelLoadError, "Git LFS pointer"),
@@ -277,7 +277,9 @@ try:
     gguf_backend.load(SimpleNamespace(id="x", role="tactic"), {str(model_dir / 'tiny-q4_0.gguf')!r}.replace("q4_0", "nope"))
 except Exception:
     pass
-open({str(tmp_path / 'trunc.gguf')!r}, "wb").write(open({str(model_dir / 'tiny-q4_0.gguf')!r}, "rb").read()[:5000])
+# well-formed GGUF that llama.cpp refuses (unknown architecture): its native error must reach the log
+good = open({str(model_dir / 'tiny-q4_0.gguf')!r}, "rb").read()
+open({str(tmp_path / 'trunc.gguf')!r}, "wb").write(good.replace(b"llama", b"llamx"))
 try:
     gguf_backend.load(SimpleNamespace(id="x", role="tactic"), {str(tmp_path / 'trunc.gguf')!r})
 except Exception:

@@ -9,7 +9,8 @@ import pytest
 from local_models.cli import EXIT_DOWNLOAD, EXIT_LOAD, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, EXIT_VERIFY, main
 from tests.local_models.hub_server import HubServer
 
-DATA = b"GGUF" + (3).to_bytes(4, "little") + bytes(range(256)) * 64
+# A structurally valid GGUF v3 file with no tensors and no metadata, padded (the fake backend reads nothing).
+DATA = b"GGUF" + (3).to_bytes(4, "little") + (0).to_bytes(8, "little") * 2 + bytes(range(256)) * 64
 FAKE_BACKENDS = '''
 import numpy as np
 from local_models.generation import Candidate
