@@ -214,7 +214,10 @@ class Router:
         supervisor = self._spawn_task(self._supervise(), "supervisor")
         editor_pump = self._spawn_task(self._editor_pump(), "editor-pump")
         stop_wait = self._spawn_task(self._stop_event.wait(), "stop-wait")
-        await asyncio.wait({editor_pump, supervisor, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        watched = {editor_pump, supervisor, stop_wait}
+        if hasattr(self._editor_out, "wait_closed"):
+            watched.add(self._spawn_task(self._editor_gone(), "editor-gone"))
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         self._stopping = True
         self._stop_event.set()
         if self._exit_requested and not supervisor.done():
@@ -245,6 +248,12 @@ class Router:
             code = 0 if self._shutdown_requested else 1
         logger.info("proxy stopping with exit code %s", code)
         return code
+
+    async def _editor_gone(self) -> None:
+        """Returns when the editor closed its end of our output (EPIPE): nobody is listening."""
+        await self._editor_out.wait_closed()  # type: ignore[attr-defined]
+        if not self._stopping:
+            logger.warning("the editor closed its end of the connection (EPIPE); stopping Lean and exiting")
 
     def request_stop(self) -> None:
         """Stop serving (signals): terminate Lean and return from :meth:`run`."""
@@ -898,6 +907,8 @@ class Router:
                 writer = self._spawn_task(self._lean_writer(server, replay), "lean-writer")
                 pump = self._spawn_task(self._lean_pump(server), "lean-pump")
                 rc = await self._wait_server(server, pump)
+                with contextlib.suppress(Exception):
+                    await server.stop(0)  # whatever it left in its process group goes too
                 for task in (writer, pump):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -1,22 +1,27 @@
 """Byte pipes: the editor's stdio as asyncio streams, and the Lean server child process.
 
 The child runs in its own session (process group) so that it and anything it spawns in that
-group can be terminated together; on Linux it also gets ``PR_SET_PDEATHSIG`` so it dies if the
-proxy is killed outright. Lean's stderr goes to the ``lsp_proxy.lean.stderr`` logger line by
+group can be terminated together. On Linux the server runs under :mod:`lsp_proxy.reaper`, a
+subreaper that gets ``PR_SET_PDEATHSIG`` and takes every descendant down (Lean's workers live
+in sessions of their own) when the proxy dies, even by SIGKILL. Lean's stderr goes to the ``lsp_proxy.lean.stderr`` logger line by
 line; it is never parsed and never reaches our stderr.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import signal
+import stat
 import sys
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
 
 logger = logging.getLogger(__name__)
 stderr_logger = logging.getLogger("lsp_proxy.lean.stderr")
@@ -73,11 +78,32 @@ def _resolve_prctl():  # in the parent: no dlopen/import may happen between fork
 
 _PRCTL = _resolve_prctl()
 _PR_SET_PDEATHSIG = 1
+_REAPER = str(Path(__file__).with_name("reaper.py"))
 
 
 def _child_setup() -> None:  # runs in the child between fork and exec: only the resolved call
     if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        # The child is lsp_proxy/reaper.py: SIGUSR1 tells it we died (it then ends Lean's tree).
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGUSR1), 0, 0, 0)
+
+
+def resolve_command(command: ServerCommand) -> list[str]:
+    """``command.argv`` with its program resolved on PATH (the command's own environment);
+    raises ``FileNotFoundError``/``PermissionError`` when it cannot be executed, before
+    anything is started."""
+    program = command.argv[0]
+    env_path = (command.env or {}).get("PATH", os.environ.get("PATH", os.defpath))
+    if os.sep in program:
+        path = program if os.path.isabs(program) else os.path.join(command.cwd or os.getcwd(), program)
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", program)
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied (not an executable file)", program)
+        return [path, *command.argv[1:]]
+    found = shutil.which(program, path=env_path)
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, f"`{program}` is not on PATH", program)
+    return [found, *command.argv[1:]]
 
 
 class LeanProcess:
@@ -100,8 +126,11 @@ class LeanProcess:
         env = None
         if command.env:
             env = {**os.environ, **command.env}
+        argv = resolve_command(command)
+        if _PRCTL is not None:  # Linux: through the subreaper, so that no descendant outlives us
+            argv = [sys.executable, "-I", "-S", _REAPER, str(os.getpid()), "--", *argv]
         proc = await asyncio.create_subprocess_exec(
-            *command.argv,
+            *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -167,20 +196,44 @@ async def open_stdio(stdin_fd: int, stdout_fd: int) -> tuple[asyncio.StreamReade
     """Async streams over the given file descriptors (pipes; files and ttys via threads)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=STREAM_LIMIT)
-    try:
+    if _pollable(stdin_fd):
         await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(stdin_fd, "rb", buffering=0, closefd=False)
         )
-    except ValueError:  # a regular file: read it in a thread
+    else:  # a regular file or /dev/null (epoll never reports their EOF): read in a thread
         _read_in_thread(stdin_fd, reader, loop)
-    try:
+    writer: ByteSink
+    if _pollable(stdout_fd):
         transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(stdout_fd, "wb", buffering=0, closefd=False)
+            _WritePipeProtocol, os.fdopen(stdout_fd, "wb", buffering=0, closefd=False)
         )
-        writer: ByteSink = asyncio.StreamWriter(transport, protocol, None, loop)
-    except ValueError:
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    else:
         writer = _ThreadWriter(stdout_fd)
     return reader, writer
+
+
+def _pollable(fd: int) -> bool:
+    """Pipes, sockets and terminals can be watched by the event loop; files and /dev/null not."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
+class _WritePipeProtocol(asyncio.streams.FlowControlMixin):
+    """The editor's stdout pipe. The loop watches the pipe, so the editor closing its read end
+    (EPIPE) is seen at once, even between writes: ``StreamWriter.wait_closed()`` returns then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        if not self._lost.done():
+            self._lost.set_result(exc)
+
+    def _get_close_waiter(self, stream: object) -> asyncio.Future[BaseException | None]:
+        return self._lost
 
 
 def _read_in_thread(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
@@ -224,6 +277,3 @@ class _ThreadWriter:
     def close(self) -> None:
         pass
 
-
-def argv_text(argv: Sequence[str]) -> str:
-    return " ".join(argv)
