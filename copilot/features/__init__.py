@@ -10,7 +10,10 @@
 * observers: editor edits cancel stale work, closed documents are forgotten, and Lean's
   ``fileProgress`` starts the background sweep of a file's ``sorry`` s;
 * an ``initialize`` hook advertising the fill command, and a predicate that reads the
-  editor's ``initialize`` params (project root, client capabilities) without claiming it.
+  editor's ``initialize`` params (project root, client capabilities) without claiming it;
+* the problem board (:mod:`copilot.features.problems`): a broken configuration, an ignored
+  editor setting, a model that cannot be used or an unwritable folder is shown once as a
+  ``window/showMessage`` warning and listed in ``status``.
 
 Everything fails open: a failing hook leaves Lean's message as it was (lsp_proxy.hooks).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from copilot.features import code_actions, completion, custom_requests, progress, widget
+from copilot.features import code_actions, completion, custom_requests, problems, progress, widget
 from copilot.features.context import CompanionContext
 from copilot.features.diagnostics import MergedDiagnostics
 from copilot.features.suggest import cancel_stale
@@ -43,6 +46,7 @@ def install(router: Any) -> CompanionContext:
     ctx.load(CompanionContext.project_root_from(None))
     hooks = router.hooks
     diagnostics = MergedDiagnostics(ctx)
+    board = _install_problem_board(ctx)
 
     # -- the editor's initialize: read it, never claim it --------------------------------
     def read_initialize(params: Any) -> bool:
@@ -71,12 +75,14 @@ def install(router: Any) -> CompanionContext:
         "$/leanCompanion/suggest": lambda p: custom_requests.suggest(ctx, p),
         "$/leanCompanion/fillSorry": lambda p: custom_requests.fill(ctx, p),
         "$/leanCompanion/premises": lambda p: custom_requests.premises(ctx, p),
-        "$/leanCompanion/status": lambda p: custom_requests.status(ctx, p),
+        "$/leanCompanion/status": lambda p: _status_with_problems(ctx, board, p),
     }
 
     def on_initialized(_method: str, _params: Any) -> None:
         if not ctx.initialized:
             ctx.start()
+            board.start()
+            ctx.spawn(_check_environment(ctx, board), "check-environment")
 
     hooks.observe("initialized", on_initialized, direction=Direction.FROM_EDITOR)
 
@@ -145,6 +151,63 @@ def install(router: Any) -> CompanionContext:
     router.subscribe(lean_state)
     logger.info("lean-companion features installed (pid %s, project %s)", ctx.pid, ctx.project_root)
     return ctx
+
+
+def _install_problem_board(ctx: CompanionContext) -> problems.ProblemBoard:
+    """A problem board whose messages go to the editor, fed by model loads and editor settings."""
+
+    def send(problem: problems.Problem) -> None:
+        ctx.spawn(ctx.router.notify_editor("window/showMessage", {"type": problems.WARNING, "message": problem.message}),
+                  "show-problem")
+
+    board = problems.ProblemBoard(send)
+    configure = ctx.sources.configure
+
+    def configure_and_watch(config: Any) -> None:
+        configure(config)
+        for slot in list(ctx.sources.slots.values()):
+            if slot.task is not None and not getattr(slot.task, "_lc_watched", False):
+                slot.task._lc_watched = True  # type: ignore[attr-defined]
+                slot.task.add_done_callback(lambda _t, slot=slot: _model_settled(ctx, board, slot))
+
+    ctx.sources.configure = configure_and_watch  # type: ignore[method-assign]
+    set_overlay = ctx.set_overlay
+
+    def set_overlay_and_tell(overlay: Any) -> list[str]:
+        ignored = set_overlay(overlay)
+        for problem in ignored:
+            key = problem.split(":", 1)[0]
+            board.report(problems.Problem(f"setting:{key}", f"{problems.PREFIX}editor setting ignored: {problem}. "
+                                                             "Fix it in the editor's Lean Companion settings."))
+        return ignored
+
+    ctx.set_overlay = set_overlay_and_tell  # type: ignore[method-assign]
+    return board
+
+
+def _model_settled(ctx: CompanionContext, board: problems.ProblemBoard, slot: Any) -> None:
+    if slot.state == "failed":
+        board.report(problems.model_problem(slot.model_id, slot.error, ctx.config))
+    elif slot.state == "ready":
+        board.clear(f"model:{slot.model_id}")
+
+
+async def _check_environment(ctx: CompanionContext, board: problems.ProblemBoard) -> None:
+    """The configuration files and the folders (read in a thread: they touch the disk)."""
+    import asyncio
+
+    problem = await asyncio.to_thread(problems.config_problem, ctx.project_root)
+    if problem is not None:
+        board.report(problem)
+    for problem in await asyncio.to_thread(problems.folder_problems, ctx.config):
+        board.report(problem)
+
+
+async def _status_with_problems(ctx: CompanionContext, board: problems.ProblemBoard, params: Any) -> Any:
+    result = await custom_requests.status(ctx, params)
+    if isinstance(result, dict):
+        result["problems"] = board.status()
+    return result
 
 
 async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims

@@ -146,3 +146,135 @@ async def test_model_that_fails_to_load_is_reported_and_skipped(tmp_path, scenar
         assert session.proxy_log().count("model broken disabled") == 1
     finally:
         await session.close()
+
+
+# ---------------------------------------------------------------- the user hears about problems
+
+
+def _shown(session: Session) -> list[str]:
+    return [n["params"]["message"] for n in session.notifications
+            if n.get("method") == "window/showMessage" and n["params"].get("type") == 2]
+
+
+async def _status_problems(session: Session) -> list[dict]:
+    return (await session.request("$/leanCompanion/status", {}))["result"]["problems"]
+
+
+async def test_broken_project_config_is_shown_once_with_file_and_key(tmp_path, scenario):
+    """A value of the wrong type in .lean-companion.toml: one warning naming the file and the key
+    (not repeated by later activity), listed in status; Lean's traffic is untouched."""
+    session = await Session.start(tmp_path, scenario=scenario, config='[suggest]\nmax_candidates = "eight"\n')
+    try:
+        await session.until(lambda: _async_true(bool(_shown(session))))
+        uri = session.open("A.lean", SORRY_FILE)
+        await session.wait_diagnostics(uri, 1)
+        session.notify("workspace/didChangeConfiguration", {"settings": {}})
+        await session.request("$/leanCompanion/suggest", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}})
+        shown = _shown(session)
+        assert len(shown) == 1, shown
+        assert ".lean-companion.toml" in shown[0] and "suggest.max_candidates" in shown[0] and "docs/config.md" in shown[0]
+        problems = await _status_problems(session)
+        assert [p["key"] for p in problems] == ["config"]
+    finally:
+        await session.close()
+
+
+async def test_invalid_toml_is_shown(tmp_path, scenario):
+    """A file that is not TOML at all: the warning names it and says it is invalid."""
+    session = await Session.start(tmp_path, scenario=scenario, config="[suggest\n")
+    try:
+        await session.until(lambda: _async_true(bool(_shown(session))))
+        assert "invalid TOML" in _shown(session)[0] and ".lean-companion.toml" in _shown(session)[0]
+    finally:
+        await session.close()
+
+
+async def _async_true(value: bool) -> bool:
+    return value
+
+
+def _gguf_model(root, model_id: str, content: bytes | None, *, directory: bool = False) -> str:
+    path = root / "models" / f"{model_id}.gguf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    return (f'[models.custom.{model_id}]\npath = "models/{model_id}.gguf"\nrole = "tactic"\nformat = "gguf"\n'
+            'template = "raw-goal"\n')
+
+
+async def test_unusable_models_are_each_shown_once_naming_the_model(tmp_path, scenario):
+    """A truncated .gguf, a Git LFS pointer, a directory named .gguf, a missing file and an
+    unknown id: one warning each, naming the model id and what is wrong with the file (a
+    truncated file is blamed on the file, not on llama-cpp-python)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    lfs = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 4000000000\n"
+    config = "".join([
+        _gguf_model(root, "short", b"GGUF\x03\x00"),
+        _gguf_model(root, "pointer", lfs),
+        _gguf_model(root, "folder", None, directory=True),
+        _gguf_model(root, "absent", None),
+    ])
+    ids = ["short", "pointer", "folder", "absent", "no-such-model-id"]
+    config = f"[models]\ntactic = {ids!r}\n\n".replace("'", '"') + config
+    session = await Session.start(tmp_path, scenario=scenario, config=config)
+    try:
+        await session.until(lambda: _async_true(len(_shown(session)) >= len(ids)), timeout=60)
+        shown = _shown(session)
+        assert len(shown) == len(ids), shown
+        by_id = {i: next(m for m in shown if f"model {i} " in m) for i in ids}
+        assert "short.gguf" in by_id["short"] and "truncated" in by_id["short"]
+        assert "llama" not in by_id["short"].lower()
+        assert "pointer.gguf" in by_id["pointer"]
+        assert "folder.gguf" in by_id["folder"] and "not a file" in by_id["folder"]
+        assert "absent.gguf" in by_id["absent"] and "does not exist" in by_id["absent"]
+        assert "no-such-model-id" in by_id["no-such-model-id"] and "models list" in by_id["no-such-model-id"]
+        assert all("models.tactic in" in m and ".lean-companion.toml" in m for m in shown)
+        keys = {p["key"] for p in await _status_problems(session)}
+        assert keys == {f"model:{i}" for i in ids}
+        uri = session.open("A.lean", SORRY_FILE)
+        await session.wait_diagnostics(uri, 1)
+        assert len(_shown(session)) == len(ids), "no repeats"
+    finally:
+        await session.close()
+
+
+async def test_unusable_cache_folder_is_shown(tmp_path, scenario):
+    """XDG_CACHE_HOME pointing at a file: the cache folder problem is shown, naming the path."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    session = await Session.start(tmp_path, scenario=scenario, env={"XDG_CACHE_HOME": str(blocker)})
+    try:
+        await session.until(lambda: _async_true(bool(_shown(session))))
+        shown = _shown(session)
+        assert len(shown) == 1 and "cache folder" in shown[0] and str(blocker) in shown[0]
+    finally:
+        await session.close()
+
+
+async def test_ignored_editor_setting_is_shown(tmp_path, scenario):
+    """A wrong-typed editor setting ($/leanCompanion/configure) is shown once, naming the key."""
+    session = await Session.start(tmp_path, scenario=scenario)
+    try:
+        for _ in range(2):
+            session.notify("$/leanCompanion/configure", {"settings": {"suggest": {"max_candidates": "lots"}}})
+        await session.until(lambda: _async_true(bool(_shown(session))))
+        await asyncio.sleep(0.3)
+        shown = _shown(session)
+        assert len(shown) == 1 and "suggest.max_candidates" in shown[0], shown
+    finally:
+        await session.close()
+
+
+async def test_a_healthy_session_shows_nothing(tmp_path, scenario):
+    """No problem, no message."""
+    session = await Session.start(tmp_path, scenario=scenario)
+    try:
+        uri = session.open("A.lean", SORRY_FILE)
+        await session.wait_diagnostics(uri, 1)
+        assert await _status_problems(session) == []
+        assert _shown(session) == []
+    finally:
+        await session.close()
