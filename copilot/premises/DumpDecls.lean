@@ -10,12 +10,14 @@ Imports the given modules and prints, for every named constant of the resulting 
 
     {"name": "Nat.add_comm", "kind": "theorem", "type": "∀ (n m : ℕ), n + m = m + n",
      "module": "Init.Data.Nat.Basic", "doc": null, "line": 123, "simp": false,
-     "instance": false}
+     "instance": false, "uses": ["Nat.add", "Nat.rec", "Eq"]}
 
 `kind` is theorem, def, abbrev, instance, axiom, opaque, inductive, structure, class,
 constructor or field (a structure projection);
 `line` comes from `findDeclarationRanges?` (null when unknown); `simp` says whether the
-constant is in the default simp set. Exit code 2 on bad usage.
+constant is in the default simp set; `uses` lists the constants the value (the proof term of a
+theorem, the body of a definition) mentions, exactly, as `Expr.getUsedConstants` sees them
+(empty for axioms, opaque constants, inductives). Exit code 2 on bad usage.
 -/
 import Lean
 open Lean Meta
@@ -69,7 +71,8 @@ def dumpOne (simp : SimpTheorems) (n : Name) (c : ConstantInfo) : MetaM (Option 
     ("doc", toJson doc),
     ("line", toJson line),
     ("simp", toJson (simp.isLemma (.decl n))),
-    ("instance", toJson (isInstanceCore env n))
+    ("instance", toJson (isInstanceCore env n)),
+    ("uses", toJson ((c.value?.map (·.getUsedConstants)).getD #[] |>.map (·.toString)))
   ]
 
 def main (args : List String) : IO UInt32 := do

@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="extract every declaration and write a fresh index")
     common(b)
-    b.add_argument("--lean", action="store_true", help="take the project's declarations from Lean (needs lake and a built project)")
+    b.add_argument(
+        "--lean", action="store_true",
+        help="take the project's declarations from Lean (needs lake and a built project)",
+    )
     u = sub.add_parser("update", help="bring the index up to date (or re-extract the given files)")
     common(u)
     u.add_argument("files", nargs="*", type=Path)

@@ -62,6 +62,8 @@ def parse_dump(lines: Iterable[str], module_files: Mapping[str, str] | None = No
                 module=module,
                 file=files.get(module, module.replace(".", "/") + ".lean"),
                 line=int(r.get("line") or 0),
+                # exact full names: `_root_.` keeps the resolver from trying namespaces first
+                refs=tuple(f"_root_.{u}" for u in (r.get("uses") or ()) if isinstance(u, str) and u != name),
             )
         )
     return out

@@ -17,8 +17,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .lean_lexer import IDENT, IDENT_RE, LexError, blank_comments_and_strings
+from .proof_refs import binder_heads, body_refs
 from .records import Declaration
+from .source_text import IDENT, IDENT_RE, LexError, blank_comments_and_strings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ class FileResult:
 class _Scope:
     kind: str  # "namespace" | "section" | "mutual"
     name: str
+    opens: list[str] = field(default_factory=list)
+
+
+_OPEN_NAMES = re.compile(rf"(?:scoped\s+)?({IDENT})")
+_OPEN_IN = re.compile(r"\bin\b")
 
 
 def module_name(rel_path: str) -> str:
@@ -106,10 +112,9 @@ def _split_commands(clean: str) -> list[int]:
             is_start = _COL0_START.match(line) is not None
         elif line[:1] in (" ", "\t"):
             is_start = _INDENTED_START.match(line) is not None
-        if is_start:
-            # a keyword line right after a line of attributes/modifiers continues that command
-            if not (starts and _is_prefix_only(clean[starts[-1] : offset])):
-                starts.append(offset)
+        # a keyword line right after a line of attributes/modifiers continues that command
+        if is_start and not (starts and _is_prefix_only(clean[starts[-1] : offset])):
+            starts.append(offset)
         offset += len(line)
     return starts
 
@@ -237,6 +242,22 @@ class _FileParser:
     out: list[Declaration] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     prelude: bool = False
+    idents: list[tuple[int, str]] = field(default_factory=list)
+    ident_starts: list[int] = field(default_factory=list)
+    root_opens: list[str] = field(default_factory=list)
+    once_opens: list[str] = field(default_factory=list)
+    cmd_end: int = 0
+
+    def opens(self) -> tuple[str, ...]:
+        """Namespaces opened here (scopes outermost first, then a pending ``open … in``)."""
+        out = list(self.root_opens)
+        for sc in self.scopes:
+            out += sc.opens
+        return tuple(dict.fromkeys(out + self.once_opens))
+
+    def refs(self, lo: int, hi: int, sig: str, exclude: str) -> tuple[str, ...]:
+        """The proof identifiers at offsets ``[lo, hi)`` of the file."""
+        return body_refs(self.idents, self.ident_starts, lo, hi, heads=binder_heads(sig), exclude=exclude)
 
     def doc_before(self, pos: int) -> str | None:
         """The doc comment ending right before ``pos`` (only whitespace between)."""
@@ -245,7 +266,10 @@ class _FileParser:
             i -= 1
         return self.docs.get(i)
 
-    def emit(self, name: str, kind: str, sig: str, doc: str | None, attrs: Sequence[str], pos: int) -> None:
+    def emit(
+        self, name: str, kind: str, sig: str, doc: str | None, attrs: Sequence[str], pos: int,
+        refs: tuple[str, ...] = (),
+    ) -> None:
         self.out.append(
             Declaration(
                 name=_full_name(self.scopes, name),
@@ -256,6 +280,8 @@ class _FileParser:
                 module=self.module,
                 file=self.rel_path,
                 line=_line_of(self.line_starts, pos),
+                refs=refs,
+                opens=self.opens() if refs else (),
             )
         )
 
@@ -267,6 +293,12 @@ class _FileParser:
             return
         kw = m.group(1)
         after = kpos + m.end()
+        self.cmd_end = end
+        once, self.once_opens = self.once_opens, []
+        if kw in ("open", "export"):
+            self.open_command(cmd, start, end, after, kw)
+            return
+        self.once_opens = once
         if kw in ("namespace", "section"):
             nm = _NAME_AFTER.match(cmd, after)
             self.scopes.append(_Scope(kw, nm.group(1) if nm and kw == "namespace" else (nm.group(1) if nm else "")))
@@ -285,6 +317,24 @@ class _FileParser:
             return
         elif kw in DECL_KEYWORDS or kw == "class inductive":
             self.declaration(kw, attrs, cmd, start, kpos, after)
+        self.once_opens = []
+
+    def open_command(self, cmd: str, start: int, end: int, after: int, kw: str) -> None:
+        """``open A B``, ``open A in <command>``, ``open A (x y)``, ``export A (x)``."""
+        rest = cmd[after:]
+        m = _OPEN_IN.search(rest) if kw == "open" else None
+        head = rest[: m.start()] if m else rest
+        # only the namespaces: drop `(a b)` lists, `hiding …`, `renaming …`
+        head = re.split(r"[(]|\bhiding\b|\brenaming\b", head, maxsplit=1)[0]
+        names = [n for n in _OPEN_NAMES.findall(head) if n not in ("scoped", "in")]
+        if m is None:
+            (self.scopes[-1].opens if self.scopes else self.root_opens).extend(names)
+            return
+        self.once_opens = names
+        inner = after + m.end()
+        if cmd[inner:].strip():  # `open A in theorem …` on one line
+            off = len(cmd[inner:]) - len(cmd[inner:].lstrip())
+            self.command(start + inner + off, end)
 
     def declaration(self, kw: str, attrs: list[str], cmd: str, start: int, kpos: int, after: int) -> None:
         doc = self.doc_before(start) or self.doc_before(start + kpos)
@@ -311,7 +361,10 @@ class _FileParser:
         name = nm.group(1)
         sig_end, stop = _signature_end(cmd, nm.end())
         sig = cmd[kpos:sig_end]
-        self.emit(name, kind, sig, doc, attrs, pos)
+        refs: tuple[str, ...] = ()
+        if kind in ("def", "theorem", "lemma", "abbrev", "instance", "opaque"):
+            refs = self.refs(start + sig_end, start + len(cmd), sig, name)
+        self.emit(name, kind, sig, doc, attrs, pos, refs)
         body = cmd[sig_end:]
         body_off = start + sig_end
         full = name
@@ -403,13 +456,18 @@ class _FileParser:
         cut = re.search(r"\n(?:termination_by|decreasing_by)\b", block)
         if cut:
             block = block[: cut.start()]
-        for off, item in _block_items(block):
+        items = _block_items(block)
+        for i, (off, item) in enumerate(items):
             item_attrs, p = _parse_prefix(item)
             nm = _NAME_AFTER.match(item, p)
             if nm is None or nm.group(1) in ("termination_by", "decreasing_by"):
                 continue
             sig_end, _ = _signature_end(item, nm.end())
-            self.emit(f"{parent}.{nm.group(1)}", kind, item[p:sig_end], self.doc_before(body_off + wpos + off), item_attrs, body_off + wpos + off)
+            at = body_off + wpos + off
+            hi = body_off + wpos + items[i + 1][0] if i + 1 < len(items) else body_off + wpos + len(block)
+            sig = item[p:sig_end]
+            refs = self.refs(at + len(sig), hi, sig, nm.group(1))
+            self.emit(f"{parent}.{nm.group(1)}", kind, sig, self.doc_before(at), item_attrs, at, refs)
 
 
 def extract_text(text: str, rel_path: str, module: str | None = None) -> FileResult:
@@ -419,6 +477,8 @@ def extract_text(text: str, rel_path: str, module: str | None = None) -> FileRes
     clean = lexed.clean
     line_starts = [0] + [m.end() for m in re.finditer("\n", clean)]
     parser = _FileParser(rel_path, mod, clean, lexed.docs, text, line_starts)
+    parser.idents = lexed.idents
+    parser.ident_starts = [o for o, _ in lexed.idents]
     starts = _split_commands(clean)
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else len(clean)

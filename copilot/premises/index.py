@@ -216,7 +216,7 @@ class PremiseIndex:
         delta = store.read_delta(folder)
         with self._lock:
             self._delta = delta
-            for path, info in delta.files.items():
+            for info in delta.files.values():
                 self._ensure_file(info)
             self._apply_delta()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .lean_lexer import ID_BEGIN, ID_REST
+from .source_text import ID_BEGIN, ID_REST
 
 #: Notation -> naming-convention word (Mathlib's "Naming conventions" table).
 SYMBOL_WORDS: dict[str, str] = {
@@ -38,7 +38,11 @@ _GREEK_MAP = {"ℕ": "nat", "ℤ": "int", "ℚ": "rat", "ℝ": "real", "ℂ": "c
 
 #: Words that carry no retrieval signal (declaration keywords, universe/sort noise).
 STOPWORDS = frozenset(
-    ["theorem", "lemma", "def", "abbrev", "instance", "structure", "class", "inductive", "axiom", "opaque", "where", "by", "fun", "let", "have", "show", "from", "at", "in", "with", "do", "then", "else", "if", "match", "type", "sort", "prop", "true", "false"]
+    [
+        "theorem", "lemma", "def", "abbrev", "instance", "structure", "class", "inductive", "axiom",
+        "opaque", "where", "by", "fun", "let", "have", "show", "from", "at", "in", "with", "do",
+        "then", "else", "if", "match", "type", "sort", "prop", "true", "false"
+    ]
 )
 
 

@@ -5,7 +5,7 @@ import msgspec
 
 #: Bump when the meaning or extraction of a ``Declaration``, or its tokenization, changes; stored indexes
 #: built by another extractor version are rebuilt.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5
 
 
 class Declaration(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -16,7 +16,11 @@ class Declaration(msgspec.Struct, frozen=True, array_like=True, gc=False):
     ``opaque``, ``constructor``, ``field``, ``alias``; ``signature`` is the statement text
     (whitespace-normalised, no comments, no proof); ``attributes`` holds attribute names
     (``simp``, ``ext``...) and modifiers (``private``, ``protected``...); ``file`` is the
-    path relative to its source root and ``line`` is 1-based.
+    path relative to its source root and ``line`` is 1-based. ``refs`` are the identifiers the
+    proof (or body) mentions, as written (``@`` and ``_root_`` kept off, dot notation on a
+    binder of evident type rewritten to ``Head.field``), unresolved; ``opens`` the namespaces
+    opened where it was declared (``open``, ``open … in``, ``export``). ``copilot.premises.deps``
+    resolves them against the index; the Lean extractor fills ``refs`` with exact full names.
     """
 
     name: str
@@ -27,6 +31,8 @@ class Declaration(msgspec.Struct, frozen=True, array_like=True, gc=False):
     module: str
     file: str
     line: int
+    refs: tuple[str, ...] = ()
+    opens: tuple[str, ...] = ()
 
 
 class PremiseHit(msgspec.Struct, frozen=True):

@@ -44,9 +44,8 @@ class _Handler(FileSystemEventHandler):
                 self.watcher.schedule(Path(str(event.src_path)))
             if _relevant(str(event.dest_path), root):
                 self.watcher.schedule(Path(str(event.dest_path)))
-        elif event.event_type in ("modified", "created", "deleted", "closed"):
-            if _relevant(str(event.src_path), root):
-                self.watcher.schedule(Path(str(event.src_path)))
+        elif event.event_type in ("modified", "created", "deleted", "closed") and _relevant(str(event.src_path), root):
+            self.watcher.schedule(Path(str(event.src_path)))
 
 
 class ProjectWatcher:

@@ -21,7 +21,7 @@ def env(tmp_path: Path):
 
 def test_build_query_stats(env, capsys):
     """build prints counts and the skipped file; query prints ranked hits; stats --json is machine-readable."""
-    project, common = env
+    _, common = env
     assert main(["build", *common]) == 0
     out = capsys.readouterr()
     assert "declarations" in out.out and "skipped files 1" in out.out
@@ -47,7 +47,7 @@ def test_query_with_file_and_line(env, capsys):
 
 def test_jsonl_batch(env, tmp_path, capsys):
     """--jsonl answers one JSON line per query, in order; a bad line gets an error entry and exit code 1."""
-    project, common = env
+    _, common = env
     qfile = tmp_path / "q.jsonl"
     qfile.write_text(
         json.dumps({"id": "g", "query": "n : Nat\n⊢ Nat.gcd n n = n", "k": 2}) + "\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from copilot.premises.extract_source import extract_file, extract_files, extract_text, module_name
-from copilot.premises.lean_lexer import LexError, blank_comments_and_strings
+from copilot.premises.source_text import LexError, blank_comments_and_strings
 
 from .helpers import FIXTURE
 
