@@ -236,3 +236,36 @@ def test_bench_on_ray_gives_the_local_table(cluster, tmp_path, capsys):
     assert len(rows(local_out)) >= 2  # categories and total
     assert rows(ray_out) == rows(local_out)
     assert {p: p.read_text() for p in root.rglob("*.lean")} == before
+
+
+@pytest.mark.real_lean
+def test_real_lean_on_the_workers_reads_the_same_goals_and_decides_alike(cluster, real_lean, tmp_path):
+    """Each Ray worker runs real Lean 4.35 (`lean --server`, prelude mode): the goals its Lean
+    reports and the decisions are those of the local run. (Prelude Lean has no tactics, so the
+    portfolio proves nothing here: the point is real Lean started, queried and shut down per worker.)"""
+    from tests.copilot.test_real_lean_prelude_checker import PRELUDE
+
+    files = {"A.lean": "theorem goal1 : And True True := sorry\n\ntheorem goal3 : True := sorry\n",
+             "B.lean": "theorem goal2 : And True True := And.intro sorry True.intro\n"}
+    projects = []
+    for kind in ("local", "ray"):
+        root = tmp_path / kind
+        root.mkdir()
+        for name, text in files.items():
+            (root / name).write_text(PRELUDE + "\n" + text)
+        projects.append(root)
+    server = [str(real_lean), "--server"]
+    local = asyncio.run(run(Options(project=projects[0], budget=10, mode="in-place", use_index=False, server_cmd=server)))
+    on_ray = asyncio.run(run_on_ray(Options(project=projects[1], budget=10, mode="in-place", use_index=False,
+                                            server_cmd=server), RayOptions(workers=2)))
+    assert not on_ray.errors, on_ray.errors
+
+    def seen(report) -> list[tuple]:
+        return [(r.file, r.line, r.column, r.declaration, r.status, r.goal) for r in report.results]
+
+    assert seen(on_ray) == seen(local)
+    goals = {(r.file, r.declaration): r.goal for r in on_ray.results}
+    assert goals[("A.lean", "goal1")] == "⊢ And True True" and goals[("A.lean", "goal3")] == "⊢ True"
+    assert goals[("B.lean", "goal2")] == "⊢ True"  # the first argument of And.intro
+    texts = [{name: (root / name).read_text() for name in files} for root in projects]
+    assert texts[1] == texts[0]
