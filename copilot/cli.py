@@ -13,11 +13,12 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Order is the order shown by --help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("copilot.serve", "run the LSP proxy on stdio in front of Lean's server"),
-    "doctor": ("lsp_proxy.doctor", "check what is installed and say what to do about what is missing"),
+    "doctor": ("copilot.doctor", "check what is installed and say what to do about what is missing"),
     "models": ("local_models.cli", "list, pull, verify, remove and benchmark local models"),
     "index": ("copilot.premises.cli", "build, update and query the project's premise index"),
     "fill-sorries": ("copilot.fill_sorries.cli", "fill the sorries of a project with Lean-verified proofs"),
     "bench": ("copilot.fill_sorries.bench", "run fill-sorries over a benchmark checkout and print the success table"),
+    "install-gguf": ("copilot.install_gguf", "build and install llama-cpp-python (GGUF models) for this CPU"),
 }
 
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())  # cli-output
-        return 0 if args else 2
+        return 0
     if args[0] in ("-V", "--version"):
         from importlib.metadata import version
 
