@@ -18,6 +18,7 @@ to stdout/stderr.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import logging
 import math
@@ -79,16 +80,10 @@ def recent_native_errors(clear: bool = True) -> list[str]:
 
 
 def physical_cores() -> int:
-    """Physical core count (psutil when available), else half the logical CPUs, at least 1."""
-    try:
-        import psutil
+    """Physical cores this process may use (:func:`local_models.cpu.physical_cores`)."""
+    from local_models.cpu import physical_cores as cores
 
-        n = psutil.cpu_count(logical=False)
-        if n:
-            return max(1, n)
-    except Exception:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
+    return cores()
 
 
 class NativeLoadError(RuntimeError):
@@ -156,6 +151,48 @@ class NativeModel:
         if getattr(self, "ptr", None):
             llama_cpp.llama_model_free(self.ptr)
             self.ptr = None
+
+    def __enter__(self) -> NativeModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Samplers(contextlib.AbstractContextManager):
+    """Owns the llama.cpp sampler objects one request creates; leaving the block frees every one.
+
+    Grammar samplers are native allocations: whatever way a request ends (candidates, an error,
+    cancellation, the deadline), ``with Samplers(vocab) as owned:`` releases what it made.
+    """
+
+    def __init__(self, vocab: ctypes.c_void_p) -> None:
+        self._vocab = vocab
+        self._live: list[ctypes.c_void_p] = []
+
+    def grammar(self, grammar: str) -> ctypes.c_void_p:
+        """A new grammar sampler for ``grammar`` (GBNF, rule ``root``), owned by this block."""
+        smpl = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+        if not smpl:
+            raise ValueError("invalid GBNF grammar: " + "; ".join(recent_native_errors()))
+        self._live.append(smpl)
+        return smpl
+
+    def free(self, smpl: ctypes.c_void_p) -> None:
+        """Free one sampler now (it stays owned until then)."""
+        for i, live in enumerate(self._live):
+            if live is smpl:
+                del self._live[i]
+                llama_cpp.llama_sampler_free(smpl)
+                return
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __exit__(self, *exc: object) -> None:
+        live, self._live = self._live, []
+        for smpl in reversed(live):
+            llama_cpp.llama_sampler_free(smpl)
 
 
 @dataclass(frozen=True)
@@ -381,8 +418,8 @@ class NBestDecoder:
         max_stop = max((len(s) for s in stops), default=0)
         rng = np.random.default_rng(params.seed)
         seqs: list[_Seq] = []
-        try:
-            seqs = self._branch(logits0, n, params, stops)
+        with Samplers(self.model.vocab) as owned:
+            seqs = self._branch(logits0, n, params, stops, owned)
             for s in seqs[1:]:
                 llama_cpp.llama_memory_seq_cp(self.mem, 0, s.seq_id, -1, -1)
             t1 = time.perf_counter()
@@ -407,18 +444,9 @@ class NBestDecoder:
                         continue
                     self._append(s, token, float(lp[token]), params, stops, max_stop)
             self.stats.decode_s = time.perf_counter() - t1
-        finally:
             for s in seqs:
-                if s.grammar:
-                    llama_cpp.llama_sampler_free(s.grammar)
-                    s.grammar = None
+                s.grammar = None  # freed when the block ends
         return _dedupe([_finish_text(s) for s in seqs])
-
-    def _grammar(self, grammar: str) -> ctypes.c_void_p:
-        smpl = llama_cpp.llama_sampler_init_grammar(self.model.vocab, grammar.encode("utf-8"), b"root")
-        if not smpl:
-            raise ValueError("invalid GBNF grammar: " + "; ".join(recent_native_errors()))
-        return smpl
 
     def _allowed(self, smpl, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """Logits with grammar-rejected tokens set to -inf (order of ``token_ids``)."""
@@ -446,16 +474,14 @@ class NBestDecoder:
         return ids, vals
 
     def _branch(
-        self, logits: np.ndarray, n: int, params: NBestParams, stops: tuple[bytes, ...]
+        self, logits: np.ndarray, n: int, params: NBestParams, stops: tuple[bytes, ...], owned: Samplers
     ) -> list[_Seq]:
-        """First step: the top-n distinct allowed tokens, one per sequence."""
+        """First step: the top-n distinct allowed tokens, one per sequence (samplers owned by ``owned``)."""
         lp = log_softmax_rows(logits[None, :])[0]
-        probe = self._grammar(params.grammar) if params.grammar else None
-        try:
-            ids, _ = self._ranked(logits, probe, max(4 * n, params.top_k))
-        finally:
-            if probe is not None:
-                llama_cpp.llama_sampler_free(probe)
+        probe = owned.grammar(params.grammar) if params.grammar else None
+        ids, _ = self._ranked(logits, probe, max(4 * n, params.top_k))
+        if probe is not None:
+            owned.free(probe)
         chosen: list[int] = []
         keys: set[bytes] = set()
         for tok in ids.tolist():
@@ -473,7 +499,7 @@ class NBestDecoder:
                 break
         seqs = []
         for i, tok in enumerate(chosen):
-            s = _Seq(seq_id=i, grammar=self._grammar(params.grammar) if params.grammar else None)
+            s = _Seq(seq_id=i, grammar=owned.grammar(params.grammar) if params.grammar else None)
             self._append(s, tok, float(lp[tok]), params, stops, max((len(x) for x in stops), default=0))
             seqs.append(s)
         return seqs
@@ -523,6 +549,12 @@ class NBestDecoder:
         llama_cpp.llama_batch_free(self.batch)
         llama_cpp.llama_free(self.ctx)
         self.ctx = None
+
+    def __enter__(self) -> NBestDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _should_stop(params: NBestParams) -> Finish | None:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -95,11 +94,10 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _physical_threads() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, n)
+    """Physical cores this process may use (ONNX Runtime gains nothing from hyper-threads)."""
+    from local_models.cpu import physical_cores
+
+    return physical_cores()
 
 
 def _quantized(file: Path) -> Path:

@@ -149,9 +149,7 @@ def _tactic_available(info: TacticInfo, providers: frozenset[str], version: Vers
     effective = version or ASSUMED_LEAN_VERSION
     if info.min_lean and effective < info.min_lean:
         return False
-    if version and info.deprecated_from and version >= info.deprecated_from:
-        return False
-    return True
+    return not (version and info.deprecated_from and version >= info.deprecated_from)
 
 
 # --------------------------------------------------------------------------- collection
@@ -296,9 +294,9 @@ def _hypothesis_rules(ctx: _Context, c: _Collector) -> None:
             c.add("contradiction", 0.85)
             c.add(f"exact {name}.elim", 0.8)
             continue
-        if hs.kind in ("eq", "ne") and ctx.shape.kind == hs.kind:
-            if normalize(hs.lhs) == normalize(ctx.shape.rhs) and normalize(hs.rhs) == normalize(ctx.shape.lhs):
-                c.add(f"exact {name}.symm", 0.88)
+        if (hs.kind in ("eq", "ne") and ctx.shape.kind == hs.kind
+                and normalize(hs.lhs) == normalize(ctx.shape.rhs) and normalize(hs.rhs) == normalize(ctx.shape.lhs)):
+            c.add(f"exact {name}.symm", 0.88)
         if hs.kind == "lt" and ctx.shape.kind == "le" and normalize(hs.lhs) == normalize(ctx.shape.lhs) \
                 and normalize(hs.rhs) == normalize(ctx.shape.rhs):
             c.add(f"exact le_of_lt {name}", 0.75, needs=("Mathlib",))
@@ -418,168 +416,181 @@ def _intro_names(ctx: _Context) -> list[str]:
     return names
 
 
-def _target_rules(ctx: _Context, c: _Collector) -> None:
-    shape, ar, goal = ctx.shape, ctx.arith, ctx.goal
-    kind = shape.kind
-    intlike, field = _int_like(ctx) and ar.numeric, _field(ctx)
-    if kind in ("forall", "implies"):
-        names = _intro_names(ctx)
-        if names:
-            c.add(f"intro {' '.join(names)}", 0.62)
-            c.add(f"intro {names[0]}", 0.45)
-        c.add("intro", 0.2)
-        c.add("intros", 0.12)
-        if kind == "implies":
-            lhs = classify(shape.lhs)
-            h = _fresh(ctx, "h")
-            if lhs.kind == "and":
-                c.add(f"rintro ⟨{h}1, {h}2⟩", 0.35)
-            elif lhs.kind == "exists":
-                x = _fresh(ctx, (lhs.binders or ("x",))[0])
-                c.add(f"rintro ⟨{x}, {h}⟩", 0.35)
-            elif lhs.kind == "or":
-                c.add(f"rintro ({h} | {h})", 0.35)
-        if intlike:
-            c.add("omega", 0.2)
-        c.add("tauto", 0.1, needs=("Mathlib",))
-        return
-    if kind == "not":
-        c.add(f"intro {_fresh(ctx, 'h')}", 0.55)
-        c.add("push_neg", 0.2, needs=("Mathlib",))
-        _numeric_closers(ctx, c, scale=0.8)
-        c.add("simp", 0.15)
-        return
-    if kind == "iff":
-        c.add("constructor", 0.5)
+def _intlike(ctx: _Context) -> bool:
+    return _int_like(ctx) and ctx.arith.numeric
+
+
+def _binder_rules(ctx: _Context, c: _Collector) -> None:
+    """``∀ x, …`` and ``p → q``: introduce, destructure the hypothesis, or decide."""
+    names = _intro_names(ctx)
+    if names:
+        c.add(f"intro {' '.join(names)}", 0.62)
+        c.add(f"intro {names[0]}", 0.45)
+    c.add("intro", 0.2)
+    c.add("intros", 0.12)
+    if ctx.shape.kind == "implies":
+        lhs = classify(ctx.shape.lhs)
         h = _fresh(ctx, "h")
-        c.add(f"refine ⟨fun {h} => ?_, fun {h} => ?_⟩", 0.2)
-        if intlike:
-            c.add("omega", 0.3)
-        c.add("simp", 0.2)
-        c.add("tauto", 0.15, needs=("Mathlib",))
-        c.add("exact Iff.rfl", 0.05)
-        return
-    if kind == "and":
-        parts = _split_conj(goal.target)
-        by_type = {normalize(t): n for n, t in _accessible_hyps(goal)}
-        proofs = [by_type.get(normalize(p)) for p in parts]
-        if all(proofs):
-            c.add(f"exact ⟨{', '.join(proofs)}⟩", 0.95)
-        c.add("constructor", 0.5)
-        c.add("refine ⟨?_, ?_⟩", 0.3)
-        if intlike:
-            c.add("constructor <;> omega", 0.3)
-            c.add("omega", 0.25)
-        if ar.numeric:
-            c.add("constructor <;> norm_num", 0.25, needs=("Mathlib",))
-        if field:
-            c.add("constructor <;> linarith", 0.18, needs=("Mathlib",))
-        c.add("constructor <;> simp", 0.12)
-        c.add("exact ⟨by simp, by simp⟩", 0.05)
-        if all(_is_prop_var(ctx, p) for p in parts):
-            c.add("tauto", 0.3, needs=("Mathlib",))
-        return
-    if kind == "or":
-        by_type = {normalize(t): n for n, t in _accessible_hyps(goal)}
-        if h := by_type.get(normalize(shape.lhs)):
-            c.add(f"exact Or.inl {h}", 0.92)
-        if h := by_type.get(normalize(shape.rhs)):
-            c.add(f"exact Or.inr {h}", 0.92)
-        c.add("left", 0.3)
-        c.add("right", 0.28)
-        if intlike:
-            c.add("omega", 0.3)
-        c.add("tauto", 0.15, needs=("Mathlib",))
-        _numeric_closers(ctx, c, scale=0.5)
-        return
-    if kind == "exists":
-        _exists_rules(ctx, c)
-        return
-    if kind == "true":
-        c.add("trivial", 0.85)
-        c.add("exact trivial", 0.5)
-        c.add("constructor", 0.35)
-        c.add("simp", 0.3)
-        return
-    if kind == "false":
-        c.add("contradiction", 0.35)
-        c.add("simp_all", 0.3)
-        if any(arith_features(t, goal).domain in ("ℕ", "ℤ") for _, t in _accessible_hyps(goal)):
-            c.add("omega", 0.35)
-        if any(arith_features(t, goal).domain in ("ℚ", "ℝ") for _, t in _accessible_hyps(goal)):
-            c.add("linarith", 0.35, needs=("Mathlib",))
-            c.add("nlinarith", 0.15, needs=("Mathlib",))
-        c.add("norm_num at *", 0.2, needs=("Mathlib",))
-        c.add("tauto", 0.15, needs=("Mathlib",))
-        c.add("simp at *", 0.12)
-        return
-    if kind in ("eq", "heq"):
-        _eq_rules(ctx, c)
-        return
-    if kind == "ne":
-        c.add(f"intro {_fresh(ctx, 'h')}", 0.3)
-        _numeric_closers(ctx, c)
-        if ar.numeric and "0" in (strip_parens(shape.lhs), strip_parens(shape.rhs)):
-            c.add("positivity", 0.3, needs=("Mathlib",))
-        c.add("simp", 0.2)
-        return
-    if kind in ("le", "lt"):
-        _order_rules(ctx, c)
-        return
-    if kind == "dvd":
-        if normalize(shape.lhs) == normalize(shape.rhs):
-            c.add("exact dvd_rfl", 0.6, needs=("Mathlib",))
-            c.add("exact Nat.dvd_refl _", 0.5)
-        if ar.closed:
-            c.add("decide", 0.45)
-            c.add("norm_num", 0.5, needs=("Mathlib",))
-        if re.fullmatch(r"\d+", strip_parens(shape.lhs)) and ar.linear:
-            c.add("omega", 0.4)
-        c.add("exact ⟨_, rfl⟩", 0.1)
-        c.add("simp", 0.15)
-        c.add("norm_num", 0.2, needs=("Mathlib",))
-        return
-    if kind == "modeq":
-        modeq = "Int.ModEq" if "ZMOD" in goal.target else "Nat.ModEq"
-        if ar.closed:
-            c.add("decide", 0.4)
-            c.add("rfl", 0.3)
-        c.add(f"norm_num [{modeq}]", 0.35, needs=("Mathlib",))
-        c.add(f"simp [{modeq}]", 0.2)
-        c.add(f"unfold {modeq}; omega", 0.2)
-        return
-    if kind == "mem":
-        rhs = strip_parens(shape.rhs)
-        if rhs in ("Set.univ", "univ", "Finset.univ"):
-            c.add("trivial", 0.4)
-            c.add("simp", 0.5)
-        c.add("simp", 0.4)
-        if ar.closed:
-            c.add("decide", 0.25)
-        c.add("constructor", 0.1)
-        c.add("simp [Set.mem_setOf_eq]", 0.2, needs=("Mathlib",))
-        c.add("norm_num", 0.15, needs=("Mathlib",))
-        c.add("aesop", 0.15)
-        return
-    if kind == "notmem":
-        c.add("simp", 0.35)
-        c.add(f"intro {_fresh(ctx, 'h')}", 0.25)
-        if ar.closed:
-            c.add("decide", 0.2)
-        c.add("norm_num", 0.15, needs=("Mathlib",))
-        return
-    if kind == "subset":
-        x, hx = _fresh(ctx, "x"), _fresh(ctx, "hx")
-        c.add(f"intro {x} {hx}", 0.55)
-        c.add(f"rintro {x} {hx}", 0.2)
-        c.add("simp", 0.15)
-        c.add("aesop", 0.15)
-        c.add("gcongr", 0.1, needs=("Mathlib",))
-        return
-    if kind == "app":
-        _app_rules(ctx, c)
-        return
+        if lhs.kind == "and":
+            c.add(f"rintro ⟨{h}1, {h}2⟩", 0.35)
+        elif lhs.kind == "exists":
+            x = _fresh(ctx, (lhs.binders or ("x",))[0])
+            c.add(f"rintro ⟨{x}, {h}⟩", 0.35)
+        elif lhs.kind == "or":
+            c.add(f"rintro ({h} | {h})", 0.35)
+    if _intlike(ctx):
+        c.add("omega", 0.2)
+    c.add("tauto", 0.1, needs=("Mathlib",))
+
+
+def _not_rules(ctx: _Context, c: _Collector) -> None:
+    c.add(f"intro {_fresh(ctx, 'h')}", 0.55)
+    c.add("push_neg", 0.2, needs=("Mathlib",))
+    _numeric_closers(ctx, c, scale=0.8)
     c.add("simp", 0.15)
+
+
+def _iff_rules(ctx: _Context, c: _Collector) -> None:
+    c.add("constructor", 0.5)
+    h = _fresh(ctx, "h")
+    c.add(f"refine ⟨fun {h} => ?_, fun {h} => ?_⟩", 0.2)
+    if _intlike(ctx):
+        c.add("omega", 0.3)
+    c.add("simp", 0.2)
+    c.add("tauto", 0.15, needs=("Mathlib",))
+    c.add("exact Iff.rfl", 0.05)
+
+
+def _and_rules(ctx: _Context, c: _Collector) -> None:
+    goal, ar = ctx.goal, ctx.arith
+    parts = _split_conj(goal.target)
+    by_type = {normalize(t): n for n, t in _accessible_hyps(goal)}
+    proofs = [by_type.get(normalize(p)) for p in parts]
+    if all(proofs):
+        c.add(f"exact ⟨{', '.join(proofs)}⟩", 0.95)
+    c.add("constructor", 0.5)
+    c.add("refine ⟨?_, ?_⟩", 0.3)
+    if _intlike(ctx):
+        c.add("constructor <;> omega", 0.3)
+        c.add("omega", 0.25)
+    if ar.numeric:
+        c.add("constructor <;> norm_num", 0.25, needs=("Mathlib",))
+    if _field(ctx):
+        c.add("constructor <;> linarith", 0.18, needs=("Mathlib",))
+    c.add("constructor <;> simp", 0.12)
+    c.add("exact ⟨by simp, by simp⟩", 0.05)
+    if all(_is_prop_var(ctx, p) for p in parts):
+        c.add("tauto", 0.3, needs=("Mathlib",))
+
+
+def _or_rules(ctx: _Context, c: _Collector) -> None:
+    shape = ctx.shape
+    by_type = {normalize(t): n for n, t in _accessible_hyps(ctx.goal)}
+    if h := by_type.get(normalize(shape.lhs)):
+        c.add(f"exact Or.inl {h}", 0.92)
+    if h := by_type.get(normalize(shape.rhs)):
+        c.add(f"exact Or.inr {h}", 0.92)
+    c.add("left", 0.3)
+    c.add("right", 0.28)
+    if _intlike(ctx):
+        c.add("omega", 0.3)
+    c.add("tauto", 0.15, needs=("Mathlib",))
+    _numeric_closers(ctx, c, scale=0.5)
+
+
+def _true_rules(ctx: _Context, c: _Collector) -> None:
+    c.add("trivial", 0.85)
+    c.add("exact trivial", 0.5)
+    c.add("constructor", 0.35)
+    c.add("simp", 0.3)
+
+
+def _false_rules(ctx: _Context, c: _Collector) -> None:
+    goal = ctx.goal
+    c.add("contradiction", 0.35)
+    c.add("simp_all", 0.3)
+    if any(arith_features(t, goal).domain in ("ℕ", "ℤ") for _, t in _accessible_hyps(goal)):
+        c.add("omega", 0.35)
+    if any(arith_features(t, goal).domain in ("ℚ", "ℝ") for _, t in _accessible_hyps(goal)):
+        c.add("linarith", 0.35, needs=("Mathlib",))
+        c.add("nlinarith", 0.15, needs=("Mathlib",))
+    c.add("norm_num at *", 0.2, needs=("Mathlib",))
+    c.add("tauto", 0.15, needs=("Mathlib",))
+    c.add("simp at *", 0.12)
+
+
+def _ne_rules(ctx: _Context, c: _Collector) -> None:
+    shape = ctx.shape
+    c.add(f"intro {_fresh(ctx, 'h')}", 0.3)
+    _numeric_closers(ctx, c)
+    if ctx.arith.numeric and "0" in (strip_parens(shape.lhs), strip_parens(shape.rhs)):
+        c.add("positivity", 0.3, needs=("Mathlib",))
+    c.add("simp", 0.2)
+
+
+def _dvd_rules(ctx: _Context, c: _Collector) -> None:
+    shape, ar = ctx.shape, ctx.arith
+    if normalize(shape.lhs) == normalize(shape.rhs):
+        c.add("exact dvd_rfl", 0.6, needs=("Mathlib",))
+        c.add("exact Nat.dvd_refl _", 0.5)
+    if ar.closed:
+        c.add("decide", 0.45)
+        c.add("norm_num", 0.5, needs=("Mathlib",))
+    if re.fullmatch(r"\d+", strip_parens(shape.lhs)) and ar.linear:
+        c.add("omega", 0.4)
+    c.add("exact ⟨_, rfl⟩", 0.1)
+    c.add("simp", 0.15)
+    c.add("norm_num", 0.2, needs=("Mathlib",))
+
+
+def _modeq_rules(ctx: _Context, c: _Collector) -> None:
+    modeq = "Int.ModEq" if "ZMOD" in ctx.goal.target else "Nat.ModEq"
+    if ctx.arith.closed:
+        c.add("decide", 0.4)
+        c.add("rfl", 0.3)
+    c.add(f"norm_num [{modeq}]", 0.35, needs=("Mathlib",))
+    c.add(f"simp [{modeq}]", 0.2)
+    c.add(f"unfold {modeq}; omega", 0.2)
+
+
+def _mem_rules(ctx: _Context, c: _Collector) -> None:
+    rhs = strip_parens(ctx.shape.rhs)
+    if rhs in ("Set.univ", "univ", "Finset.univ"):
+        c.add("trivial", 0.4)
+        c.add("simp", 0.5)
+    c.add("simp", 0.4)
+    if ctx.arith.closed:
+        c.add("decide", 0.25)
+    c.add("constructor", 0.1)
+    c.add("simp [Set.mem_setOf_eq]", 0.2, needs=("Mathlib",))
+    c.add("norm_num", 0.15, needs=("Mathlib",))
+    c.add("aesop", 0.15)
+
+
+def _notmem_rules(ctx: _Context, c: _Collector) -> None:
+    c.add("simp", 0.35)
+    c.add(f"intro {_fresh(ctx, 'h')}", 0.25)
+    if ctx.arith.closed:
+        c.add("decide", 0.2)
+    c.add("norm_num", 0.15, needs=("Mathlib",))
+
+
+def _subset_rules(ctx: _Context, c: _Collector) -> None:
+    x, hx = _fresh(ctx, "x"), _fresh(ctx, "hx")
+    c.add(f"intro {x} {hx}", 0.55)
+    c.add(f"rintro {x} {hx}", 0.2)
+    c.add("simp", 0.15)
+    c.add("aesop", 0.15)
+    c.add("gcongr", 0.1, needs=("Mathlib",))
+
+
+def _other_rules(ctx: _Context, c: _Collector) -> None:
+    c.add("simp", 0.15)
+
+
+def _target_rules(ctx: _Context, c: _Collector) -> None:
+    """The rules for the goal's target, chosen by its shape (:data:`TARGET_RULES`)."""
+    TARGET_RULES.get(ctx.shape.kind, _other_rules)(ctx, c)
 
 
 def _numeric_closers(ctx: _Context, c: _Collector, scale: float = 1.0) -> None:
@@ -691,7 +702,8 @@ def _exists_rules(ctx: _Context, c: _Collector) -> None:
     witnesses: list[str] = []
     wanted = number_type(shape.binder_type) if shape.binder_type else None
     for name, typ in reversed(_accessible_hyps(goal)):
-        if (shape.binder_type and normalize(typ) == normalize(shape.binder_type)) or (not shape.binder_type and number_type(typ) and not _is_sort(typ) and "→" not in typ):
+        if (shape.binder_type and normalize(typ) == normalize(shape.binder_type)) or (
+                not shape.binder_type and number_type(typ) and not _is_sort(typ) and "→" not in typ):
             witnesses.append(name)
     numeric_body = arith_features(shape.body, goal).numeric
     if wanted or numeric_body:
@@ -877,6 +889,31 @@ def _conv_rules(ctx: _Context, c: _Collector) -> None:
 
 
 # --------------------------------------------------------------------------- entry points
+
+
+#: Goal shape (``goal_shape.classify(...).kind``) → the rules proposing tactics for that target.
+TARGET_RULES: dict[str, Callable[[_Context, _Collector], None]] = {
+    "forall": _binder_rules,
+    "implies": _binder_rules,
+    "not": _not_rules,
+    "iff": _iff_rules,
+    "and": _and_rules,
+    "or": _or_rules,
+    "exists": _exists_rules,
+    "true": _true_rules,
+    "false": _false_rules,
+    "eq": _eq_rules,
+    "heq": _eq_rules,
+    "ne": _ne_rules,
+    "le": _order_rules,
+    "lt": _order_rules,
+    "dvd": _dvd_rules,
+    "modeq": _modeq_rules,
+    "mem": _mem_rules,
+    "notmem": _notmem_rules,
+    "subset": _subset_rules,
+    "app": _app_rules,
+}
 
 
 def suggest(

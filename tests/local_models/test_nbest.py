@@ -1,6 +1,7 @@
 """Batched n-best decoding (local_models/nbest.py) on tiny random GGUF models written at test time."""
 from __future__ import annotations
 
+import ctypes
 import math
 import re
 import threading
@@ -212,3 +213,60 @@ def test_temperature_sampling_is_seeded_and_distinct(decoder):
     assert len({c.text.strip() for c in a}) == len(a) >= 4
     greedy = decoder.generate(PROMPT, nbest.NBestParams(n=6, max_tokens=10, stops=()))
     assert [c.tokens for c in a] != [c.tokens for c in greedy]
+
+
+def test_native_samplers_never_leak_over_1000_calls(model, monkeypatch):
+    """Every request path frees the grammar samplers it made: finished, cancelled, past the deadline,
+    an error mid-decoding and a sampler that fails to build, 1,000 calls in all (live count stays 0)."""
+    live: set[int] = set()
+    made = [0]
+    fail_nth = [0]  # the Nth sampler of a request fails to build when set
+    real_init, real_free = nbest.llama_cpp.llama_sampler_init_grammar, nbest.llama_cpp.llama_sampler_free
+
+    def init(*args):
+        made[0] += 1
+        if fail_nth[0] and made[0] % fail_nth[0] == 0:
+            return None
+        ptr = real_init(*args)
+        live.add(ctypes.cast(ptr, ctypes.c_void_p).value)
+        return ptr
+
+    def free(ptr):
+        live.discard(ctypes.cast(ptr, ctypes.c_void_p).value)
+        real_free(ptr)
+
+    monkeypatch.setattr(nbest.llama_cpp, "llama_sampler_init_grammar", init)
+    monkeypatch.setattr(nbest.llama_cpp, "llama_sampler_free", free)
+    grammar = tactic_grammar()
+    with nbest.NBestDecoder(model, n_ctx=1024, n_seq_max=4, threads=1) as d:
+        real_append = d._append
+        outcomes: dict[str, int] = {}
+        for i in range(1000):
+            path = ("done", "cancel", "deadline", "error", "bad-sampler")[i % 5]
+            params = nbest.NBestParams(n=3, max_tokens=4, stops=(), grammar=grammar)
+            fail_nth[0] = 0
+            if path == "cancel":
+                params = nbest.NBestParams(n=3, max_tokens=50, stops=(), grammar=grammar, cancel=CountdownEvent(k=3))
+            elif path == "deadline":
+                params = nbest.NBestParams(n=3, max_tokens=50, stops=(), grammar=grammar,
+                                           deadline=time.monotonic() + 0.002)
+            elif path == "bad-sampler":
+                made[0], fail_nth[0] = 0, 3  # the probe and first sequence build, the second fails
+            calls = [0]
+
+            def failing_append(*args, _calls=calls, **kwargs):
+                _calls[0] += 1
+                if _calls[0] == 5:
+                    raise RuntimeError("injected failure mid-decoding")
+                return real_append(*args, **kwargs)
+
+            monkeypatch.setattr(d, "_append", failing_append if path == "error" else real_append)
+            try:
+                d.generate(PROMPT, params)
+                outcomes[path] = outcomes.get(path, 0) + 1
+            except (RuntimeError, ValueError) as exc:
+                outcomes[path + " raised"] = outcomes.get(path + " raised", 0) + 1
+                assert path in ("error", "bad-sampler"), (path, exc)
+            assert not live, (i, path, len(live))
+    assert outcomes.get("error raised") == 200 and outcomes.get("bad-sampler raised") == 200, outcomes
+    assert outcomes.get("done") == 200 and outcomes.get("cancel") == 200, outcomes
