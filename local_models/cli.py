@@ -55,11 +55,14 @@ def _size(n: int | None) -> str:
 
 
 def install_status(entry: ModelEntry, config: Config) -> str:
-    """``yes``, ``available`` (PyPI files present, linked on first use), ``missing`` (local path gone) or ``no``."""
+    """``yes``, ``available`` (PyPI files present, copied on first use), ``missing`` (local path gone),
+    ``served`` (runs in an OpenAI-compatible server) or ``no``."""
     from local_models.download import installed_files, model_dir, package_file
 
     if entry.path is not None:
         return "yes" if Path(entry.path).exists() else "missing"
+    if entry.endpoint is not None:
+        return "served"
     if entry.files:
         if installed_files(entry, config):
             return "yes"
@@ -74,21 +77,48 @@ def install_status(entry: ModelEntry, config: Config) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-def cmd_list(args: argparse.Namespace, config: Config, console: Console) -> int:
-    table = Table(title=f"Models (directory: {models_dir(config)})")
-    table.add_column("id", no_wrap=True)
-    for column in ("role", "format", "size", "license", "installed"):
-        table.add_column(column, overflow="fold")
+def _list_rows(config: Config, role: str | None) -> list[tuple[str, str, str, str, str, str]]:
+    rows = []
     for entry in sorted(all_models(config).values(), key=lambda e: (e.role, e.id)):
-        if args.role and entry.role != args.role:
+        if role and entry.role != role:
             continue
         status = install_status(entry, config)
-        style = {"yes": "green", "available": "cyan", "missing": "red"}.get(status, "")
-        source = "" if entry.source or entry.path else " (no download)"
-        table.add_row(entry.id + (" (custom)" if entry.custom else ""), entry.role, entry.format,
-                      _size(expected_size(entry)), escape(entry.license), f"[{style}]{status}[/]{source}" if style
-                      else status + source)
+        note = "" if entry.source or entry.path or entry.endpoint else " (no download)"
+        rows.append((entry.id + (" (custom)" if entry.custom else ""), entry.role, entry.format,
+                     "-" if entry.endpoint else _size(expected_size(entry)), entry.license, status + note))
+    return rows
+
+
+def _longest_word(texts: Sequence[str]) -> int:
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def cmd_list(args: argparse.Namespace, config: Config, console: Console) -> int:
+    """The model table, fitted to the terminal without breaking a word (narrow: no license column)."""
+    headers = ("id", "role", "format", "size", "license", "installed")
+    rows = _list_rows(config, args.role)
+    columns = list(zip(headers, *rows)) if rows else [(h,) for h in headers]
+    # every column at least as wide as its longest word; a column of one-word cells never wraps
+    minimum = [_longest_word(col) if i in (4, 5) else max(len(c) for c in col) for i, col in enumerate(columns)]
+    keep = list(range(len(headers)))
+    if sum(minimum) + 2 * (len(keep) - 1) > console.width:
+        keep.remove(4)  # the license is in `models info ID`
+    console.print(f"models directory: {escape(str(models_dir(config)))}", soft_wrap=True, highlight=False)
+    table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False)
+    for i in keep:
+        wraps = i in (4, 5)
+        table.add_column(headers[i], min_width=minimum[i], no_wrap=not wraps, overflow="fold" if wraps else "ignore",
+                         style="bold" if i == 0 else None)
+    styles = {"yes": "green", "available": "cyan", "missing": "red", "served": "cyan"}
+    for row in rows:
+        cells = [escape(row[i]) for i in keep]
+        status = row[5].split(" ", 1)[0]
+        if status in styles:
+            cells[-1] = f"[{styles[status]}]{cells[-1]}[/]"
+        table.add_row(*cells)
     console.print(table)
+    if 4 not in keep:
+        console.print("(licenses: lean-companion models info ID)", highlight=False)
     return EXIT_OK
 
 
@@ -104,8 +134,12 @@ def cmd_info(args: argparse.Namespace, config: Config, console: Console) -> int:
         ("size", _size(expected_size(entry))), ("template", template.name), ("stop", list(template.stop)),
         ("context", entry.context), ("threads", entry.threads or "auto"), ("backend", backend_module(entry)),
         ("installed", install_status(entry, config)),
-        ("location", entry.path or model_dir(entry, config)),
+        ("location", entry.path or (None if entry.endpoint else model_dir(entry, config))),
     ]
+    if entry.endpoint is not None:
+        ep = entry.endpoint
+        rows += [("server", ep.base_url), ("server model", ep.served_name), ("api", ep.api), ("n", ep.n_mode),
+                 ("api key from", f"${ep.api_key_env}" if ep.api_key_env else None), ("verified", ep.verified)]
     if entry.source:
         where = entry.source.repo if entry.source.kind == "hf" else "PyPI: " + " ".join(entry.source.pip)
         rows.append(("source", f"{where} @ {entry.source.revision}" if entry.source.kind == "hf" else where))
@@ -113,7 +147,7 @@ def cmd_info(args: argparse.Namespace, config: Config, console: Console) -> int:
         for f in entry.files:
             rows.append((f"file {f.name}", f"{f.repo_path or f.package_path or f.name}  sha256={f.sha256 or '-'}"
                          f"  size={f.size or '-'}"))
-    else:
+    elif entry.endpoint is None:
         rows.append(("source", "none known"))
     rows += [("description", entry.description), ("notes", entry.notes)]
     table = Table(show_header=False, box=None)
@@ -130,6 +164,13 @@ def cmd_pull(args: argparse.Namespace, config: Config, console: Console) -> int:
     from local_models.download import pull
 
     entry = get_model(args.id, config)
+    if entry.endpoint is not None:
+        name = entry.endpoint.ollama_name
+        how = (f"run `ollama pull {name}` where Ollama runs" if name else
+               f"load {entry.endpoint.served_name!r} in that server")
+        console.print(f"{entry.id} runs in the model server at {escape(entry.endpoint.base_url)}: {escape(how)} "
+                      "(docs/served-models.md)", highlight=False)
+        return EXIT_OK
     if not entry.verified and entry.source and entry.source.kind == "hf":
         console.print(f"[yellow]note:[/] {entry.id}'s source {entry.source.repo} is not verified; "
                       "the hub's own sha256 is still checked")
@@ -138,7 +179,7 @@ def cmd_pull(args: argparse.Namespace, config: Config, console: Console) -> int:
         console.print(f"{entry.id} is already installed in {result.directory}")
     else:
         console.print(f"[green]installed[/] {entry.id} in {result.directory} "
-                      f"({_size(result.fetched_bytes) if result.fetched_bytes else 'linked'})")
+                      f"({_size(result.fetched_bytes) if result.fetched_bytes else 'copied from the installed package'})")
     return EXIT_OK
 
 
@@ -363,5 +404,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(f"[red]cannot load:[/] {escape(str(exc))}", highlight=False)
         return EXIT_LOAD
     except KeyboardInterrupt:
-        errors.print("interrupted; a partial download is kept and resumes on the next pull")
+        errors.print("interrupted; any partial download is kept and resumes on the next pull")
         return 130

