@@ -304,6 +304,7 @@ class _Driver:
         self.cache = cache
         self.run_id = uuid.uuid4().hex[:8]
         self.workers: list[_Worker] = []
+        self.handles: list[Any] = []
         self.spawned = 0
         self.files: dict[str, _FileState] = {}
         self.results: list[SorryResult] = []
@@ -347,14 +348,14 @@ class _Driver:
             name = f"lean-companion-fill-{self.run_id}-{self.spawned}"
             self.spawned += 1
             handle = self.actor_class.options(name=name, **self.actor_options).remote(*self.init_args)
+            self.handles.append(handle)
             started.append((name, handle, handle.start.remote()))
+        failures = []
         for name, handle, ref in started:
             try:
                 info = await ref
             except Exception as exc:  # RayTaskError (Lean did not start), RayActorError (no node)
-                cause = getattr(exc, "cause", None) or exc
-                server = " ".join(self.options.server_cmd or default_server_cmd(self.options.project))
-                self.report.errors.append(f"could not run Lean ({server}) on worker {name}: {_first_line(cause)}")
+                failures.append(f"worker {name}: {_first_line(getattr(exc, 'cause', None) or exc)}")
                 self._kill(handle)
                 continue
             for problem in info["problems"]:
@@ -363,6 +364,11 @@ class _Driver:
             log.info("worker %s on %s (pid %s, project %s)", name, info["node"], info["pid"], info["project"])
             self.hooks.worker_started(name, info["node"])
             self.workers.append(_Worker(name, handle))
+        if failures and not any(w.alive for w in self.workers):
+            server = " ".join(self.options.server_cmd or default_server_cmd(self.options.project))
+            self.report.errors.append(f"could not run Lean ({server}) on any Ray worker: {failures[0]}")
+        else:
+            self.report.errors.extend(f"Ray {failure} did not start; the others carry on" for failure in failures)
 
     def _kill(self, handle: Any) -> None:
         try:
@@ -376,8 +382,9 @@ class _Driver:
         if refs:
             await asyncio.wait([asyncio.ensure_future(_as_future(ref)) for ref in refs],
                                timeout=self.ray_options.shutdown_timeout)
+        for handle in self.handles:  # also those still starting when Ctrl-C came
+            self._kill(handle)
         for w in self.workers:
-            self._kill(w.handle)
             w.alive = False
 
     # -- scheduling ----------------------------------------------------------------------
@@ -542,7 +549,7 @@ def _connect(ray: Any, ray_options: RayOptions) -> bool:
     """Connect to the cluster (or start a local one); True when this call started Ray."""
     if ray.is_initialized():
         return False
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}  # stdout may be a diff
     if ray_options.address:
         kwargs["address"] = ray_options.address
     else:
