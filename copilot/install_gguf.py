@@ -159,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--print-cmake-args", action="store_true",
                         help="print the CMAKE_ARGS for this CPU and exit (for your own `pip install`)")
     parser.add_argument("--rebuild", action="store_true", help="build again even if a cached wheel exists")
+    parser.add_argument("--needed", nargs="?", const=".", metavar="DIR",
+                        help="only answer: exit 0 when the configuration for DIR's project names a GGUF model "
+                             "and llama-cpp-python is missing, else 1 (scripts/run.sh uses it)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.needed is not None:
+        return 0 if gguf_needed(Path(args.needed)) else 1
     flags = cmake_args()
     if args.print_cmake_args:
         print(flags)  # cli-output
@@ -174,6 +179,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     install(args.python, wheel)
     _say(f"llama-cpp-python {args.version} installed (GGUF models can now be used)")
     return 0
+
+
+def gguf_needed(folder: Path) -> bool:
+    """Whether the configuration seen from ``folder`` names a GGUF model while llama-cpp-python
+    is not installed (a configuration that does not load needs nothing: serve reports it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return False
+    try:
+        from local_models.catalog import get_model
+        from local_models.config import find_project_root, load_config
+
+        config = load_config(find_project_root(folder.resolve()))
+        models = config.models
+        ids = [*models.tactic, *models.whole_proof, *([models.embedding] if models.embedding else [])]
+        formats = []
+        for model_id in ids:
+            try:
+                formats.append(get_model(model_id, config).format)
+            except Exception:  # an unknown id is reported by serve and doctor, not here
+                continue
+    except Exception:
+        return False
+    return "gguf" in formats
 
 
 def install_hint() -> str:

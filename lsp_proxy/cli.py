@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None, install: Install | None = None) -> i
     args_list, server_argv = split_server_argv(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "serve":
         args_list = args_list[1:]
-    args = build_parser().parse_args(args_list)
+    args = build_parser("lean-companion serve" if install is not None else "python -m lsp_proxy").parse_args(args_list)
     cwd = (args.cwd or Path.cwd()).resolve()
     if server_argv is not None:
         if not server_argv:

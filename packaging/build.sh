@@ -10,7 +10,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
 
-cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$STAGE/"
+# LICENSE: pyproject's license-files puts it in the wheel (.dist-info/licenses/) and the sdist.
+cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/LICENSE" "$STAGE/"
 for pkg in lsp_proxy copilot local_models; do
   (cd "$ROOT" && find "$pkg" -name __pycache__ -prune -o -type f -print) | while read -r f; do
     mkdir -p "$STAGE/$(dirname "$f")"; cp "$ROOT/$f" "$STAGE/$f"

@@ -21,7 +21,7 @@ fingerprint() { { cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp.
 STAMP_DEV=.venv/.lean-companion-setup-dev
 STAMP=.venv/.lean-companion-setup; [[ $DEV == 1 ]] && STAMP=$STAMP_DEV
 if [[ "$(cat "$STAMP" 2>/dev/null)" == "$(fingerprint)" || ( $DEV == 0 && "$(cat "$STAMP_DEV" 2>/dev/null)" == "$(fingerprint)" ) ]] \
-   && "$VPY" -c "import lsp_proxy, copilot, local_models, llama_cpp" 2>/dev/null; then
+   && "$VPY" -c "import lsp_proxy, copilot, local_models${LEAN_COMPANION_NO_GGUF:+ #}, llama_cpp" 2>/dev/null; then
   exit 0
 fi
 # pip's chatter (build warnings) goes to .venv/setup.log; a failure shows its tail and stops.
@@ -31,8 +31,9 @@ pipq() {
   fi
 }
 
-# llama-cpp-python: built once with explicit CPU flags, cached by version+flags.
-if ! "$VPY" -c "import llama_cpp" 2>/dev/null; then
+# llama-cpp-python: built once with explicit CPU flags, cached by version+flags
+# (LEAN_COMPANION_NO_GGUF=1 skips it: scripts/run.sh builds it only when a GGUF model is configured).
+if [[ -z "${LEAN_COMPANION_NO_GGUF:-}" ]] && ! "$VPY" -c "import llama_cpp" 2>/dev/null; then
   PYTHON="$VPY" scripts/install-llama-cpp.sh
 fi
 if [[ $DEV == 1 ]]; then pipq -e ".[onnx,test]"; else pipq -e ".[onnx]"; fi

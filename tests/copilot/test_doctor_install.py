@@ -160,3 +160,25 @@ def test_progress_line_names_the_step(tmp_path, monkeypatch, capsys):
     install_gguf.build(str(python), "0.3.36", "-DA=1", cache, tty=True)
     err = capsys.readouterr().err
     assert "ggml.c.o" in err and "[ 12%]" in err and "0m0" in err
+
+
+def test_gguf_is_needed_only_when_a_gguf_model_is_configured(tmp_path, monkeypatch):
+    """scripts/run.sh builds llama-cpp-python only for a configured GGUF model that lacks it."""
+    import importlib.util
+
+    monkeypatch.setenv("LEAN_COMPANION_CONFIG_FILE", str(tmp_path / "none.toml"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lakefile.lean").write_text("")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a))
+    assert not install_gguf.gguf_needed(project), "no model configured: the portfolio needs nothing"
+    (project / ".lean-companion.toml").write_text(
+        '[models]\ntactic = ["mine"]\n[models.custom.mine]\npath = "m.gguf"\nrole = "tactic"\nformat = "gguf"\n'
+        'template = "raw-goal"\n')
+    assert install_gguf.gguf_needed(project)
+    assert install_gguf.main(["--needed", str(project)]) == 0
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+    if real_find_spec("llama_cpp") is not None:
+        assert not install_gguf.gguf_needed(project), "already installed"

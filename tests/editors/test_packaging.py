@@ -97,6 +97,22 @@ def test_wheel_declares_both_console_scripts(dist: Path) -> None:
     }
 
 
+def test_wheel_and_sdist_carry_the_license(dist: Path) -> None:
+    """The wheel's METADATA names License-File: LICENSE and the file is in the wheel, byte for
+    byte; the sdist has it too."""
+    wheel = zipfile.ZipFile(_wheel(dist))
+    (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    headers = wheel.read(metadata).decode()
+    assert "License-File: LICENSE" in headers.splitlines()
+    assert "License-Expression: Apache-2.0" in headers.splitlines()
+    (license_file,) = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(license_file) == (REPO_ROOT / "LICENSE").read_bytes()
+    (sdist,) = dist.glob("lean_companion-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert "LICENSE" in names
+
+
 def test_sdist_has_sources_and_data(dist: Path) -> None:
     """The sdist holds pyproject.toml, README.md, the three packages and their data files."""
     (sdist,) = dist.glob("lean_companion-*.tar.gz")
@@ -131,3 +147,10 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(dist: Path, tmp_path: Path) -> 
                            text=True, timeout=60, cwd=tmp_path, env=clean_env)
     assert str(env_dir) in where.stdout, "the installed copy must be used, not the repository's"
     assert (env_dir / "bin" / "fill-sorries").exists()
+    bare = subprocess.run([str(env_dir / "bin" / "lean-companion")], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=clean_env)
+    assert bare.returncode == 0 and "commands:" in bare.stdout, "bare lean-companion prints help and exits 0"
+    # pip users get the GGUF build advice from the installed package itself (standard library only)
+    flags = subprocess.run([str(env_dir / "bin" / "lean-companion"), "install-gguf", "--print-cmake-args"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean_env)
+    assert flags.returncode == 0 and "-DGGML_NATIVE=OFF" in flags.stdout, flags.stderr
