@@ -51,7 +51,7 @@ from copilot.proof_text import (
     normalize_statement,
     offset_to_lsp,
 )
-from copilot.safety import COMMAND_KEYWORDS, DEFAULT_POLICY, SafetyPolicy, check_candidate
+from copilot.safety import COMMAND_KEYWORDS, DEFAULT_POLICY, SafetyPolicy, check_candidate, is_screened
 from copilot.shadow import ShadowDocument, ShadowPool
 from lsp_proxy.errors import (
     CONTENT_MODIFIED,
@@ -514,6 +514,9 @@ class Checker:
         to_check: list[str] = []
         for candidate in candidates:
             if candidate in results or candidate in to_check:
+                continue
+            if is_screened(candidate, self.config.policy):
+                to_check.append(candidate)  # the pipeline filtered it already (copilot.suggest.screen)
                 continue
             verdict = check_candidate(candidate, self.config.policy)
             if not verdict.ok:

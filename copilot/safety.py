@@ -115,8 +115,10 @@ for _words, _reason in (
     for _word in _words:
         _BANNED_KEYWORDS[_word] = _reason
 _BANNED_PREFIXES = ("register_", "declare_", "initialize_", "builtin_")
-# Every banned word, for the checks that do not go through the lexer.
-ALL_BANNED_WORDS = frozenset(_BANNED_NAMES) | frozenset(_BANNED_KEYWORDS)
+#: Keywords that start (or belong only to) a command or a declaration: where Lean itself shows
+#: one of them as a keyword inside a candidate, the candidate escaped (used by the checker's
+#: second line of defence, which reads Lean's semantic tokens rather than our lexer).
+COMMAND_KEYWORDS = frozenset(_BANNED_KEYWORDS) | frozenset({"axiom", "run_cmd", "run_elab", "run_meta", "run_tac"})
 
 NATIVE_WORDS = frozenset(
     {"native_decide", "native", "ofReduceBool", "ofReduceNat", "reduceBool", "reduceNat", "trustCompiler", "bv_decide"}
@@ -311,6 +313,31 @@ def strip_comments(text: str) -> str:
     pieces.append(text[last:])
     lines = [line.rstrip() for line in "".join(pieces).split("\n")]
     return "\n".join(line for line in lines if line.strip())
+
+
+class SafeText(str):
+    """Candidate text that :func:`screen_text` passed under ``policy``. The checker does not
+    filter a ``SafeText`` again for the same policy; any edit of it (a plain ``str``) is
+    filtered again."""
+
+    policy: SafetyPolicy
+
+    def __new__(cls, text: str, policy: SafetyPolicy) -> SafeText:
+        obj = super().__new__(cls, text)
+        obj.policy = policy
+        return obj
+
+
+def screen_text(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafeText | SafetyVerdict:
+    """:func:`check_candidate` once: the text as a :class:`SafeText` if it passes, else the
+    refusal."""
+    verdict = check_candidate(text, policy)
+    return SafeText(text, policy) if verdict.ok else verdict
+
+
+def is_screened(text: str, policy: SafetyPolicy) -> bool:
+    """Whether ``text`` already passed the filter under ``policy``."""
+    return isinstance(text, SafeText) and text.policy == policy
 
 
 def check_candidate(text: str, policy: SafetyPolicy = DEFAULT_POLICY) -> SafetyVerdict:

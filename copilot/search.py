@@ -5,8 +5,9 @@
 1. asks Lean for the goals at the hole (``plainGoal``; ``plainTermGoal`` for a term ``sorry``,
    which then becomes a ``by`` block);
 2. repeatedly expands the most promising node: every *tactic* generator proposes candidates
-   for the node's goals (concurrently, each under a timeout; one that raises or hangs is
-   skipped with a log line), the candidates are appended to the node's tactic sequence and
+   for the node's goals (through the one pipeline's :func:`copilot.suggest.ask_generators`:
+   concurrently, each under a timeout; one that raises or hangs is skipped with a log line),
+   the candidates are appended to the node's tactic sequence and
    checked in **one** batched elaboration (model comments are stripped first: the checker
    refuses comments); ``accepted`` ends the search, ``incomplete`` gives
    child nodes (new goal states; repeated states are dropped), the rest are discarded;
@@ -25,9 +26,8 @@ import asyncio
 import heapq
 import itertools
 import logging
-import re
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -36,6 +36,7 @@ import msgspec
 from copilot.checker import Checker, CheckResult, CheckTarget
 from copilot.proof_text import hole_edit, strip_statement
 from copilot.safety import strip_comments
+from copilot.suggest import Proposals, ask_generators, goal_key
 from local_models.generation import Attempt, Candidate, GenerationRequest, TacticGenerator
 from lsp_proxy.errors import LeanError
 
@@ -103,24 +104,6 @@ class _Node:
     score: float = 0.0
 
 
-def merge_candidates(batches: Iterable[Iterable[Candidate]]) -> list[Candidate]:
-    """Merge candidates from several sources: comments stripped, duplicates folded (the best
-    score kept), best first."""
-    best: dict[str, Candidate] = {}
-    for candidate in itertools.chain.from_iterable(batches):
-        text = strip_comments(candidate.text).strip()
-        if not text:
-            continue
-        if text not in best or candidate.score > best[text].score:
-            best[text] = msgspec.structs.replace(candidate, text=text)
-    return sorted(best.values(), key=lambda c: -c.score)
-
-
-def goal_key(goals: Sequence[str]) -> tuple[str, ...]:
-    """Canonical form of a goal state for repeated-state detection."""
-    return tuple(re.sub(r"\s+", " ", g).strip() for g in goals)
-
-
 def _priority(score: float, goals: Sequence[str], config: SearchConfig) -> float:
     size = sum(len(g) for g in goals)
     return score - config.goal_count_weight * len(goals) - config.goal_size_weight * size
@@ -186,29 +169,24 @@ class _Search:
             deadline=min(self.deadline, time.monotonic() + self.config.generator_timeout),
         )
 
-    async def _generate_one(self, generator: TacticGenerator, request: GenerationRequest) -> list[Candidate]:
-        name = getattr(generator, "id", type(generator).__name__)
-        try:
-            timeout = max(0.01, min(self.config.generator_timeout, self.deadline - time.monotonic()))
-            candidates = await asyncio.wait_for(generator.generate(request, self.cancel), timeout)
-        except asyncio.TimeoutError:
-            logger.warning("generator %s timed out after %.1f s; skipped for this step", name, self.config.generator_timeout)
+    def _timeout(self) -> float:
+        return max(0.01, min(self.config.generator_timeout, self.deadline - time.monotonic()))
+
+    def _count(self, proposals: Proposals) -> None:
+        for name in proposals.failures:
             self.stats.generator_failures[name] = self.stats.generator_failures.get(name, 0) + 1
-            return []
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.warning("generator %s failed (%s: %s); skipped for this step", name, type(exc).__name__, exc)
-            self.stats.generator_failures[name] = self.stats.generator_failures.get(name, 0) + 1
-            return []
-        for candidate in candidates:
-            self.stats.proposals_by_source[candidate.source] = self.stats.proposals_by_source.get(candidate.source, 0) + 1
-        return list(candidates)
+        for source, count in proposals.per_source.items():
+            self.stats.proposals_by_source[source] = self.stats.proposals_by_source.get(source, 0) + count
+
+    async def _ask(self, generators: Sequence[TacticGenerator], request: GenerationRequest) -> list[Candidate]:
+        """The pipeline's "ask every generator under a timeout, then merge" (copilot.suggest)."""
+        proposals = await ask_generators(generators, request, timeout=self._timeout(), cancel=self.cancel)
+        self._count(proposals)
+        return proposals.candidates
 
     async def _propose(self, goals: Sequence[str], steps: Sequence[str]) -> list[Candidate]:
-        request = self._request(goals, steps)
-        batches = await asyncio.gather(*(self._generate_one(g, request) for g in self.tactic_generators))
-        return merge_candidates(batches)[: self.config.max_candidates_per_expansion]
+        candidates = await self._ask(self.tactic_generators, self._request(goals, steps))
+        return candidates[: self.config.max_candidates_per_expansion]
 
     # ------------------------------------------------------------------ checking
 
@@ -282,7 +260,7 @@ class _Search:
             for _ in range(max(1, self.config.whole_proof_rounds)):
                 self.stats.whole_proof_rounds += 1
                 request = self._request(self.root_goals, (), feedback)
-                candidates = await _bounded(self._generate_one(generator, request), self.cancel, self.deadline)
+                candidates = await _bounded(self._ask([generator], request), self.cancel, self.deadline)
                 bodies: list[tuple[str, Candidate]] = []
                 for candidate in candidates:
                     body = strip_statement(strip_comments(candidate.text), self.target.decl)

@@ -2,9 +2,10 @@
 
 Models named in ``[models] tactic`` / ``whole_proof`` are loaded in worker threads in the
 background (:func:`local_models.loader.load_generator`); until one is ready, requests use the
-others. A model that fails to load disables itself with one log line and a status entry. Every
-call to a source runs under a timeout and a failure (exception, hang) skips that source for that
-request only; nothing a source does can block the event loop or the editor's traffic.
+others. A model that fails to load disables itself with one log line and a status entry. The
+sources are asked by the one pipeline (:func:`copilot.suggest.ask_generators`): every call runs
+under a timeout and a failure (exception, hang) skips that source for that request only; nothing
+a source does can block the event loop or the editor's traffic.
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot.search import merge_candidates
 from local_models.config import Config
-from local_models.generation import Candidate, GenerationRequest, TacticGenerator
+from local_models.generation import TacticGenerator
 from local_models.portfolio import PortfolioGenerator
 
 logger = logging.getLogger(__name__)
@@ -105,28 +105,3 @@ class SourceSet:
     def close(self) -> None:
         for model_id in list(self.slots):
             self._drop(model_id)
-
-
-async def _one(generator: TacticGenerator, request: GenerationRequest, cancel: asyncio.Event,
-               timeout: float, failures: dict[str, str]) -> list[Candidate]:
-    name = getattr(generator, "id", type(generator).__name__)
-    try:
-        return list(await asyncio.wait_for(generator.generate(request, cancel), timeout))
-    except asyncio.TimeoutError:
-        logger.warning("source %s gave no candidates within %.1f s; skipped for this request", name, timeout)
-        failures[name] = "timeout"
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        logger.warning("source %s failed (%s: %s); skipped for this request", name, type(exc).__name__, exc)
-        failures[name] = f"{type(exc).__name__}: {exc}"
-    return []
-
-
-async def generate_all(generators: list[TacticGenerator], request: GenerationRequest, *, timeout: float,
-                       cancel: asyncio.Event) -> tuple[list[Candidate], dict[str, str]]:
-    """Ask every source at once (each under ``timeout``); merge and deduplicate (comments
-    stripped, best score kept), best first. Returns the candidates and the failed sources."""
-    failures: dict[str, str] = {}
-    batches = await asyncio.gather(*(_one(g, request, cancel, timeout, failures) for g in generators))
-    return merge_candidates(batches), failures

@@ -1,11 +1,13 @@
-"""The suggestion flow: goal → premises → candidates from every source → safety → Lean check
-→ ranking → cache.
+"""Suggestions for the editor: the LSP-side shell around :mod:`copilot.suggest` (the one
+pipeline goal → candidates → safety → Lean check → rank).
 
 ``await suggestions(ctx, target)`` returns a :class:`SuggestResult` for a
-:class:`~copilot.features.targets.SuggestTarget`; concurrent callers with the same key share one
-computation, and finished results are cached by key (the checked text and the hole: see
-``targets.py``), so completions, code actions, diagnostics and the widget answer from the cache.
-Nothing here runs on the editor's path: surfaces read the cache and schedule work with
+:class:`~copilot.features.targets.SuggestTarget`: this module reads the goal (from the user's
+document when Lean shows it there), looks up premises, builds the generation request, runs the
+pipeline and adds the replacement text of each suggestion. Concurrent callers with the same key
+share one computation, and finished results are cached by key (the checked text and the hole:
+see ``targets.py``), so completions, code actions, diagnostics and the widget answer from the
+cache. Nothing here runs on the editor's path: surfaces read the cache and schedule work with
 :func:`schedule`. Every step is bounded (Lean requests and checks by timeouts, each source by
 ``suggest.timeout_seconds``); a failing source loses only its own candidates.
 """
@@ -13,22 +15,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from copilot import suggest as pipeline
 from copilot.features.context import CompanionContext, Job, uri_to_path
-from copilot.features.sources import generate_all
 from copilot.features.targets import SuggestTarget, target_at
-from copilot.safety import check_candidate
-from copilot.search import goal_key
-from local_models.generation import Candidate, GenerationRequest
+from copilot.suggest import Verdict, rank_key
+from local_models.generation import GenerationRequest
 from lsp_proxy.errors import LeanError
 
 logger = logging.getLogger(__name__)
 
-Verdict = Literal["closes", "progress", "unchecked"]
+__all__ = [
+    "SuggestResult",
+    "Suggestion",
+    "Timings",
+    "Verdict",
+    "cancel_stale",
+    "compute",
+    "current_target",
+    "rank_key",
+    "read_goals",
+    "schedule",
+    "suggestions",
+]
 PREMISES_PER_REQUEST = 8
 FILE_CONTEXT_CHARS = 4000
 
@@ -86,16 +98,6 @@ class SuggestResult:
         return [s for s in self.suggestions if s.verdict == "closes"]
 
 
-def _probability(score: float) -> float:
-    return max(0.0, min(1.0, math.exp(min(0.0, score))))
-
-
-def rank_key(suggestion: Suggestion) -> tuple:
-    """Closes the goal > fewer and smaller goals left > the source's score."""
-    goals = suggestion.goals_after
-    return (suggestion.verdict != "closes", len(goals), sum(len(g) for g in goals), -suggestion.score)
-
-
 async def read_goals(ctx: CompanionContext, target: SuggestTarget, timings: Timings) -> tuple[str, ...] | None:
     """The goals the suggestion must work on; ``None`` if Lean shows none there.
 
@@ -149,7 +151,6 @@ def _request(ctx: CompanionContext, target: SuggestTarget, goals: tuple[str, ...
 
 async def compute(ctx: CompanionContext, target: SuggestTarget, cancel: asyncio.Event | None = None) -> SuggestResult:
     """Run the whole flow for ``target`` (no cache); see the module docstring."""
-    cancel = cancel or asyncio.Event()
     started = time.perf_counter()
     timings = Timings()
     config = ctx.config
@@ -158,51 +159,31 @@ async def compute(ctx: CompanionContext, target: SuggestTarget, cancel: asyncio.
     if not goals:
         timings.total = time.perf_counter() - started
         return result
-    goal_text = "\n\n".join(goals)
     t0 = time.perf_counter()
     path = uri_to_path(target.uri)
     decl_line = target.text.count("\n", 0, target.check.decl.start)
-    hits = await ctx.premises.search_goal(goal_text, PREMISES_PER_REQUEST, file=path, line=decl_line)
+    hits = await ctx.premises.search_goal("\n\n".join(goals), PREMISES_PER_REQUEST, file=path, line=decl_line)
     timings.premises = time.perf_counter() - t0
     result.premises = hits
-    t0 = time.perf_counter()
-    generators = ctx.sources.generators(("tactic",))
-    candidates, failures = await generate_all(generators, _request(ctx, target, goals, [h.name for h in hits]),
-                                              timeout=config.suggest.timeout_seconds, cancel=cancel)
-    timings.generate = time.perf_counter() - t0
-    result.failed_sources = failures
-    safe: list[Candidate] = []
-    policy = ctx.checker.config.policy if ctx.checker else None
-    for candidate in candidates:
-        verdict = check_candidate(candidate.text, policy) if policy else check_candidate(candidate.text)
-        if verdict.ok:
-            safe.append(candidate)
-        else:
-            result.rejected_unsafe += 1
-            logger.debug("unsafe candidate from %s dropped: %s", candidate.source, verdict.reason)
-    budget = max(1, config.suggest.max_candidates)
-    to_check, rest = safe[:budget], safe[budget:]
-    t0 = time.perf_counter()
     assert ctx.checker is not None
-    checked = await ctx.checker.check_many(target.check, [c.text for c in to_check]) if to_check else []
-    timings.lean += time.perf_counter() - t0
-    before = goal_key(goals)
-    for candidate, outcome in zip(to_check, checked, strict=True):
-        score = _probability(candidate.score)
-        if outcome.status == "accepted":
-            result.suggestions.append(Suggestion(candidate.text, "closes", (), candidate.source, score,
-                                                 target.replacement(candidate.text)))
-        elif outcome.status == "incomplete" and outcome.goals and goal_key(outcome.goals) != before:
-            result.suggestions.append(Suggestion(candidate.text, "progress", tuple(outcome.goals), candidate.source,
-                                                 score, target.replacement(candidate.text)))
-        elif outcome.status == "timeout":
-            result.unchecked.append(Suggestion(candidate.text, "unchecked", (), candidate.source, score,
-                                               target.replacement(candidate.text)))
-    result.unchecked += [Suggestion(c.text, "unchecked", (), c.source, _probability(c.score), target.replacement(c.text))
-                         for c in rest]
-    result.suggestions.sort(key=rank_key)
+    outcome = await pipeline.suggest(
+        ctx.checker, target.check, goals, ctx.sources.generators(("tactic",)),
+        _request(ctx, target, goals, [h.name for h in hits]),
+        budget=config.suggest.max_candidates, timeout=config.suggest.timeout_seconds, cancel=cancel,
+    )
+    timings.generate = outcome.generate_s
+    timings.lean += outcome.check_s
+    result.failed_sources = outcome.failures
+    result.rejected_unsafe = outcome.rejected_unsafe
+    result.suggestions = [_with_replacement(target, item) for item in outcome.ranked]
+    result.unchecked = [_with_replacement(target, item) for item in outcome.unchecked]
     timings.total = time.perf_counter() - started
     return result
+
+
+def _with_replacement(target: SuggestTarget, item: pipeline.Ranked) -> Suggestion:
+    return Suggestion(str(item.tactic), item.verdict, item.goals_after, item.source, item.score,
+                      target.replacement(item.tactic))
 
 
 async def suggestions(ctx: CompanionContext, target: SuggestTarget) -> SuggestResult:

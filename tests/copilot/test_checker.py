@@ -260,7 +260,7 @@ async def test_checking_through_the_proxy_stays_private(tmp_path: Path) -> None:
     while not editor.nothing_pending():
         seen.append(await editor.message())
 
-    assert [r.status for r in results] == ["accepted", "incomplete", "error", "error"]
+    assert [r.status for r in results] == ["accepted", "incomplete", "error", "error"], results[0].message
     leaked = [m for m in seen if ".lean-companion-shadow-" in json.dumps(m) or "_lc_cand_" in json.dumps(m)]
     assert not leaked, leaked
     published = [m["params"]["uri"] for m in seen if m.get("method") == "textDocument/publishDiagnostics"]

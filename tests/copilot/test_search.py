@@ -142,7 +142,7 @@ async def test_term_sorry_becomes_a_by_block(tmp_path: Path) -> None:
 async def test_failing_and_hanging_generators_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A generator that raises and one that hangs are skipped (logged, per-generator
     timeout) while the good one still finds the proof."""
-    caplog.set_level(logging.WARNING, logger="copilot.search")
+    caplog.set_level(logging.WARNING, logger="copilot.suggest")
     generators = [RaisingGenerator([], "boom"), HangingGenerator([], "hang"), ListGenerator(TACTICS)]
     async with double_client() as client:
         checker = Checker(client)
@@ -155,7 +155,7 @@ async def test_failing_and_hanging_generators_are_skipped(tmp_path: Path, caplog
     assert result.stats.generator_failures == {"boom": 3, "hang": 3}
     assert time.monotonic() - started < 10
     messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "generator boom failed" in messages and "generator hang timed out" in messages
+    assert "source boom failed" in messages and "source hang gave no candidates" in messages
 
 
 async def test_cancellation_stops_the_search(tmp_path: Path) -> None:

@@ -94,6 +94,10 @@ def builtin(goal: str, tactic: str) -> Outcome | None:
         return Outcome(goals=[], sorry=True)
     if head in ("exact", "apply", "refine", "refine'") and args == ["sorry"]:
         return Outcome(goals=[], sorry=True)
+    if head == "exact" and len(args) == 1 and args[0].rsplit(".", 1)[-1] == "_lc_other_sorry":
+        # copilot's checker stands in for a user's other sorries with its own axiom
+        # `_lc_other_sorry : {α : Sort u} → α`, which closes any goal (no sorry warning)
+        return _closed()
     if tactic == "skip":
         return Outcome(goals=[goal])
     if tactic == "rfl":
