@@ -22,6 +22,7 @@ The user's document is never touched.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import logging
@@ -412,6 +413,21 @@ def _flatten_symbols(symbols: list) -> Iterator[tuple[str, int, int]]:
         yield from _flatten_symbols(symbol.get("children") or [])
 
 
+def _keywords(text: str, answer: object, keyword: int) -> list[tuple[int, str]]:
+    """(offset, text) of the ``keyword`` tokens in a semantic-tokens answer."""
+    data = answer.get("data", []) if isinstance(answer, dict) else []
+    out = []
+    line = character = 0
+    for i in range(0, len(data) - 4, 5):
+        delta_line, delta_char, length, kind = data[i], data[i + 1], data[i + 2], data[i + 3]
+        line += delta_line
+        character = delta_char if delta_line else character + delta_char
+        if kind == keyword:
+            offset = lsp_to_offset(text, line, character)
+            out.append((offset, text[offset : lsp_to_offset(text, line, character + length)]))
+    return out
+
+
 def _token_types(initialize_result: dict | None) -> list[str]:
     """The semantic token types Lean announced (``legend.tokenTypes``)."""
     try:
@@ -699,20 +715,34 @@ class Checker:
         ``… in`` combinator, which every copy has, so in practice any symbol there is one the
         candidate added) and no command keyword inside the candidate
         (``textDocument/semanticTokens/range``: ``axiom``, ``attribute``, ``macro``, ``end``,
-        ``#eval``, …, also under an ``… in``). A server that lists nothing (the test double)
-        adds no refusal; an error answer is a refusal."""
-        problems: dict[int, str] = {}
-        try:
-            symbols = await self.client.connection.request(
-                "textDocument/documentSymbol", {"textDocument": {"uri": doc.uri}}, timeout=self.config.goal_timeout
-            )
-        except LeanExited:
-            raise
-        except LeanError as exc:
-            return {i: f"could not read Lean's view of the copy: {exc}" for i, w in enumerate(wanted) if w}
+        ``#eval``, …, also under an ``… in``). Both questions go to Lean at once, once per
+        elaboration. A server that lists nothing (the test double) adds no refusal; an error
+        answer is a refusal."""
+        chosen = [slot for slot, want in zip(slots, wanted, strict=True) if want]
+        legend = _token_types(self.client.connection.initialize_result)
+        timeout = self.config.goal_timeout
+        asks = [self.client.connection.request(
+            "textDocument/documentSymbol", {"textDocument": {"uri": doc.uri}}, timeout=timeout)]
+        if "keyword" in legend:
+            (start_line, start_char), (end_line, end_char) = (
+                offset_to_lsp(text, min(s.cand_start for s in chosen)), offset_to_lsp(text, max(s.cand_end for s in chosen)))
+            asks.append(self.client.connection.request("textDocument/semanticTokens/range", {
+                "textDocument": {"uri": doc.uri},
+                "range": {"start": {"line": start_line, "character": start_char},
+                          "end": {"line": end_line, "character": end_char}}}, timeout=timeout))
+        answers = await asyncio.gather(*asks, return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, LeanExited | asyncio.CancelledError):
+                raise answer
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, LeanError):
+                    raise answer
+                return {i: f"could not read Lean's view of the copy: {answer}" for i, w in enumerate(wanted) if w}
+        symbols = answers[0]
         starts = [(name, lsp_to_offset(text, line, character))
                   for name, line, character in _flatten_symbols(symbols if isinstance(symbols, list) else [])]
-        legend = _token_types(self.client.connection.initialize_result)
+        keywords = _keywords(text, answers[1], legend.index("keyword")) if len(answers) > 1 else []
+        problems: dict[int, str] = {}
         for index, slot in enumerate(slots):
             if not wanted[index]:
                 continue
@@ -721,44 +751,11 @@ class Checker:
             if extra:
                 problems[index] = f"the candidate adds commands to the file (Lean sees: {', '.join(extra)})"
                 continue
-            problem = await self._keyword_problem(doc, text, slot, legend)
-            if problem:
-                problems[index] = problem
+            word = next((w for at, w in keywords if slot.cand_start <= at < slot.cand_end
+                         and (w.startswith("#") or w in COMMAND_KEYWORDS)), None)
+            if word is not None:
+                problems[index] = f"Lean reads a command keyword `{word}` inside the candidate"
         return problems
-
-    async def _keyword_problem(self, doc: ShadowDocument, text: str, slot: _Slot, legend: list[str]) -> str:
-        """A command keyword that Lean's semantic tokens show inside the candidate ("" if none)."""
-        if "keyword" not in legend or slot.cand_end <= slot.cand_start:
-            return ""
-        start_line, start_char = offset_to_lsp(text, slot.cand_start)
-        end_line, end_char = offset_to_lsp(text, slot.cand_end)
-        params = {"textDocument": {"uri": doc.uri},
-                  "range": {"start": {"line": start_line, "character": start_char},
-                            "end": {"line": end_line, "character": end_char}}}
-        try:
-            answer = await self.client.connection.request(
-                "textDocument/semanticTokens/range", params, timeout=self.config.goal_timeout
-            )
-        except LeanExited:
-            raise
-        except LeanError as exc:
-            return f"could not read Lean's tokens of the candidate: {exc}"
-        data = answer.get("data", []) if isinstance(answer, dict) else []
-        keyword = legend.index("keyword")
-        line = character = 0
-        for i in range(0, len(data) - 4, 5):
-            delta_line, delta_char, length, kind = data[i], data[i + 1], data[i + 2], data[i + 3]
-            line += delta_line
-            character = delta_char if delta_line else character + delta_char
-            if kind != keyword:
-                continue
-            offset = lsp_to_offset(text, line, character)
-            if not slot.cand_start <= offset < slot.cand_end:
-                continue
-            word = text[offset : lsp_to_offset(text, line, character + length)]
-            if word.startswith("#") or word in COMMAND_KEYWORDS:
-                return f"Lean reads a command keyword `{word}` inside the candidate"
-        return ""
 
     async def _goals_after(self, doc: ShadowDocument, text: str, slot: _Slot) -> list[str] | None:
         line, character = offset_to_lsp(text, slot.cand_end)
