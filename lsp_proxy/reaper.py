@@ -93,6 +93,9 @@ def main(argv: list[str]) -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
     def parent_died(signum: int, frame: object) -> None:
+        # Once is enough: the death signal can come again (e.g. from the next parent after
+        # re-parenting), and a second exception would cut the clean-up short.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         raise _ParentDied
 
     def forward(signum: int, frame: object) -> None:

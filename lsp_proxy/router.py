@@ -125,6 +125,7 @@ class Router:
         self._server: ServerHandle | None = None
         self._server_rc: int | None = None
         self._failed = False  # a core task died
+        self._pending_message: str | None = None  # shown once the editor can take it
         self.incarnation = 0  # how many Lean processes were started
         self.restarts = 0
 
@@ -562,6 +563,8 @@ class Router:
             self._ready.set()
         elif method == m.EXIT:
             self._exit_requested = True
+            if self._offline:
+                self.request_stop()
         if self.hooks.observers and self.hooks.has_notification_hook(Direction.FROM_EDITOR, method):
             if params is None:
                 try:
@@ -620,18 +623,46 @@ class Router:
         except (ConnectionError, OSError) as exc:
             logger.info("writing to Lean failed (%s); it has exited", exc)
 
-    async def _offline_writer(self) -> None:
-        """While Lean is down for good: keep the mirror current, answer requests with errors."""
+    async def _offline_writer(
+        self, reason: str = "The Lean server is not running (it crashed repeatedly); edit a file to restart it.",
+    ) -> None:
+        """While Lean is down: keep the mirror current, answer requests with errors (``initialize``
+        with an empty capability set and ``shutdown`` with null, so the session stays sane)."""
         queue = self._lean_queue
         while True:
             body, env, origin = await queue.get()
             self._deliver(body, env, origin)
             if env is not None and env.id is not None and env.method is not None and origin == FROM_EDITOR:
                 self._inflight.pop(env.id, None)
-                self._send_editor(wire.error_response(
-                    self._editor_id(env.id), CONTENT_MODIFIED,
-                    "The Lean server is not running (it crashed repeatedly); edit a file to restart it.",
-                ))
+                reply_id = self._editor_id(env.id)
+                if env.method == m.INITIALIZE:
+                    self._send_editor(wire.response(reply_id, {
+                        "capabilities": {}, "serverInfo": {"name": "Lean Companion (Lean's server is not running)"}}))
+                    self._show_pending_message()
+                elif env.method == m.SHUTDOWN:
+                    self._send_editor(wire.response(reply_id, None))
+                else:
+                    self._send_editor(wire.error_response(reply_id, CONTENT_MODIFIED, reason))
+
+    def _show_pending_message(self) -> None:
+        message, self._pending_message = self._pending_message, None
+        if message is not None:
+            self._send_editor(wire.notification(m.SHOW_MESSAGE, {"type": 1, "message": message}))
+
+    async def _cannot_start(self, exc: OSError) -> None:
+        """The server command cannot be executed at all (ENOENT, EACCES): not a crash, so no
+        restart loop. One error message tells the user the cause and the fix; the session
+        stays up (requests answered with errors) until the editor exits."""
+        what = exc.filename or "the server command"
+        cause = "was not found" if isinstance(exc, FileNotFoundError) else "is not executable"
+        message = (f"Lean Companion could not start Lean's server: {what} {cause} ({exc.strerror}). Install Lean "
+                   "with elan (https://github.com/leanprover/elan) and check that `lake`/`lean` is on the PATH "
+                   "your editor starts language servers with, then restart the Lean server.")
+        logger.error("%s", message)
+        self._pending_message = message
+        if self._init_params is not None:  # the editor already initialised: tell it now
+            self._show_pending_message()
+        await self._wait_offline(reason=f"Lean's server is not running: {what} {cause}.")
 
     async def _replay(self, server: ServerHandle) -> None:
         """Re-initialise a restarted server and re-open the editor's documents."""
@@ -897,6 +928,9 @@ class Router:
             rc: int | None = None
             try:
                 server = await self._spawn()
+            except (FileNotFoundError, PermissionError) as exc:
+                await self._cannot_start(exc)
+                return
             except OSError as exc:
                 logger.error("could not start the Lean server: %s", exc)
                 server = None
@@ -993,9 +1027,10 @@ class Router:
         self._crashes.reset()
         logger.info("an edit arrived; restarting the Lean server")
 
-    async def _wait_offline(self) -> None:
+    async def _wait_offline(self, reason: str | None = None) -> None:
         self._offline = True
-        offline = self._spawn_task(self._offline_writer(), "offline-writer")
+        writer = self._offline_writer(reason) if reason else self._offline_writer()
+        offline = self._spawn_task(writer, "offline-writer")
         try:
             await asyncio.Event().wait()
         finally:

@@ -110,3 +110,34 @@ async def test_sigkill_of_the_proxy_takes_real_lean_workers_along(real_lean, tmp
     client.proc.kill()
     await client.proc.wait()
     assert await all_dead(members), [m for m in members if alive(m)]
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-executable"])
+async def test_server_command_that_cannot_start_is_one_message_not_a_restart_loop(tmp_path, kind):
+    """`serve -- lake serve --` with no `lake` (or a non-executable one): the editor gets an
+    initialize result, ONE window/showMessage with the cause and the fix, errors for requests,
+    and a clean shutdown; nothing is started again and again."""
+    log = tmp_path / "p.log"
+    if kind == "missing":
+        program = "no-such-lake-for-lean-companion"
+    else:
+        path = tmp_path / "lake"
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o644)
+        program = str(path)
+    client = await Client.start(proxy_argv(log, program, "serve", "--"))
+    reply = await client.handshake()
+    assert "result" in reply
+    shown, _ = await client.until(lambda m: m.get("method") == "window/showMessage")
+    assert shown["params"]["type"] == 1
+    assert "elan" in shown["params"]["message"] and ("not found" in shown["params"]["message"]
+                                                      or "not executable" in shown["params"]["message"])
+    client.send({"id": 2, "method": "textDocument/hover", "params": {
+        "textDocument": {"uri": "file:///x.lean"}, "position": {"line": 0, "character": 0}}})
+    error, between = await client.reply_to(2)
+    assert error["error"]["code"] == -32801
+    assert not [m for m in between if m.get("method") == "window/showMessage"]
+    assert await client.shutdown() == 0
+    text = log.read_text()
+    assert text.count("could not start Lean's server") == 1
+    assert "started Lean server" not in text
