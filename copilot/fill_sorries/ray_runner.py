@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from copilot.proof_text import locate_sorries
+from copilot.proof_text import SorryLocation, locate_sorries
 from lsp_proxy.errors import LeanError
 
 from .report import Report, RunConfig, SorryResult, summarize
@@ -140,37 +140,42 @@ class _CacheView:
 
 
 class _UnitJob(FileJob):
-    """A :class:`FileJob` over the driver's snapshot of the file, for one :class:`Unit`; never
-    writes (the worker's options are a dry run)."""
+    """:meth:`FileJob.run` for one :class:`Unit`, on the driver's snapshot of the file: the same
+    steps as a local run (open, cross-check, data sorries, search, re-check), restricted to the
+    unit's declarations; a search unit keeps its fills for the driver instead of re-checking
+    them, a re-check unit re-checks the fills it was given instead of searching. Never writes
+    (the worker's options are a dry run)."""
 
-    async def run_unit(self, unit: Unit) -> list[SorryResult]:
-        snapshot = Snapshot(self.path, unit.text, unit.sha256)
-        locations = locate_sorries(unit.text)
-        if unit.declarations is not None:
-            wanted = set(unit.declarations)
-            locations = [loc for loc in locations if loc.declaration in wanted]
-        if not locations:
+    def __init__(self, unit: Unit, *args: Any) -> None:
+        super().__init__(*args)
+        self.unit = unit
+        self.wanted = set(unit.declarations) if unit.declarations is not None else None
+        self.given = {(r.line, r.column) for r in unit.fills}
+        self.found: list[SorryResult] = []
+
+    def _read(self) -> Snapshot:
+        return Snapshot(self.path, self.unit.text, self.unit.sha256)
+
+    def _mine(self, result: SorryResult) -> bool:
+        if self.unit.kind == "recheck":
+            return (result.line, result.column) in self.given
+        return self.wanted is None or result.declaration in self.wanted
+
+    def _finish(self, result: SorryResult) -> None:
+        if self._mine(result):
+            super()._finish(result)
+
+    async def _search_all(self, snapshot: Snapshot, locations: list[SorryLocation]) -> list[_Fill]:
+        if self.unit.kind == "recheck":
+            at = {(loc.line + 1, loc.character + 1): loc for loc in locations}
+            return [_Fill(at[(r.line, r.column)], r) for r in self.unit.fills if (r.line, r.column) in at]
+        if self.wanted is not None:
+            locations = [loc for loc in locations if loc.declaration in self.wanted]
+        fills = await super()._search_all(snapshot, locations)
+        if self.unit.kind == "search":
+            self.found = [fill.result for fill in fills]
             return []
-        await self.client.open(self.uri, unit.text, self.version, private=True)
-        try:
-            diagnostics = await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
-            if unit.kind == "recheck":
-                at = {(loc.line + 1, loc.character + 1): loc for loc in locations}
-                fills = [_Fill(at[(r.line, r.column)], r) for r in unit.fills]
-                await self._recheck_and_write(snapshot, diagnostics, fills)
-                return []
-            self._cross_check(locations, diagnostics)
-            fills = await self._search_all(snapshot, locations)
-            if unit.kind == "search":
-                return [fill.result for fill in fills]
-            if fills:
-                await self._recheck_and_write(snapshot, diagnostics, fills)
-            return []
-        finally:
-            try:
-                await asyncio.shield(self.client.close(self.uri))
-            except (LeanError, ValueError) as exc:
-                log.debug("closing %s: %s", self.uri, exc)
+        return fills
 
 
 class FillWorker:
@@ -207,18 +212,17 @@ class FillWorker:
     async def process(self, unit: Unit) -> UnitResult:
         """Search (and re-check) one unit; decided sorries come back, nothing is written."""
         view = _CacheView(self.cache)
-        job = _UnitJob(self.options.project / unit.rel, self.options, self.client, self.checker, self.generators,
-                       self.premises, view, self.run_config, Events())  # type: ignore[arg-type]
-        fills: list[SorryResult] = []
+        job = _UnitJob(unit, self.options.project / unit.rel, self.options, self.client, self.checker, self.generators,
+                       self.premises, view, self.run_config, Events())
         try:
-            fills = await job.run_unit(unit)
+            await job.run()
         except LeanError as exc:
             message = f"{unit.rel}: Lean failed: {exc}"
             log.warning(message)
             job.errors.append(message)
             job.results.extend(_undecided(unit, job.results, status="error", message=str(exc)))
-            fills = []
-        return UnitResult(unit.id, job.results, fills, view.decisions, job.errors)
+            job.found = []
+        return UnitResult(unit.id, job.results, job.found, view.decisions, job.errors)
 
     async def shutdown(self) -> None:
         """Stop this worker's Lean server."""
@@ -239,6 +243,9 @@ def _node_address() -> str:
 def _undecided(unit: Unit, decided: Sequence[SorryResult], *, status: str, message: str) -> list[SorryResult]:
     """Records with ``status`` for the sorries of ``unit`` not in ``decided``."""
     done = {(r.line, r.column) for r in decided}
+    if unit.kind == "recheck":
+        return [msgspec.structs.replace(r, status=status, message=message, replacement=None, replace_start=None,  # type: ignore[arg-type]
+                                        replace_end=None) for r in unit.fills if (r.line, r.column) not in done]
     wanted = set(unit.declarations) if unit.declarations is not None else None
     records = []
     for loc in locate_sorries(unit.text):
@@ -449,11 +456,8 @@ class _Driver:
 
     def _give_up(self, unit: Unit, why: str) -> None:
         state = self.files[unit.rel]
-        if unit.kind == "recheck":
-            records = [msgspec.structs.replace(r, status="error", replacement=None, replace_start=None,
-                                               replace_end=None, message=f"not re-checked: {why}") for r in unit.fills]
-        else:
-            records = _undecided(unit, [], status="error", message=f"not searched: {why}")
+        verb = "re-checked" if unit.kind == "recheck" else "searched"
+        records = _undecided(unit, [], status="error", message=f"not {verb}: {why}")
         for record in records:
             self._decided(record)
         if unit.kind == "search":

@@ -327,8 +327,12 @@ class FileJob:
             log.warning("%s:%d: could not read the goal: %s", self.rel, loc.line + 1, exc)
             return None
 
+    def _read(self) -> Snapshot:
+        """The file's text as this job works on it (the Ray workers get the driver's)."""
+        return read_snapshot(self.path)
+
     async def run(self) -> list[SorryResult]:
-        snapshot = read_snapshot(self.path)
+        snapshot = self._read()
         text = snapshot.text
         locations = locate_sorries(text)
         if not locations:
