@@ -70,10 +70,12 @@ class StandinLeanClient {
             connectionOptions: { maxRestartCount: 0 },
         }
         this.client = new LanguageClient('lean4', 'Lean 4 (stand-in)', serverOptions, clientOptions)
-        // every notification the client has no handler for: vscode-lean4's customNotification
+        await this.client.start()
+        // every notification without a handler of its own: vscode-lean4's customNotification.
+        // A function as the "type" makes vscode-jsonrpc register it as its star handler; only
+        // on a running connection (before start, languageclient 9 re-registers it by name).
         const star = (method, params) => this.customNotificationEmitter.fire({ method, params })
         this.client.onNotification(star, () => undefined)
-        await this.client.start()
         this.output.appendLine('server running')
     }
 
@@ -90,7 +92,8 @@ class StandinLeanClient {
 
     sendRequest(method, params, token) {
         if (!this.client) return Promise.reject(new Error('the Lean server is not running'))
-        return this.client.sendRequest(method, params, token)
+        // an `undefined` third argument would make vscode-jsonrpc send the params as [params, null]
+        return token ? this.client.sendRequest(method, params, token) : this.client.sendRequest(method, params)
     }
 
     sendNotification(method, params) {
