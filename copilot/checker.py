@@ -580,8 +580,11 @@ class Checker:
                     return [CheckResult(status="error", candidate=c, message=message, diagnostics=broken) for c in chunk]
                 self._attribute(text, slots, diagnostics)
                 results = [await self._verdict(doc, text, target, slot) for slot in slots]
-                if self.config.verify_commands and any(r.accepted for r in results):
-                    problems = await self._lean_view_problems(doc, text, slots, [r.accepted for r in results])
+                # An acceptance behind other copies is confirmed alone (check_many), and the
+                # confirmation asks Lean's view itself: here only the first copy needs it.
+                wanted = [r.accepted and (i == 0 or not self.config.confirm_accepted) for i, r in enumerate(results)]
+                if self.config.verify_commands and any(wanted):
+                    problems = await self._lean_view_problems(doc, text, slots, wanted)
                     results = [
                         r if not problems.get(i) else msgspec.structs.replace(r, status="error", message=problems[i])
                         for i, r in enumerate(results)

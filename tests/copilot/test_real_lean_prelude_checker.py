@@ -112,13 +112,12 @@ async def test_lean_view_refuses_commands_the_filter_missed(lean, monkeypatch) -
     path, checker = lean
     monkeypatch.setattr(checker_module, "check_candidate", lambda text, policy=None: SafetyVerdict(True))
     target = _target(path, "goal3")
-    results = await checker.check_many(target, [
-        "True.intro\naxiom cheat : False",
-        "True.intro\nnamespace Foo",
-        "True.intro\nattribute [irreducible] idProp",
-        "True.intro",
-    ], batch=False)
+    hostile = ["True.intro\naxiom cheat : False", "True.intro\nnamespace Foo", "True.intro\nattribute [irreducible] idProp"]
+    results = await checker.check_many(target, [*hostile, "True.intro"], batch=False)
     assert [r.status for r in results] == ["error", "error", "error", "accepted"], results
     assert "cheat" in results[0].message
     assert "Foo" in results[1].message or "namespace" in results[1].message
     assert "attribute" in results[2].message
+    # batched, behind an honest copy (later acceptances are confirmed alone, with Lean's view)
+    batched = await checker.check_many(target, ["True.intro", *reversed(hostile)])
+    assert [r.status for r in batched] == ["accepted", "error", "error", "error"], batched
