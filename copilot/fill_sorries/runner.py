@@ -87,6 +87,9 @@ class Options:
     fill_data: bool = False  # also fill sorries whose type is data (def/instance/abbrev values)
     final_check: bool = False  # after --in-place, `lake check` / `lake build` of the changed modules
     final_check_timeout: float = 3600.0
+    # Programmatic use: term-position sorries (`:= sorry`) get candidates put in as terms
+    # (`:= t`, for sources that produce terms, e.g. in a prelude file where no tactic exists).
+    term_holes: bool = False
     # Programmatic use (tests, the bench harness): sources added to the portfolio and models.
     extra_generators: list[TacticGenerator] = field(default_factory=list)
 
@@ -255,6 +258,15 @@ def _sorry_declaration_indices(text: str) -> set[int]:
     return {i for loc in locate_sorries(text) if (i := _declaration_index(decls, loc.start)) is not None}
 
 
+def cross_check(text: str, diagnostics: Sequence[Diagnostic]) -> tuple[set[int], set[int]]:
+    """Compare the source scan with Lean's sorry warnings, per top-level declaration (indices
+    into :func:`declarations`): (declarations with a sorry Lean does not warn about,
+    declarations Lean warns about where the scan found no sorry)."""
+    scanned = _sorry_declaration_indices(text)
+    warned = _warned_declarations(text, diagnostics)
+    return scanned - warned, warned - scanned
+
+
 def judge_recheck(old_text: str, new_text: str, before: list[Diagnostic], after: list[Diagnostic]) -> RecheckOutcome:
     """Decide whether the filled file is acceptable: statements unchanged, no new error, and
     no filled declaration still warning about ``sorry`` (compared per top-level declaration,
@@ -340,7 +352,7 @@ class FileJob:
         await self.client.open(self.uri, text, self.version, private=True)
         try:
             diagnostics = await self.client.wait_for_diagnostics(self.uri, self.version, timeout=self.options.open_timeout)
-            self._cross_check(locations, diagnostics)
+            self._cross_check(text, diagnostics)
             if not self.options.fill_data:
                 data = await self._data_sorries(text, locations, diagnostics)
                 for loc in data:
@@ -396,13 +408,14 @@ class FileJob:
                 return candidates
         return [loc for loc in candidates if loc in data]
 
-    def _cross_check(self, locations: list[SorryLocation], diagnostics: list[Diagnostic]) -> None:
-        warned = sum(1 for d in diagnostics if d.is_sorry_warning)
-        declared = len({loc.declaration for loc in locations})
-        if warned != declared:
+    def _cross_check(self, text: str, diagnostics: list[Diagnostic]) -> None:
+        only_source, only_lean = cross_check(text, diagnostics)
+        if only_source or only_lean:
+            decls = declarations(text)
             log.info(
-                "%s: the source has sorries in %d declaration(s), Lean warns about %d "
-                "(errors elsewhere can hide a warning)", self.rel, declared, warned,
+                "%s: the scan and Lean disagree: sorries Lean does not warn about in %s, warnings without "
+                "a sorry found in %s (errors elsewhere can hide a warning)", self.rel,
+                [decls[i].name for i in sorted(only_source)], [decls[i].name for i in sorted(only_lean)],
             )
 
     async def _search_all(self, snapshot: Snapshot, locations: list[SorryLocation]) -> list[_Fill]:
@@ -430,6 +443,8 @@ class FileJob:
         started = time.monotonic()
         try:
             target = CheckTarget.for_sorry(self.uri, snapshot.text, loc)
+            if self.options.term_holes and loc.kind == "term":
+                target = target.as_terms()
         except ValueError as exc:
             return self._base(loc, goal=goal, status="error", message=str(exc))
         premises: list[str] = []
@@ -450,7 +465,9 @@ class FileJob:
             models=sorted(stats.proposals_by_source) if outcome.status != "proved" else list(dict.fromkeys(stats.proof_sources)),
         )
         if outcome.status == "proved" and outcome.new_text is not None:
-            start, end, inserted = _edit_span(snapshot.text, outcome.new_text)
+            # search's new_text puts the proof in as tactics; a term target takes it as a term
+            new_text = target.apply(outcome.proof) if target.term_mode and outcome.proof else outcome.new_text
+            start, end, inserted = _edit_span(snapshot.text, new_text)
             inserted = with_newlines(inserted, snapshot.newline)  # keep a CRLF file CRLF
             return self._base(loc, status="filled", proof=outcome.proof, replacement=inserted,
                               replace_start=start, replace_end=end, **common)

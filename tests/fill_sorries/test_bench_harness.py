@@ -103,12 +103,13 @@ def test_mil_layout_sorries_and_blocks_match_the_statement_list(mil):
         text = path.read_text()
         rel = path.relative_to(root).as_posix()
         for r in (r for r in records if r["file"] == rel):
-            start = sum(len(l) + 1 for l in text.split("\n")[: r["line"] - 1])
+            start = sum(len(line) + 1 for line in text.split("\n")[: r["line"] - 1])
             inside = [s for s in locate_sorries(text) if start <= s.start < start + len(r["decl_text"])]
             assert len(inside) == r["sorry_count"], (rel, r["line"])
             total += len(inside)
     assert total == sum(r["sorry_count"] for r in records) == 335
-    decl_count = sum(len([d for d in declarations(p.read_text()) if d.keyword in ("theorem", "lemma", "example", "def", "instance")]) for p in files)
+    kinds = ("theorem", "lemma", "example", "def", "instance")
+    decl_count = sum(len([d for d in declarations(p.read_text()) if d.keyword in kinds]) for p in files)
     assert decl_count >= 245
 
 

@@ -194,8 +194,10 @@ def test_resume_skips_decided_sorries(tmp_path):
     r2 = asyncio.run(run(second))
     assert [(r.file, r.line, r.status, r.proof) for r in r1.results] == [(r.file, r.line, r.status, r.proof) for r in r2.results]
     assert all(r.cached for r in r2.results) and not any(r.cached for r in r1.results)
-    shadow_opens = lambda log: sum(1 for m in read_log(log) if m.get("method") == "textDocument/didOpen"
-                                   and "shadow" in m["params"]["textDocument"]["uri"])
+    def shadow_opens(log):
+        return sum(1 for m in read_log(log) if m.get("method") == "textDocument/didOpen"
+                   and "shadow" in m["params"]["textDocument"]["uri"])
+
     assert shadow_opens(log1) > 0 and shadow_opens(log2) == 0
     changed = Options(**{**first.__dict__, "budget": 11.0})
     r3 = asyncio.run(run(changed))
@@ -222,12 +224,13 @@ def test_ctrl_c_leaves_a_valid_partial_report(tmp_path):
     server = _server("--per-decl-delay-ms", "400")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "copilot.cli", "fill-sorries", *_args(project, "--dry-run", "--report", str(report_path), server=server)],
+        [sys.executable, "-m", "copilot.cli", "fill-sorries",
+         *_args(project, "--dry-run", "--report", str(report_path), server=server)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 1), err.decode()
     report = from_json(report_path.read_bytes())
     assert report.complete is False
