@@ -202,9 +202,15 @@ def summary_table(report: Report):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="fill-sorries", show_lines=False)
-    for column in ("file", "line", "declaration", "status", "time", "proof / reason"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="fill-sorries", show_lines=False, expand=True)
+    # Short columns never wrap (an 80-column terminal must not show "rejected-unsa / fe"); the
+    # long ones share the rest, the proof getting most of it, and wrap at spaces.
+    table.add_column("file", overflow="fold", ratio=2)
+    table.add_column("line", no_wrap=True, justify="right")
+    table.add_column("name", overflow="fold", ratio=2)  # the declaration's
+    table.add_column("status", no_wrap=True)
+    table.add_column("time", no_wrap=True, justify="right")
+    table.add_column("proof / reason", overflow="fold", ratio=4)
     styles = {"filled": "green", "failed": "yellow", "timeout": "yellow", "rejected-unsafe": "red", "error": "red"}
     for r in report.results:
         detail = r.proof if r.status == "filled" else (r.message or "")

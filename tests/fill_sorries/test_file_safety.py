@@ -310,3 +310,22 @@ def test_proof_obligation_inside_a_def_is_still_filled(tmp_path):
     project, target = _project(tmp_path, text)
     code = main(_args(project, "--in-place", str(target), server=_server(_data_scenario(tmp_path))))
     assert code == 0 and "sorry" not in target.read_text()
+
+
+def test_summary_table_fits_80_columns_without_breaking_short_words():
+    """At 80 columns the status, line, time and header words stay whole; the proof wraps at spaces."""
+    results = [
+        SorryResult(file="Mathlib/Algebra/Order/Field/Basic.lean", line=120, column=3,
+                    declaration="div_le_div_of_nonneg_left_of_something", status="filled", time_seconds=12.3,
+                    proof="rw [div_le_div_iff (by positivity) (by positivity)]\nnlinarith [sq_nonneg (a - b), mul_pos ha hb]"),
+        SorryResult(file="Foo.lean", line=1, column=3, declaration="x", status="rejected-unsafe",
+                    message="all 3 candidates were refused as unsafe"),
+    ]
+    report = Report(project="p", started_at="now", config=RunConfig(budget_seconds=1, max_expansions=1),
+                    results=results, summary=summarize(results))
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, color_system=None).print(summary_table(report))
+    text = buffer.getvalue()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    for word in ("rejected-unsafe", "12.3s", "(by positivity)", "proof / reason"):
+        assert word in text, (word, text)
