@@ -31,6 +31,7 @@ The lexer never raises: what it could not close (comment, string, char, ``«``) 
 """
 from __future__ import annotations
 
+import re
 from typing import Literal, NamedTuple
 
 TokenKind = Literal["ident", "number", "string", "char", "comment", "symbol"]
@@ -182,15 +183,19 @@ def _ident(text: str, i: int) -> tuple[int, tuple[str, ...], bool]:
             parts.append(text[i + 1 : close])
             i = close + 1
         else:
-            j = i + 1
+            j = _ASCII_ID_REST.match(text, i + 1).end()  # type: ignore[union-attr]
             while j < n and is_id_rest(text[j]):
-                j += 1
+                j = _ASCII_ID_REST.match(text, j + 1).end()  # type: ignore[union-attr]
             parts.append(text[i:j])
             i = j
         if i + 1 < n and text[i] == "." and (is_id_first(text[i + 1]) or text[i + 1] == "«"):
             i += 1
             continue
         return i, tuple(parts), False
+
+
+_ASCII_ID_REST = re.compile(r"[A-Za-z0-9_'!?]*")
+_SPACES = re.compile(r"\s+")
 
 
 def _digits(text: str, i: int, ok) -> int:
@@ -245,8 +250,8 @@ def _scan(text: str, i: int, keep_comments: bool, until_brace: bool = False) -> 
     depth = 0
     while i < n:
         ch = text[i]
-        if ch in " \n\t\r" or ch.isspace():
-            i += 1
+        if ch.isspace():
+            i = _SPACES.match(text, i).end()  # type: ignore[union-attr]
             continue
         if ch == "-" and text.startswith("--", i):
             end = text.find("\n", i)
