@@ -79,11 +79,11 @@ def build_parser(prog: str = "fill-sorries") -> argparse.ArgumentParser:
 
 def _error(console: Console, message: str) -> None:
     """``fill-sorries: message`` in red; the message is plain text, never markup."""
-    console.print(Text.assemble(("fill-sorries:", "red"), " ", message))
+    console.print(Text.assemble(("fill-sorries:", "red"), " ", message), soft_wrap=True)  # URLs stay whole
 
 
 def _warn(console: Console, message: str) -> None:
-    console.print(Text.assemble(("fill-sorries:", "yellow"), " ", message))
+    console.print(Text.assemble(("fill-sorries:", "yellow"), " ", message), soft_wrap=True)
 
 
 class _RichEvents(Events):
