@@ -109,7 +109,16 @@ for _words, _reason in (
       "test_extern", "mk_iff_of_inductive_prop", "init_quot", "docs_to_verso", "register_tactic_tag",
       "tactic_extension", "recommended_spelling", "register_error_explanation", "show_panel_widgets",
       "deprecate", "extend_docs", "insert_to_additive_translation", "to_additive_name_hint", "whatsnew",
-      "set_library_suggestions", "stop_at_first_error", "declare_aesop_rule_sets", "open_private"),
+      "set_library_suggestions", "stop_at_first_error", "declare_aesop_rule_sets", "open_private",
+      # further command keywords of Lean 4.35 and Mathlib (grind, lrat, to_dual, notation helpers,
+      # limits, evaluation and deprecation machinery)
+      "library_note2", "to_dual_insert_cast", "to_dual_insert_cast_fun", "to_dual_name_hint", "name_poly_vars",
+      "name_power_vars", "unlock_limits", "lrat_proof", "grind_annotated", "reset_grind_attrs",
+      "make_elab_grind_config", "make_elab_simp_config", "family_def", "reprove", "guard_decl", "elab_stx_quot",
+      "gen_cnstr_fns", "def_eval_config_item", "hydrate_opaque_type", "nonempty_type", "norm_cast_add_elim",
+      "postprocess_traces", "guard_min_heartbeats", "deprecated_module", "deprecated_syntax",
+      "ensure_eval_expr_instance", "ensure_eval_term_expr_instances", "ensure_eval_term_instance",
+      "derive_eval_expr_instance_using_meta_eval", "wait_for_cancel_once_command"),
      "is a command that changes the environment"),
 ):
     for _word in _words:
