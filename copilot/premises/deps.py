@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from .records import Declaration
 
 #: Kinds that can be premises of a proof (what a proof *uses* as a lemma).
@@ -22,7 +24,11 @@ PROVED_KINDS = frozenset({"theorem"})
 class NameTable:
     """Full name -> document id, with what resolution needs (protected, private file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: NameTable | None = None, dead: np.ndarray | None = None) -> None:
+        """An empty table; with ``base``, names missing here are looked up there, except the
+        documents ``dead`` marks (base documents replaced since)."""
+        self.base = base
+        self.dead = dead
         self.ids: dict[str, int] = {}
         self._protected: set[int] = set()
         self._private_file: dict[int, str] = {}
@@ -54,11 +60,17 @@ class NameTable:
 
     def _lookup(self, name: str, via_short: bool, file: str) -> int:
         doc = self.ids.get(name, -1)
+        table = self
+        if doc < 0 and self.base is not None:
+            doc = self.base.ids.get(name, -1)
+            if doc >= 0 and self.dead is not None and doc < len(self.dead) and self.dead[doc]:
+                doc = -1
+            table = self.base
         if doc < 0:
             return -1
-        if via_short and doc in self._protected:
+        if via_short and doc in table._protected:
             return -1
-        pf = self._private_file.get(doc)
+        pf = table._private_file.get(doc)
         if pf is not None and pf != file:
             return -1
         return doc

@@ -11,21 +11,29 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from . import store
 from .accessibility import import_closure
 from .dense import DenseIndex, encode_all
 from .extract_source import FileResult, extract_file, extract_files, module_name
+from .features import declaration_features, key_hash, query_features, statement_key
 from .fusion import SAME_FILE_BOOST, best_positions, rank_documents
+from .learned import Query, namespace_of
+from .learned import rank as learned_rank
 from .lexical import LexicalIndex, build_base
+from .model import PremiseModel
 from .query import (
     dense_query_text,
     document_text,
     document_tokens,
     goal_query_tokens,
+    looks_like_statement,
     module_tokens,
     query_tokens,
+    split_statement,
+    statement_query_tokens,
 )
 from .records import EXTRACTOR_VERSION, Declaration, PremiseHit
 from .sources import SourceRoot, discover_roots, list_files
@@ -61,6 +69,8 @@ class PremiseIndex:
         self._delta_file = np.zeros(0, np.int32)
         self._delta_line = np.zeros(0, np.int32)
         self._lexical: LexicalIndex | None = None
+        self._model: PremiseModel | None = None
+        self.learned = True  # rank with the learned signals (False: the lexical/dense fusion only)
         self._dense: DenseIndex | None = None
         self._alive = np.zeros(0, bool)
         self._orders: dict[str, np.ndarray] = {}
@@ -85,6 +95,7 @@ class PremiseIndex:
         cache_root: Path | None = None,
         include_toolchain: bool = True,
         lean: bool = False,
+        force: bool = False,
     ) -> PremiseIndex:
         """Load the project's index, bringing it up to date; rebuild it if stale or corrupt.
 
@@ -92,7 +103,9 @@ class PremiseIndex:
         With an ``encoder``, dense vectors are built (or reused when the stored encoder id
         matches) and searches fuse lexical and dense rankings. With ``lean=True`` a rebuild
         takes the project's declarations from Lean itself (``DumpDecls.lean``; the project
-        must be built) and falls back to source extraction when that fails.
+        must be built) and falls back to source extraction when that fails. ``force`` rebuilds
+        without reading the stored index; the stored one is replaced only when the build
+        succeeds (a failed build, say of dense vectors, keeps it).
         """
         project_root = Path(project_root).resolve()
         folder = store.index_dir(project_root, cache_root)
@@ -100,6 +113,8 @@ class PremiseIndex:
         idx.use_lean = lean
         idx._roots = discover_roots(project_root, include_toolchain=include_toolchain)
         try:
+            if force:
+                raise store.IndexCorrupt("a rebuild was asked for")
             idx._load()
             if encoder is not None and idx._dense is None:
                 raise store.IndexCorrupt("no vectors for the configured encoder")
@@ -148,7 +163,13 @@ class PremiseIndex:
         if self.encoder is not None:
             texts = [document_text(d) for d in decls]
             vectors = encode_all(self.encoder, texts, progress=(lambda d, t: progress("dense", d, t)) if progress else None)
-        self.build_seconds = time.perf_counter() - t0
+        if progress:
+            progress("proofs", 0, 1)
+        model = PremiseModel.build(decls)
+        if progress:
+            progress("proofs", 1, 1)
+        # the base keeps resolved premises (the model's arrays), not the raw references
+        decls = [msgspec.structs.replace(d, refs=(), opens=()) if d.refs else d for d in decls]
         manifest = store.Manifest(
             format_version=store.FORMAT_VERSION,
             extractor_version=EXTRACTOR_VERSION,
@@ -162,14 +183,25 @@ class PremiseIndex:
         )
         lex = LexicalIndex(base)
         orders = _name_orders(decls)
+        self._install(
+            infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex, orders, model
+        )
+        with self._lock:
+            model.fit(self._corpus(), self._training_query, progress)
+        self.build_seconds = time.perf_counter() - t0
+        manifest.build_seconds = self.build_seconds
+
+        def write_extra(folder: Path) -> None:
+            lex.save_base(folder)
+            model.write_meta(folder)
+
         try:
             store.write_snapshot(
                 self.folder, manifest, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32),
-                lex.save_base, vectors, extra_arrays=orders,
+                write_extra, vectors, extra_arrays={**orders, **model.arrays()},
             )
         except OSError as e:  # an unwritable cache still gives a working in-memory index
             log.warning("could not write the premise index to %s: %s", self.folder, e)
-        self._install(infos, decls, np.asarray(doc_file, np.int32), np.asarray(doc_line, np.int32), vectors, lex, orders)
 
     def _replace_with_lean(self, files: list[tuple[Path, Path, str]], results: list[FileResult]) -> None:
         """Swap the project's source-extracted declarations for Lean's own, module by module."""
@@ -211,8 +243,12 @@ class PremiseIndex:
         if len(doc_file) and int(doc_file.max()) >= len(m.files):
             raise store.IndexCorrupt("declarations refer to unknown files")
         orders = {name: store.read_array(folder, name, m.n_docs) for name in ("order_full", "order_short")}
+        try:
+            model = PremiseModel.load(folder, m.n_docs)
+        except (OSError, ValueError, KeyError, TypeError, msgspec.DecodeError) as e:
+            raise store.IndexCorrupt(f"learned ranker unreadable: {e}") from e
         self.build_seconds = m.build_seconds
-        self._install(m.files, decls, doc_file, doc_line, vectors, lex, orders)
+        self._install(m.files, decls, doc_file, doc_line, vectors, lex, orders, model)
         delta = store.read_delta(folder)
         with self._lock:
             self._delta = delta
@@ -220,8 +256,12 @@ class PremiseIndex:
                 self._ensure_file(info)
             self._apply_delta()
 
-    def _install(self, infos, decls, doc_file, doc_line, vectors, lex: LexicalIndex | None = None, orders=None) -> None:
+    def _install(
+        self, infos, decls, doc_file, doc_line, vectors, lex: LexicalIndex | None = None, orders=None,
+        model: PremiseModel | None = None,
+    ) -> None:
         with self._lock:
+            self._model = model
             self._orders = orders if orders is not None else _name_orders(decls)
             self._files = list(infos)
             self._file_id = {f.path: i for i, f in enumerate(self._files)}
@@ -267,6 +307,8 @@ class PremiseIndex:
         self._alive = np.concatenate([~tomb, np.ones(len(ddecls), bool)])
         self._all_file = np.concatenate([self._base_file, self._delta_file])
         self._all_line = np.concatenate([self._base_line, self._delta_line])
+        if self._model is not None:
+            self._model.apply_delta(self._base_decls, ddecls, tomb, self._corpus, self._training_query)
         self._graph = None
         self._mask_cache.clear()
 
@@ -450,13 +492,73 @@ class PremiseIndex:
         with self._lock:
             return self._visible(np.arange(len(self._alive)), self._access(file, line))
 
-    def _rank(self, lex_tokens: list[str], dense_text: str, k: int, file: Path | None, line: int | None) -> list[PremiseHit]:
+    # ------------------------------------------------------------------ learned ranking
+
+    def _corpus(self):
+        assert self._model is not None
+        return self._model.corpus(self._decl, self._all_file, self._all_line)
+
+    def _training_query(self, doc: int) -> Query:
+        """Declaration ``doc``'s statement as a query at its own position, its own proof hidden."""
+        assert self._lexical is not None and self._model is not None
+        d = self._decl(doc)
+        fid = int(self._all_file[doc])
+        allowed = self._alive & ~((self._all_file == fid) & (self._all_line >= d.line))
+        allowed[doc] = False
+        return Query(
+            features=declaration_features(d),
+            lex=self._lexical.scores(statement_query_tokens(d.signature) + module_tokens(d.module)),
+            allowed=allowed, file_id=fid, line=d.line, namespace=namespace_of(d.name),
+            key=int(self._model.key[doc]), hide=doc, name=d.name,
+        )
+
+    def _namespace_at(self, fid: int | None, line: int | None) -> str:
+        """The namespace at ``line`` of file ``fid``, read off the nearest theorem/def above it."""
+        if fid is None:
+            return ""
+        docs = np.flatnonzero((self._all_file == fid) & self._alive)
+        if line is not None:
+            docs = docs[self._all_line[docs] < line]
+        for doc in docs[np.argsort(-self._all_line[docs], kind="stable")][:8].tolist():
+            d = self._decl(doc)
+            words = d.signature.split(maxsplit=2)
+            if d.kind in ("theorem", "def", "abbrev", "instance") and len(words) > 1:
+                written = words[1].removeprefix("_root_.")
+                if d.name.endswith(written):
+                    return d.name[: -len(written)].rstrip(".")
+        return ""
+
+    def _learned(self, text: str, lex: np.ndarray, dense_text: str, k: int, access, line: int | None) -> list[PremiseHit]:
+        """Rank with the learned signals and fusion (``learned.rank``)."""
+        assert self._model is not None
+        fid = access[1] if access is not None else None
+        namespace = self._namespace_at(fid, line)
+        name = ""
+        if looks_like_statement(text):
+            written = split_statement(text.strip())[0].removeprefix("_root_.")
+            name = f"{namespace}.{written}" if namespace and written else written
+        dense = None
+        if self._dense is not None and self.encoder is not None and dense_text.strip():
+            dense = self._dense.scores(self.encoder.encode([dense_text])[0])
+        allowed = self._visible(np.arange(len(self._alive)), access) if access is not None else self._alive
+        q = Query(
+            features=query_features(text, name), lex=lex, allowed=allowed, file_id=fid, line=line,
+            namespace=namespace, key=key_hash(statement_key(text)), dense=dense, name=name,
+        )
+        ranked = learned_rank(self._corpus(), q, self._model.fusion, k)
+        return [PremiseHit.from_declaration(self._decl(d), s) for d, s in ranked]
+
+    def _rank(
+        self, lex_tokens: list[str], dense_text: str, k: int, file: Path | None, line: int | None, text: str = ""
+    ) -> list[PremiseHit]:
         with self._lock:
             assert self._lexical is not None
             access = self._access(file, line) if file is not None else None
             if access is not None:
                 lex_tokens = lex_tokens + module_tokens(access[3])
             lex = self._lexical.scores(lex_tokens)
+            if self.learned and self._model is not None and text.strip():
+                return self._learned(text, lex, dense_text, k, access, line)
             use_dense = self._dense is not None and self.encoder is not None and dense_text.strip()
             if not use_dense:
                 # lexical only: filter and boost just the documents the query touched
@@ -481,12 +583,12 @@ class PremiseIndex:
         With ``file``, only declarations that file can use are returned (its imports,
         transitively, and its own declarations above ``line``).
         """
-        return self._rank(query_tokens(query), dense_query_text(query), k, file, line)
+        return self._rank(query_tokens(query), dense_query_text(query), k, file, line, query)
 
     def search_goal(self, goal_text: str, k: int = 32, *, file: Path | None = None, line: int | None = None) -> list[PremiseHit]:
         """Like ``search`` for a pretty-printed goal state (hypotheses, then ``⊢ target``)."""
         g = goal_text if "⊢" in goal_text else f"⊢ {goal_text}"
-        return self._rank(goal_query_tokens(g), dense_query_text(g), k, file, line)
+        return self._rank(goal_query_tokens(g), dense_query_text(g), k, file, line, g)
 
     def search_prefix(self, prefix: str, k: int = 32) -> list[PremiseHit]:
         """Declarations whose full name (or, failing that, last component) starts with ``prefix``.
@@ -575,7 +677,19 @@ class PremiseIndex:
                 "encoder": getattr(self.encoder, "id", None),
                 "build_seconds": round(self.build_seconds, 3),
                 "rebuilt_reason": self.rebuilt_reason,
+                **self._learned_stats(),
             }
+
+    def _learned_stats(self) -> dict:
+        m = self._model
+        if m is None:
+            return {"proofs": 0, "fusion": "none"}
+        proved = m.graph.proved()
+        return {
+            "proofs": int((proved[: len(self._alive)] & self._alive[: len(proved)]).sum()),
+            "premise_edges": m.graph.edges(),
+            "fusion": f"learned on {m.fusion.fitted_on} proofs" if m.fusion.fitted_on else "fixed weights",
+        }
 
 
 def _full_key(name: str) -> str:

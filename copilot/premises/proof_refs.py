@@ -21,6 +21,7 @@ NOTATION_HEADS: dict[str, str] = {
     "∧": "And", "∨": "Or", "¬": "Not", "∃": "Exists", "→": "",
 }
 _HEAD_ORDER = sorted(NOTATION_HEADS, key=len, reverse=True)
+_PRIORITY = {"↔": 0, "→": 1, "∨": 2, "∧": 3, "¬": 4}
 #: Words of the tactic and term language that are never premises.
 KEYWORDS = frozenset(
     [
@@ -46,14 +47,17 @@ def type_head(type_text: str) -> str | None:
     """The constant ``type_text`` is an application of: a top-level notation's, else its head."""
     t = type_text.strip()
     depth = 0
+    best = None
     for m in _TOP_SCAN.finditer(t):
         tok = m.group()
         if tok in "([{⟨":
             depth += 1
         elif tok in ")]}⟩":
             depth -= 1
-        elif depth == 0:
-            return NOTATION_HEADS[tok] or None
+        elif depth == 0 and (best is None or _PRIORITY.get(tok, 9) < _PRIORITY.get(best, 9)):
+            best = tok  # the loosest-binding notation is the head (`↔` over `=`, `→` over `≤`)
+    if best is not None:
+        return NOTATION_HEADS[best] or None
     m = _FIRST_IDENT.match(t)
     return m.group() if m else None
 

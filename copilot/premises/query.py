@@ -60,6 +60,8 @@ def split_statement(statement: str) -> tuple[str, str, str]:
     if not m:
         return "", "", text
     name, rest = m.group(1), m.group(2)
+    if rest.startswith(":") and not rest.startswith(":="):
+        return name, "", rest[1:]
     depth = 0
     for t in _TOP_COLON.finditer(rest):
         tok = t.group()
@@ -69,8 +71,6 @@ def split_statement(statement: str) -> tuple[str, str, str]:
             depth = max(0, depth - 1)
         elif depth == 0:
             return name, rest[: t.start()], rest[t.end() :]
-    if rest.startswith(":"):
-        return name, "", rest[1:]
     return name, rest, ""
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .records import EXTRACTOR_VERSION, Declaration
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 APP_NAME = "lean-companion"
 
 

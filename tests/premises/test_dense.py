@@ -37,6 +37,8 @@ def test_dense_vectors_stored_and_hybrid_search(tmp_path: Path, encoder):
     again = PremiseIndex.open(project, encoder=encoder, cache_root=cache, include_toolchain=False)
     assert again.rebuilt_reason is None and isinstance(again._dense.base, np.memmap)
     assert again.fusion == ("zscore", 0.5)
+    assert again.search("n : ℕ\n⊢ Nat.gcd n n = n", k=3)[0].name == "Helper.gcd_self'"  # learned + dense
+    again.learned = False  # the lexical/dense fusions on their own
     for fusion in (("zscore", 0.5), ("weighted", 0.3), ("rrf", 0.5), ("dense", 1.0)):
         again.fusion = fusion
         hits = again.search("n : ℕ\n⊢ Nat.gcd n n = n", k=3)
@@ -57,5 +59,5 @@ def test_lexical_index_reopened_with_encoder_builds_vectors(tmp_path: Path, enco
     f.write_text("/-- The circle constant is positive. -/\ntheorem pi_positive_fact : True := trivial\n")
     idx.update_file(f)
     assert idx._dense.delta.shape == (1, 384)
-    idx.fusion = ("dense", 1.0)
+    idx.learned, idx.fusion = False, ("dense", 1.0)
     assert idx.search("pi is greater than zero", k=1)[0].name == "pi_positive_fact"

@@ -1,0 +1,375 @@
+"""Premise ranking learned from the project's own proofs (MaSh/MePo-style signals + fusion).
+
+Signals, each a score per document for one query:
+
+* ``knn``: the k proved declarations whose statements are most like the query (cosine over
+  idf-weighted statement features) vote for their premises, and for themselves, by similarity;
+* ``mepo``: symbol relevance, R / (R + I) with R the weight of the query constants a document
+  shares (rarer weigh more) and I its other constants, iterated once through the best hits;
+* ``popularity``: how many proofs use the document, damped (log);
+* locality: same file, distance above the cursor, same namespace, namespace overlap;
+* ``lex``/``dense``: the BM25 and optional dense scores the caller passes in.
+
+``Fusion`` turns a candidate's signals into one score with weights fitted (listwise softmax,
+Newton steps, numpy) on the project's own proved declarations, each with its own proof hidden
+from itself. An exact normalised statement match always ranks first.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import constants_only, declaration_features
+from .lean_tokens import split_identifier
+from .records import Declaration
+from .signals import FeatureIndex, ProofGraph
+
+log = logging.getLogger(__name__)
+
+#: Neighbours that vote in k-NN.
+K_NEIGHBOURS = 24
+#: How much a neighbour votes for itself (relative to its premises).
+SELF_VOTE = 0.5
+#: Candidates taken from each signal's ranking before fusion.
+DEPTH = 64
+#: Same-file declarations right above the cursor always considered.
+NEAR = 24
+#: Hits of the first symbol-relevance round whose constants join the query.
+MEPO_EXPAND = 6
+MEPO_EXPAND_WEIGHT = 0.5
+LEMMA_KINDS = frozenset({"theorem", "axiom", "alias"})
+KIND_CODES = {"theorem": 0, "axiom": 0, "alias": 0, "constructor": 1, "field": 1}
+
+FEATURES = (
+    "bias", "lex", "lex_rr", "knn", "knn_rr", "mepo", "mepo_rr", "sim", "sim_rr", "popularity", "same_file",
+    "near", "near_rr", "above", "same_ns", "ns_overlap", "lemma", "ctor_field", "dense", "dense_rr",
+    "knn_local", "name_jaccard", "name_within", "knn_x_file", "sim_x_file", "lex_x_file", "exact",
+)
+#: Weights for projects too small to learn from: fitted on every premise-eval dev query
+#: (``bench/premise_eval.py --fit-all``), rounded.
+_DEV_WEIGHTS = {
+    "lex": 0.208, "lex_rr": 0.841, "knn": 0.498, "knn_rr": 0.41, "mepo": 0.681, "mepo_rr": -0.013,
+    "sim": 0.096, "sim_rr": 0.457, "popularity": 0.375, "same_file": -0.273, "near": 0.171, "near_rr": 1.472,
+    "above": -0.273, "same_ns": 0.042, "ns_overlap": -0.124, "lemma": 0.2, "ctor_field": 0.424,
+    "knn_local": 1.173, "name_jaccard": 0.377, "name_within": 0.144, "knn_x_file": 0.186,
+    "sim_x_file": 0.067, "lex_x_file": 0.395,
+}
+DEFAULT_WEIGHTS = np.asarray([_DEV_WEIGHTS.get(f, 0.0) for f in FEATURES])
+#: Proved declarations needed before the fusion is fitted instead of using the defaults.
+MIN_TRAINING = 40
+
+
+@dataclass
+class Corpus:
+    """What the learned signals read of the index (documents are base then delta ids)."""
+
+    decl: Callable[[int], Declaration]
+    doc_file: np.ndarray
+    doc_line: np.ndarray
+    kind: np.ndarray  # int8: 0 lemma-like, 1 constructor/field, 2 other
+    ns: np.ndarray  # int32 namespace id per document
+    ns_names: list[str]
+    key: np.ndarray  # int64 statement-key hash per document (0: none)
+    feats: FeatureIndex
+    graph: ProofGraph
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_file)
+
+
+@dataclass
+class Query:
+    """One retrieval problem: the query's features and what the caller knows of its position."""
+
+    features: tuple[str, ...]
+    lex: np.ndarray  # BM25 per document
+    allowed: np.ndarray  # bool per document: may be returned
+    file_id: int | None = None
+    line: int | None = None
+    namespace: str = ""
+    key: int = 0
+    dense: np.ndarray | None = None
+    hide: int = -1  # a document whose own proof is hidden (leave-one-out)
+    name: str = ""  # the name being proved, when known
+
+
+def kind_code(kind: str) -> int:
+    return KIND_CODES.get(kind, 2)
+
+
+def namespace_of(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
+def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` best positive ``scores`` among ``mask``, best first."""
+    cand = np.flatnonzero((scores > 0) & mask)
+    if len(cand) > k:
+        cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+    return cand[np.argsort(-scores[cand], kind="stable")]
+
+
+def similarity(c: Corpus, q: Query) -> np.ndarray:
+    """Cosine of idf-weighted statement features between the query and every document."""
+    if not q.features:
+        return np.zeros(c.n_docs, np.float32)
+    weights = {f: c.feats.idf(f) ** 2 for f in q.features}
+    qnorm = float(np.sqrt(sum(weights.values()))) or 1.0
+    sims, _ = c.feats.overlap(weights)
+    sims = sims / (c.feats.norm() * qnorm + 1e-6)
+    if q.hide >= 0:
+        sims[q.hide] = 0.0
+    return sims
+
+
+def knn_scores(
+    c: Corpus, q: Query, sims: np.ndarray, k: int | None = None, *, local: bool = False
+) -> np.ndarray:
+    """k-NN votes per document (MaSh): the neighbours' premises, and the neighbours themselves.
+
+    With ``local`` only neighbours of the query's own file vote.
+    """
+    k = k or K_NEIGHBOURS
+    out = np.zeros(c.n_docs, np.float32)
+    proved = c.graph.proved()
+    if local:
+        if q.file_id is None:
+            return out
+        proved &= c.doc_file == q.file_id
+    if q.hide >= 0:
+        proved[q.hide] = False
+    for t in _top(sims, proved, k).tolist():
+        s = float(sims[t])
+        prem = c.graph.premises_of(t)
+        if len(prem):
+            np.add.at(out, prem, s)
+        if SELF_VOTE:
+            out[t] += SELF_VOTE * s
+    if q.hide >= 0:
+        out[q.hide] = 0.0
+    return out
+
+
+def mepo_scores(c: Corpus, q: Query) -> np.ndarray:
+    """Symbol relevance per document (MePo), one iteration through the best hits' constants."""
+    consts = constants_only(q.features)
+    n_const = c.feats.n_const().astype(np.float32)
+
+    def weight(f: str) -> float:
+        return 1.0 + 2.0 / np.log(c.feats.base.df(f) + len(c.feats._delta_postings.get(f, ())) + 2.0)
+
+    w = {f: weight(f) for f in consts}
+    if not w:
+        return np.zeros(c.n_docs, np.float32)
+
+    def rel(weights: dict[str, float]) -> np.ndarray:
+        r, shared = c.feats.overlap(weights, count=True)
+        irrelevant = np.maximum(n_const - shared, 0)
+        return np.where(r > 0, r / (r + irrelevant + 1e-6), 0).astype(np.float32)
+
+    first = rel(w)
+    if q.hide >= 0:
+        first[q.hide] = 0
+    for d in _top(first, np.ones(c.n_docs, bool), MEPO_EXPAND).tolist():
+        for f in constants_only(declaration_features(c.decl(d))):
+            if f not in w:
+                w[f] = MEPO_EXPAND_WEIGHT * weight(f)
+    second = rel(w)
+    return np.maximum(first, second)
+
+
+@dataclass
+class Candidates:
+    """The candidate documents of one query and their signal matrix (rows follow ``docs``)."""
+
+    docs: np.ndarray
+    x: np.ndarray  # float64 (len(docs), len(FEATURES))
+
+
+def _rr(vals: np.ndarray) -> np.ndarray:
+    """1 / (1 + rank) within ``vals`` (0 for non-positive values)."""
+    order = np.argsort(-vals, kind="stable")
+    rr = np.zeros(len(vals))
+    rr[order] = 1.0 / (1.0 + np.arange(len(vals)))
+    return np.where(vals > 0, rr, 0.0)
+
+
+def _norm(vals: np.ndarray) -> np.ndarray:
+    m = float(vals.max(initial=0.0))
+    return vals / m if m > 0 else vals * 0
+
+
+def candidates(c: Corpus, q: Query, depth: int = DEPTH, *, signals: dict[str, np.ndarray] | None = None) -> Candidates:
+    """Candidates from every signal (top ``depth`` each, nearest same-file, exact matches) and their features."""
+    s = signals if signals is not None else compute_signals(c, q)
+    allowed = q.allowed
+    pools = [_top(s[name], allowed, depth) for name in ("lex", "knn", "mepo", "sim", "knn_local")]
+    if q.dense is not None:
+        pools.append(_top(q.dense - q.dense.min() + 1e-6, allowed, depth))
+    if q.file_id is not None:
+        same = allowed & (c.doc_file == q.file_id)
+        if q.line is not None:
+            same &= c.doc_line < q.line
+        near = np.flatnonzero(same)
+        if len(near) > NEAR:
+            near = near[np.argsort(-c.doc_line[near], kind="stable")[:NEAR]]
+        pools.append(near)
+    if q.key:
+        pools.append(np.flatnonzero((c.key == q.key) & allowed)[:8])
+    docs = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.int64)
+    x = np.zeros((len(docs), len(FEATURES)))
+    if len(docs) == 0:
+        return Candidates(docs, x)
+    col = {f: i for i, f in enumerate(FEATURES)}
+    x[:, col["bias"]] = 1.0
+    x[:, col["knn_local"]] = _norm(s["knn_local"][docs].astype(np.float64))
+    for name in ("lex", "knn", "mepo", "sim"):
+        v = s[name][docs].astype(np.float64)
+        x[:, col[name]] = _norm(v)
+        x[:, col[f"{name}_rr"]] = _rr(v)
+    if q.dense is not None:
+        v = q.dense[docs].astype(np.float64)
+        x[:, col["dense"]] = (v - v.min()) / (v.max() - v.min() + 1e-9)
+        x[:, col["dense_rr"]] = _rr(v - v.min() + 1e-9)
+    pop = c.graph.usage[docs].astype(np.float64).copy()
+    if q.hide >= 0:  # the hidden proof's own uses do not count
+        own = c.graph.premises_of(q.hide)
+        pop -= np.isin(docs, own)
+    x[:, col["popularity"]] = np.log1p(np.maximum(pop, 0)) / np.log1p(max(float(c.graph.usage.max(initial=0)), 1.0))
+    if q.file_id is not None:
+        same = c.doc_file[docs] == q.file_id
+        x[:, col["same_file"]] = same
+        if q.line is not None:
+            dist = np.maximum(q.line - c.doc_line[docs], 0).astype(np.float64)
+            x[:, col["near"]] = same / (1.0 + np.log1p(dist))
+            above = same & (c.doc_line[docs] < q.line)
+            x[:, col["above"]] = above
+            x[:, col["near_rr"]] = _rr(np.where(above, c.doc_line[docs] + 1.0, 0.0))
+        x[:, col["knn_x_file"]] = x[:, col["knn"]] * same
+        x[:, col["sim_x_file"]] = x[:, col["sim"]] * same
+        x[:, col["lex_x_file"]] = x[:, col["lex"]] * same
+    if q.name:
+        qwords = set(split_identifier(q.name.rsplit(".", 1)[-1]))
+        if qwords:
+            for i, d in enumerate(docs.tolist()):
+                words = set(split_identifier(c.decl(d).name.rsplit(".", 1)[-1]))
+                if words:
+                    inter = len(words & qwords)
+                    x[i, col["name_jaccard"]] = inter / len(words | qwords)
+                    x[i, col["name_within"]] = inter == len(words)
+    if q.namespace:
+        parts = q.namespace.split(".")
+        ns = [c.ns_names[i] for i in c.ns[docs].tolist()]
+        x[:, col["same_ns"]] = [n == q.namespace for n in ns]
+        x[:, col["ns_overlap"]] = [_prefix_overlap(parts, n) for n in ns]
+    kinds = c.kind[docs]
+    x[:, col["lemma"]] = kinds == 0
+    x[:, col["ctor_field"]] = kinds == 1
+    if q.key:
+        x[:, col["exact"]] = c.key[docs] == q.key
+    return Candidates(docs, x)
+
+
+def _prefix_overlap(parts: list[str], ns: str) -> float:
+    other = ns.split(".") if ns else []
+    k = 0
+    for a, b in zip(parts, other):
+        if a != b:
+            break
+        k += 1
+    return k / len(parts)
+
+
+def compute_signals(c: Corpus, q: Query) -> dict[str, np.ndarray]:
+    """Every signal's score per document for ``q``."""
+    sims = similarity(c, q)
+    return {
+        "lex": q.lex, "knn": knn_scores(c, q, sims), "mepo": mepo_scores(c, q), "sim": sims,
+        "knn_local": knn_scores(c, q, sims, local=True),
+    }
+
+
+@dataclass
+class Fusion:
+    """Linear fusion of candidate features; ``fit`` learns the weights listwise."""
+
+    weights: np.ndarray = field(default_factory=DEFAULT_WEIGHTS.copy)
+    fitted_on: int = 0
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Scores of candidate rows; an exact statement match is put above everything."""
+        out = x @ self.weights
+        return out + 1e3 * x[:, FEATURES.index("exact")]
+
+    def fit(self, groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1e-2, iters: int = 25) -> None:
+        """Fit on ``(x, positive mask)`` groups (one per training query) by Newton's method on
+        the listwise softmax loss: each query's probability mass should sit on its premises."""
+        groups = [(x, y) for x, y in groups if y.any() and len(y) > 1]
+        if len(groups) < MIN_TRAINING:
+            log.info("only %d training queries: fixed fusion weights", len(groups))
+            self.weights, self.fitted_on = DEFAULT_WEIGHTS.copy(), 0
+            return
+        width = max(len(y) for _, y in groups)
+        nf = len(FEATURES)
+        X = np.zeros((len(groups), width, nf))
+        Y = np.zeros((len(groups), width))
+        M = np.zeros((len(groups), width), bool)
+        for i, (x, y) in enumerate(groups):
+            X[i, : len(y)] = x
+            Y[i, : len(y)] = y / y.sum()
+            M[i, : len(y)] = True
+        w = self.weights.copy() if self.fitted_on else np.zeros(nf)
+        free = np.ones(nf)
+        free[FEATURES.index("exact")] = 0  # handled by a rule, not learned
+
+        Xf = X.reshape(-1, nf)
+        Yf = Y.reshape(-1)
+        xy = (Xf * Yf[:, None]).reshape(X.shape).sum(axis=1)
+        reg = l2 * len(groups)
+
+        def probabilities(w: np.ndarray) -> tuple[np.ndarray, float]:
+            z = np.where(M, X @ w, -np.inf)
+            z -= z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            loss = -float((Y * np.where(M, logp, 0)).sum()) + 0.5 * reg * float(w @ w)
+            return np.exp(logp), loss
+
+        def grad_hess(w: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pf = p.reshape(-1)
+            xp = (Xf * pf[:, None]).reshape(X.shape).sum(axis=1)
+            grad = (xp - xy).sum(axis=0) + reg * w
+            h = (Xf * pf[:, None]).T @ Xf - xp.T @ xp + reg * np.eye(nf)
+            return grad * free, h
+
+        p, loss = probabilities(w)
+        for _ in range(iters):
+            grad, h = grad_hess(w, p)
+            step = np.linalg.solve(h + 1e-9 * np.eye(nf), grad)
+            t = 1.0
+            while t > 1e-4:
+                new = w - t * step
+                new_p, new_loss = probabilities(new)
+                if new_loss <= loss:
+                    break
+                t /= 2
+            else:
+                break
+            converged = loss - new_loss < 1e-7 * max(1.0, abs(loss))
+            w, p, loss = new, new_p, new_loss
+            if converged:
+                break
+        self.weights, self.fitted_on = w, len(groups)
+
+
+def rank(c: Corpus, q: Query, fusion: Fusion, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best ``(doc, score)`` for ``q``, best first."""
+    cand = candidates(c, q)
+    if len(cand.docs) == 0:
+        return []
+    scores = fusion.score(cand.x)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [(int(cand.docs[i]), float(scores[i])) for i in order]
