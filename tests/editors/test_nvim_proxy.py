@@ -1,6 +1,9 @@
-"""Neovim (Debian's 0.7.2, headless) as a real LSP client of ``lean-companion serve`` in front of
-the Lean test double, through the ``lean_companion`` plugin module: the plain LSP round trip,
-and recovery from a server crash mid-session.
+"""Neovim (headless) as a real LSP client of ``lean-companion serve`` in front of the Lean test
+double, through the ``lean_companion`` plugin module: the plain LSP round trip, and recovery from
+a server crash mid-session. The round trip and the companion tests run on the oldest supported
+Neovim (Debian's 0.7.2) and a current one (0.12), where also the lean.nvim route
+(``vim.lsp.config('leanls', {cmd = lean_nvim_cmd()})`` + ``vim.lsp.enable('leanls')``) is run;
+``:checkhealth lean_companion`` is checked on all three. The crash test runs on 0.7.
 
 The companion tests (status, sorry-filling, suggestions, premises) follow
 docs/editor-protocol.md and run against ``lean-companion serve`` with copilot's features.
@@ -8,6 +11,8 @@ docs/editor-protocol.md and run against ``lean-companion serve`` with copilot's 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,11 @@ from tests.editors.nvim_session import crash_once_wrapper, double_command, requi
 pytestmark = pytest.mark.nvim
 
 SETTINGS = {"suggest": {"max_candidates": 4}}
+#: (Neovim, how the client is configured): setup{} on both, lean.nvim's route on 0.12.
+SETUPS = [("0.7", "setup"), ("0.12", "setup"), ("0.12", "lsp_config")]
+SETUP_IDS = ["nvim0.7-setup", "nvim0.12-setup", "nvim0.12-lsp_config"]
+# the venv's lean-companion on PATH, so that :checkhealth finds the program
+VENV_PATH = {"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
 
 
 def _lean_diagnostics(diagnostics: list[dict]) -> list[dict]:
@@ -24,13 +34,15 @@ def _lean_diagnostics(diagnostics: list[dict]) -> list[dict]:
     return [d for d in diagnostics if d.get("source") != "lean-companion"]
 
 
-@pytest.fixture(scope="module")
-def roundtrip(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    require_nvim()
+@pytest.fixture(scope="module", params=SETUPS, ids=SETUP_IDS)
+def roundtrip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    version, route = request.param
+    require_nvim(version)
     require_double()
     tmp = tmp_path_factory.mktemp("nvim-roundtrip")
     observed = run_session(tmp, "roundtrip", double_command("--log", str(tmp / "double.jsonl")),
-                           proxy_args=("--log-level", "DEBUG"), settings=SETTINGS)
+                           proxy_args=("--log-level", "DEBUG"), settings=SETTINGS, nvim_version=version, route=route,
+                           health=True, extra_env=VENV_PATH)
     log = tmp / "double.jsonl"
     observed["_double_methods"] = [json.loads(line).get("method") for line in log.read_text().splitlines()
                                    if json.loads(line).get("dir") == "recv"] if log.exists() else None
@@ -38,8 +50,9 @@ def roundtrip(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_client_attaches_to_lean_buffer(roundtrip: dict) -> None:
-    """The plugin sets the `lean` filetype for *.lean, starts one client named `leanls` through
-    the proxy, attaches it, and maps its keys on the buffer."""
+    """The plugin sets the `lean` filetype for *.lean, one client named `leanls` runs through
+    the proxy (started by the module, or by vim.lsp.enable with the module's command) and is
+    attached, and the module maps its keys on the buffer."""
     assert roundtrip["nvim"].startswith("0.")
     assert roundtrip["filetype"] == "lean"
     assert roundtrip["attached"] and roundtrip["client_name"] == "leanls"
@@ -97,18 +110,30 @@ def test_companion_messages_never_reach_lean(roundtrip: dict) -> None:
     assert not [m for m in methods if m and m.startswith("$/leanCompanion/")], methods
 
 
-def test_companion_status_is_answered(roundtrip: dict) -> None:
-    """`lean-companion serve` answers `$/leanCompanion/status` with the documented shape
-    (docs/editor-protocol.md)."""
-    result = roundtrip["status"].get("result")
-    assert result is not None, roundtrip["status"]
-    assert isinstance(result["version"], str) and isinstance(result["models"], list)
-    assert result["index"]["state"] in {"absent", "building", "ready", "stale", "error"}
+def test_checkhealth_reports_program_command_and_side_channel(roundtrip: dict) -> None:
+    """`:checkhealth lean_companion` finds the program and its version, shows the server command
+    and the attached client, and sees the proxy's side channel (its status file and socket)."""
+    text = "\n".join(roundtrip["health"])
+    assert "lean-companion program" in text and "found: " in text, text
+    assert "version: lean-companion " in text, text
+    assert "server command" in text and "serve --" in text, text
+    assert "client 'leanls'" in text and "is attached to T.lean" in text, text
+    assert "side channel" in text and "socket" in text and "proxy " in text, text
+    assert "ERROR" not in text, text
+
+
+def test_status_is_remembered_for_statuslines(roundtrip: dict) -> None:
+    """:LeanCompanionStatus asks the proxy, and the module keeps the answer (with what later
+    `$/leanCompanion/statusChanged` notifications bring) in `last_status` for statuslines."""
+    assert roundtrip["status_kept"] is True
+    assert {"version", "models", "index", "pid"} <= set(roundtrip["last_status"])
 
 
 @pytest.fixture(scope="module")
 def crash(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    require_nvim()
+    # Neovim 0.7 only: the crash point is a message count tuned to 0.7's start-up traffic (0.12
+    # sends more requests of its own first); what is tested here is the proxy's recovery.
+    require_nvim("0.7")
     require_double()
     tmp: Path = tmp_path_factory.mktemp("nvim-crash")
     # The bare proxy (no copilot features injecting requests of their own) keeps the message
@@ -160,14 +185,13 @@ theorem comm (a b : Nat) : a + b = b + a := by
 """
 
 
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    require_nvim()
+@pytest.fixture(scope="module", params=SETUPS, ids=SETUP_IDS)
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    version, route = request.param
+    require_nvim(version)
     require_double()
-    from tests.editors.nvim_session import run_session as run
-
     tmp = tmp_path_factory.mktemp("nvim-fill")
-    return run(tmp, "fill", double_command(), text=THREE_SORRIES)
+    return run_session(tmp, "fill", double_command(), text=THREE_SORRIES, nvim_version=version, route=route)
 
 
 def test_fill_sorry_code_action(filled: dict) -> None:

@@ -4,10 +4,28 @@
 -- Environment: LC_PLUGIN_DIR, LC_CMD_JSON (the server command), LC_FILE (the .lean file),
 -- LC_OUT (where the observations go, as JSON), LC_SCENARIO ('roundtrip' or 'crash'),
 -- LC_SETTINGS_JSON (optional: the plugin's `settings`, sent as $/leanCompanion/configure),
--- LC_EXPECT_DIAGNOSTICS ('0': do not wait for diagnostics), LC_LOG (scenario 'commands').
+-- LC_EXPECT_DIAGNOSTICS ('0': do not wait for diagnostics), LC_LOG (scenario 'commands'),
+-- LC_ROUTE ('setup', the default: require('lean_companion').setup{} starts the client;
+-- 'lsp_config' (Neovim 0.11+): vim.lsp.config('leanls', {cmd = lean_nvim_cmd()}) +
+-- vim.lsp.enable('leanls'), as lean.nvim users configure it), LC_HEALTH ('1': also run
+-- :checkhealth lean_companion at the end and record its text).
 -- This script only observes and records; the Python test makes the assertions.
 
 local out = {}
+local uv = vim.uv or vim.loop
+local modern = vim.fn.has('nvim-0.11') == 1
+
+--- client:name(...) on Neovim 0.11+ (where client.name(...) is deprecated), client.name(...) before.
+local function call(client, name, ...)
+  if modern then
+    return client[name](client, ...)
+  end
+  return client[name](...)
+end
+
+local function all_clients()
+  return (vim.lsp.get_clients or vim.lsp.get_active_clients)()
+end
 local function env(name)
   local value = os.getenv(name)
   assert(value and value ~= '', 'missing environment variable ' .. name)
@@ -23,7 +41,7 @@ end
 local publishes = {}
 local original_publish = vim.lsp.handlers['textDocument/publishDiagnostics']
 vim.lsp.handlers['textDocument/publishDiagnostics'] = function(err, result, ctx, config)
-  table.insert(publishes, { count = #result.diagnostics, version = result.version or vim.NIL, at = vim.loop.now() })
+  table.insert(publishes, { count = #result.diagnostics, version = result.version or vim.NIL, at = uv.now() })
   return original_publish(err, result, ctx, config)
 end
 
@@ -37,7 +55,7 @@ local function diagnostics(bufnr)
 end
 
 local function sync(client, method, params, bufnr, timeout)
-  local response, err = client.request_sync(method, params, timeout or 15000, bufnr)
+  local response, err = call(client, 'request_sync', method, params, timeout or 15000, bufnr)
   if not response then
     return { transport_error = tostring(err) }
   end
@@ -94,6 +112,9 @@ local function roundtrip(lc, client, bufnr)
   out.diagnostics_after_edit = diagnostics(bufnr)
   -- the companion's own namespace: answered by the proxy (a result or an error, never a hang)
   out.status = sync(client, '$/leanCompanion/status', vim.empty_dict(), bufnr, 10000)
+  -- :LeanCompanionStatus shows it and the module keeps it for statuslines
+  vim.cmd('LeanCompanionStatus')
+  out.status_kept = vim.wait(10000, function() return lc.last_status[client.id] ~= nil end, 20)
 end
 
 local function crash(lc, client, bufnr)
@@ -104,7 +125,7 @@ local function crash(lc, client, bufnr)
   local sent = 0
   for i = 1, 25 do
     sent = sent + 1
-    client.request('textDocument/hover', {
+    call(client, 'request', 'textDocument/hover', {
       textDocument = { uri = vim.uri_from_bufnr(bufnr) }, position = { line = 3, character = 30 },
     }, function(err, result)
       table.insert(outcomes, { i = i, ok = err == nil, code = err and err.code or vim.NIL,
@@ -255,16 +276,37 @@ end
 
 local ok, problem = pcall(function()
   -- every message Neovim sends is logged (rpc.send) to lsp.log under XDG_CACHE/STATE_HOME
-  vim.lsp.set_log_level('debug')
-  out.lsp_log = vim.lsp.get_log_path()
+  if modern then
+    vim.lsp.log.set_level('debug')
+    out.lsp_log = vim.lsp.log.get_filename()
+  else
+    vim.lsp.set_log_level('debug')
+    out.lsp_log = vim.lsp.get_log_path()
+  end
   vim.opt.runtimepath:prepend(env('LC_PLUGIN_DIR'))
   local lc = require('lean_companion')
   local settings = os.getenv('LC_SETTINGS_JSON')
-  lc.setup({
+  local route = os.getenv('LC_ROUTE') or 'setup'
+  out.route = route
+  local options = {
     cmd = vim.fn.json_decode(env('LC_CMD_JSON')),
     keymaps = true,
     settings = settings and settings ~= '' and vim.fn.json_decode(settings) or nil,
-  })
+  }
+  if route == 'lsp_config' then
+    -- lean.nvim's way: its `leanls` client, only the command changed; the module adds its
+    -- commands, keymaps and settings on LspAttach
+    options.autostart = false
+    lc.setup(options)
+    vim.lsp.config('leanls', {
+      cmd = lc.lean_nvim_cmd(),
+      filetypes = { 'lean' },
+      root_markers = { 'lakefile.lean', 'lakefile.toml', 'lean-toolchain' },
+    })
+    vim.lsp.enable('leanls')
+  else
+    lc.setup(options)
+  end
   out.nvim = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) .. '.' .. tostring(vim.version().patch)
   vim.cmd('edit ' .. vim.fn.fnameescape(env('LC_FILE')))
   local bufnr = vim.api.nvim_get_current_buf()
@@ -288,8 +330,13 @@ local ok, problem = pcall(function()
   else
     crash(lc, client, bufnr)
   end
-  out.still_attached = lc.client(bufnr) ~= nil and not client.is_stopped()
-  out.client_count = #vim.lsp.get_active_clients()
+  out.still_attached = lc.client(bufnr) ~= nil and not call(client, 'is_stopped')
+  out.client_count = #all_clients()
+  out.last_status = lc.last_status[client.id] or vim.NIL
+  if os.getenv('LC_HEALTH') == '1' then
+    vim.cmd('checkhealth lean_companion')
+    out.health = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  end
 end)
 out.ok = ok
 if not ok then

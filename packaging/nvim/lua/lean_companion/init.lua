@@ -9,7 +9,8 @@
 
 local M = {}
 
-local uv = vim.loop
+-- vim.uv since Neovim 0.10; vim.loop before (and deprecated after)
+local uv = vim.uv or vim.loop
 
 M.defaults = {
   -- the lean-companion executable (name on PATH or absolute path)
@@ -48,6 +49,11 @@ M.default_keymaps = {
 M.config = vim.deepcopy(M.defaults)
 
 local clients_by_root = {}
+-- clients that already got the `settings` (by client id)
+local configured = {}
+--- The last `status` each proxy reported (by client id): answers to `status` and the proxy's
+--- `$/leanCompanion/statusChanged` notifications. Read it from a statusline.
+M.last_status = {}
 
 local function notify(message, level)
   vim.notify('lean-companion: ' .. message, level or vim.log.levels.INFO)
@@ -155,10 +161,12 @@ function M.start(bufnr)
     workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fn.fnamemodify(root, ':t') } },
     init_options = { hasWidgets = false },
     on_init = function(client)
+      configured[client.id] = true
       if M.config.settings then
         notify_server(client, '$/leanCompanion/configure', { settings = M.config.settings })
       end
     end,
+    handlers = M.handlers,
     on_attach = function(client, attached)
       map_keys(attached)
       if M.config.on_attach then
@@ -307,6 +315,7 @@ function M.status()
       if err then
         return report_error(err)
       end
+      M.last_status[client.id] = s
       local model = 'portfolio'
       for _, m in ipairs(s.models or {}) do
         if m.active and m.role == 'tactic' then
@@ -338,7 +347,16 @@ function M.log()
 end
 
 local function line_diagnostics(bufnr, row)
-  if vim.lsp.diagnostic.get_line_diagnostics then -- up to Neovim 0.9
+  if vim.fn.has('nvim-0.10') == 1 then -- the LSP diagnostic is kept in user_data.lsp
+    local result = {}
+    for _, d in ipairs(vim.diagnostic.get(bufnr, { lnum = row })) do
+      if d.user_data and d.user_data.lsp then
+        table.insert(result, d.user_data.lsp)
+      end
+    end
+    return result
+  end
+  if vim.lsp.diagnostic.get_line_diagnostics then -- Neovim 0.7 - 0.9
     local ok, result = pcall(vim.lsp.diagnostic.get_line_diagnostics, bufnr, row)
     if ok then
       return result
@@ -391,6 +409,38 @@ function M.try_actions()
   end)
 end
 
+--- Handlers for the proxy's own notifications, given to the clients this module starts (and
+--- merged into any client named `config.name` on attach, e.g. lean.nvim's).
+M.handlers = {
+  ['$/leanCompanion/statusChanged'] = function(_, status, ctx)
+    if ctx and ctx.client_id and type(status) == 'table' then
+      M.last_status[ctx.client_id] = status
+    end
+  end,
+}
+
+--- A client of ours that this module did not start (lean.nvim's `leanls`, or one configured
+--- with vim.lsp.config): give it the settings, the statusChanged handler and the keymaps.
+local function adopt(client, bufnr)
+  if client.name ~= M.config.name then
+    return
+  end
+  map_keys(bufnr)
+  if configured[client.id] then
+    return
+  end
+  configured[client.id] = true
+  client.handlers = client.handlers or {}
+  for method, handler in pairs(M.handlers) do
+    if client.handlers[method] == nil then
+      client.handlers[method] = handler
+    end
+  end
+  if M.config.settings then
+    notify_server(client, '$/leanCompanion/configure', { settings = M.config.settings })
+  end
+end
+
 --- For lean.nvim on Neovim 0.11+: a `cmd` function for vim.lsp.config('leanls', { cmd = … })
 --- that runs lean.nvim's usual server (lake serve / lean --server) behind the companion.
 function M.lean_nvim_cmd()
@@ -427,6 +477,18 @@ function M.setup(opts)
       end
     end,
   })
+  if vim.fn.has('nvim-0.8') == 1 then
+    -- clients started elsewhere (lean.nvim, vim.lsp.enable('leanls')) get the same extras
+    vim.api.nvim_create_autocmd('LspAttach', {
+      group = group,
+      callback = function(args)
+        local client = args.data and vim.lsp.get_client_by_id(args.data.client_id)
+        if client then
+          adopt(client, args.buf)
+        end
+      end,
+    })
+  end
   if M.config.autostart and #M.config.filetypes > 0 then
     vim.api.nvim_create_autocmd('FileType', {
       group = group,
