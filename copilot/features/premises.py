@@ -71,16 +71,31 @@ class PremiseService:
         except Exception:
             return 0
 
-    async def search_goal(self, goal: str, k: int, file: Path | None = None, line: int | None = None) -> list[Any]:
-        """Top ``k`` premises for a goal (``[]`` while the index is not ready), off the loop."""
+    async def search(self, query: str, k: int, file: Path | None = None, line: int | None = None) -> list[Any]:
+        """Top ``k`` premises for ``query`` at ``file``/``line`` (``[]`` while the index is not ready).
+
+        ``query`` is a goal state (``$/lean/plainGoal``'s goals, hypotheses and ``⊢ target``), a
+        declaration statement (``theorem foo … : …``) or text; ``line`` is the editor's 0-based
+        line of the cursor (or of the declaration being proved): what is declared above it in the
+        file, and what the file imports, can be suggested. Runs off the event loop; a failure is
+        logged and gives ``[]``.
+        """
         index = self.index
-        if index is None or not goal.strip() or k <= 0:
+        if index is None or not query.strip() or k <= 0:
             return []
+        from copilot.premises.query import looks_like_goal
+
+        one_based = line + 1 if line is not None else None  # the index counts lines from 1
+        call = index.search_goal if looks_like_goal(query) else index.search
         try:
-            return await asyncio.to_thread(index.search_goal, goal, k, file=file, line=line)
+            return await asyncio.to_thread(call, query, k, file=file, line=one_based)
         except Exception as exc:
             logger.warning("premise search failed: %s", exc)
             return []
+
+    async def search_goal(self, goal: str, k: int, file: Path | None = None, line: int | None = None) -> list[Any]:
+        """``search`` for a goal state or a statement (what the suggestion features pass)."""
+        return await self.search(goal, k, file, line)
 
     def close(self) -> None:
         if self._task is not None and not self._task.done():
