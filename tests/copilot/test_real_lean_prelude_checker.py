@@ -77,6 +77,7 @@ async def test_verdicts_of_term_candidates(lean) -> None:
     axiom of the file: batched and one at a time alike."""
     path, checker = lean
     target = _target(path, "goal1")
+    assert await checker.initial_goals(target) == (["⊢ And True True"], "term")  # plainTermGoal in a shadow
     candidates = ["And.intro True.intro True.intro", "And.intro True.intro nonsense",
                   "And.intro helper_sorried True.intro", "cheatAnd"]
     for results in (await checker.check_many(target, candidates), await checker.check_many(target, candidates, batch=False)):
