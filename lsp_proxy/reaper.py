@@ -111,7 +111,8 @@ def main(argv: list[str]) -> None:
         prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
     try:
-        child = subprocess.Popen(command, preexec_fn=child_setup, close_fds=True)  # noqa: S603
+        # preexec_fn is safe here: this process has one thread, and prctl was resolved before.
+        child = subprocess.Popen(command, preexec_fn=child_setup, close_fds=True)  # noqa: PLW1509
     except OSError as exc:
         os.write(2, f"{exc}\n".encode())
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)

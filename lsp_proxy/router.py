@@ -358,7 +358,8 @@ class Router:
             return
         # request
         if isinstance(env.id, bool):  # JSON-RPC ids are strings or numbers; Lean ignores a bool one
-            self._send_editor(wire.error_response(env.id, INVALID_REQUEST, "Invalid Request: the id must be a string or a number"))
+            self._send_editor(wire.error_response(env.id, INVALID_REQUEST,
+                                                  "Invalid Request: the id must be a string or a number"))
             return
         if is_reserved(env.id):
             body, env = self._alias_request(body, env)

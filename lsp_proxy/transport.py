@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-
 logger = logging.getLogger(__name__)
 stderr_logger = logging.getLogger("lsp_proxy.lean.stderr")
 

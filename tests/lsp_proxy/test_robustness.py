@@ -14,7 +14,7 @@ URI = "file:///a.lean"
 
 async def until(predicate, timeout: float = 2.0) -> None:
     async def poll():
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polls test state that has no event
             await asyncio.sleep(0.005)
     await asyncio.wait_for(poll(), timeout)
 

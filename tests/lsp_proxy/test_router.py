@@ -23,7 +23,7 @@ def did_open(text: str = "x", uri: str = URI, version: int = 1) -> dict:
 
 async def until(predicate, timeout: float = 2.0) -> None:
     async def poll():
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polls test state that has no event
             await asyncio.sleep(0.005)
     await asyncio.wait_for(poll(), timeout)
 
