@@ -47,6 +47,7 @@ def install(router: Any) -> CompanionContext:
     hooks = router.hooks
     diagnostics = MergedDiagnostics(ctx)
     board = _install_problem_board(ctx)
+    custom_requests.set_problem_source(ctx, board.status)
 
     # -- the editor's initialize: read it, never claim it --------------------------------
     def read_initialize(params: Any) -> bool:
@@ -75,7 +76,7 @@ def install(router: Any) -> CompanionContext:
         "$/leanCompanion/suggest": lambda p: custom_requests.suggest(ctx, p),
         "$/leanCompanion/fillSorry": lambda p: custom_requests.fill(ctx, p),
         "$/leanCompanion/premises": lambda p: custom_requests.premises(ctx, p),
-        "$/leanCompanion/status": lambda p: _status_with_problems(ctx, board, p),
+        "$/leanCompanion/status": lambda p: custom_requests.status(ctx, p),
     }
 
     def on_initialized(_method: str, _params: Any) -> None:
@@ -201,13 +202,6 @@ async def _check_environment(ctx: CompanionContext, board: problems.ProblemBoard
         board.report(problem)
     for problem in await asyncio.to_thread(problems.folder_problems, ctx.config):
         board.report(problem)
-
-
-async def _status_with_problems(ctx: CompanionContext, board: problems.ProblemBoard, params: Any) -> Any:
-    result = await custom_requests.status(ctx, params)
-    if isinstance(result, dict):
-        result["problems"] = board.status()
-    return result
 
 
 async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims

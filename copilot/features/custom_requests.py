@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any, ClassVar
 
@@ -225,6 +226,19 @@ async def status(ctx: CompanionContext, params: Any) -> dict:
     return result
 
 
+def set_problem_source(ctx: CompanionContext, source: Callable[[], list[dict[str, str]]]) -> None:
+    """Where ``status`` (and ``statusChanged``) read the open problems (``[{key, message}]``)."""
+    StatusNotifier.of(ctx).problems = source
+
+
+def _problems(ctx: CompanionContext) -> list[P.ProblemInfo]:
+    try:
+        return [msgspec.convert(p, P.ProblemInfo) for p in StatusNotifier.of(ctx).problems()]
+    except Exception as exc:  # a broken source must not break status
+        logger.warning("problems unavailable for status: %s", exc)
+        return []
+
+
 async def status_result(ctx: CompanionContext) -> P.StatusResult:
     """The ``status`` result now (the model list is read in a thread: it stats files)."""
     models = await asyncio.to_thread(_models, ctx)
@@ -240,6 +254,7 @@ async def status_result(ctx: CompanionContext) -> P.StatusResult:
         log_file=log_file(),
         features=[f for f in FEATURES if _feature_on(ctx, f)],
         lean=P.LeanInfo(running=ctx.lean_running, restarts=int(getattr(ctx.router, "restarts", 0))),
+        problems=_problems(ctx),
         fill_sorry_command=fill_command_id(ctx),
     )
 
@@ -249,15 +264,16 @@ class StatusNotifier:
 
     Only editors that asked for ``status`` once get it (others never hear of it). Every
     ``interval`` seconds it compares a cheap fingerprint (busy flag, index state and size, model
-    states, last latency, Lean running/restarts, enabled features); only when that changed does
-    it build the whole status (which lists the model files in a thread) and send it if it differs
-    from the last one sent."""
+    states, last latency, Lean running/restarts, enabled features, open problems); only when that
+    changed does it build the whole status (which lists the model files in a thread) and send it
+    if it differs from the last one sent."""
 
     interval = 0.5
     _by_ctx: ClassVar[dict[int, StatusNotifier]] = {}
 
     def __init__(self, ctx: CompanionContext) -> None:
         self.ctx = ctx
+        self.problems: Callable[[], list[dict[str, str]]] = list
         self.sent: Any = None
         self.task: asyncio.Task | None = None
         self._fingerprint: Any = None
@@ -274,7 +290,8 @@ class StatusNotifier:
         models = tuple(sorted((k, v.get("state"), v.get("error")) for k, v in ctx.sources.status().items()))
         return (ctx.busy(), ctx.premises.state, ctx.premises.declarations(), ctx.premises.error, models,
                 ctx.last_latency_ms, ctx.lean_running, int(getattr(ctx.router, "restarts", 0)),
-                tuple(f for f in FEATURES if _feature_on(ctx, f)))
+                tuple(f for f in FEATURES if _feature_on(ctx, f)),
+                tuple((p.key, p.message) for p in _problems(ctx)))
 
     def start(self) -> None:
         if self.task is None or self.task.done():

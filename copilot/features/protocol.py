@@ -193,6 +193,14 @@ class LeanInfo(Message):
     restarts: int
 
 
+class ProblemInfo(Message):
+    """Something the user should fix (docs/config.md): a broken configuration file, an ignored
+    editor setting, a model that cannot be used, an unwritable folder."""
+
+    key: str
+    message: str
+
+
 class StatusResult(Message):
     version: str
     protocol_version: int
@@ -204,6 +212,7 @@ class StatusResult(Message):
     log_file: str | None
     features: list[str]
     lean: LeanInfo
+    problems: list[ProblemInfo]
     fill_sorry_command: str | None = None
 
 
@@ -234,7 +243,7 @@ EXPORTED: tuple[type[Message], ...] = (
     LspPosition, LspRange, LspTextEdit, VersionedDocument, LspTextDocumentEdit, LspWorkspaceEdit,
     DocumentPositionParams, SuggestParams, Suggestion, SuggestResult, FillSorryParams, FillStats,
     FillSorryResult, PremisesParams, Premise, PremisesResult, StatusParams, ModelInfo, IndexInfo,
-    LeanInfo, StatusResult, ConfigureParams, CancelParams, HelloParams,
+    LeanInfo, ProblemInfo, StatusResult, ConfigureParams, CancelParams, HelloParams,
 )
 
 # ------------------------------------------------------------------ validation

@@ -119,6 +119,7 @@ async def test_status_changed_is_sent_when_the_status_changes(tmp_path) -> None:
                                          and m["params"]["lastLatencyMs"] is not None and not m["params"]["busy"])
         status = msgspec.convert(changed["params"], P.StatusResult)
         assert status.pid == first["pid"] and status.last_latency_ms is not None
+        assert status.problems == [] and "problems" in changed["params"]  # the same fields as `status`
         count = sum(1 for m in session.notifications if m.get("method") == P.STATUS_CHANGED)
         await asyncio.sleep(4 * 0.5 + 0.5)  # several of the proxy's checks, nothing changing
         assert sum(1 for m in session.notifications if m.get("method") == P.STATUS_CHANGED) == count

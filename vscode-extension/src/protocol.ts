@@ -140,6 +140,12 @@ export interface LeanInfo {
     restarts: number
 }
 
+/** Something the user should fix (docs/config.md): a broken configuration file, an ignored editor setting, a model that cannot be used, an unwritable folder. */
+export interface ProblemInfo {
+    key: string
+    message: string
+}
+
 export interface StatusResult {
     version: string
     protocolVersion: number
@@ -151,6 +157,7 @@ export interface StatusResult {
     logFile: string | null
     features: string[]
     lean: LeanInfo
+    problems: ProblemInfo[]
     fillSorryCommand?: string
 }
 

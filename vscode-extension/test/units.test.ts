@@ -127,7 +127,7 @@ describe('envPathExtensions entries', () => {
 })
 
 describe('status bar text', () => {
-    const base = { protocolVersion: 1, pid: 1, busy: false, logFile: null, features: [], lean: { running: true, restarts: 0 } }
+    const base = { protocolVersion: 1, pid: 1, busy: false, logFile: null, features: [], lean: { running: true, restarts: 0 }, problems: [] }
     it('shows model, index and latency, and a clear "not connected" state', () => {
         const t = formatStatus({ ...base, version: '1', models: [{ id: 'enc', role: 'encoder', backend: 'onnx', installed: true, active: true }, { id: 'm', role: 'tactic', backend: 'gguf', installed: true, active: true }], index: { state: 'building', declarations: 10 }, lastLatencyMs: 2500 })
         assert.equal(t.text, '$(lightbulb) m · building · 2.5 s')
