@@ -652,7 +652,7 @@ async def run(options: Options, events: Events | None = None) -> Report:
                 log.warning(message)
                 job.errors.append(message)
                 done = {(r.line, r.column) for r in job.results}
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = path.read_text(encoding="utf-8-sig", errors="replace")
                 for loc in locate_sorries(text):
                     if (loc.line + 1, loc.character + 1) not in done:
                         job._finish(job._base(loc, status="error", message=str(exc)))
@@ -742,7 +742,7 @@ def _unattempted(files: Sequence[Path], results: Sequence[SorryResult], options:
     for path in files:
         rel = _relative(path, options.project)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue
         for loc in locate_sorries(text):
