@@ -106,25 +106,32 @@ async def test_the_proxy_validates_and_answers_in_the_protocol_shapes(tmp_path) 
 
 async def test_status_changed_is_sent_when_the_status_changes(tmp_path) -> None:
     """After an editor asked for `status`, the proxy sends `$/leanCompanion/statusChanged` with
-    the new status when it changes (here: a suggestion sets the last latency), and not again
-    while nothing changes."""
+    the new status when it changes (here: the editor turns code actions off, so the features
+    listed change), and not again while nothing changes."""
     session = await Session.start(tmp_path, scenario=SCENARIO)
     try:
         uri = session.open("A.lean", SORRY_FILE)
         await session.wait_diagnostics(uri, 1)
         first = (await session.request(P.STATUS, {}))["result"]
-        assert first["lastLatencyMs"] is None
-        await session.request(P.SUGGEST, {"textDocument": {"uri": uri, "version": 1}, "position": {"line": 1, "character": 3}})
+        assert "codeActions" in first["features"]
+        session.notify(P.CONFIGURE, {"settings": {"suggest": {"code_actions": False}}})
         changed = await session.wait_for(lambda m: m.get("method") == P.STATUS_CHANGED
-                                         and m["params"]["lastLatencyMs"] is not None and not m["params"]["busy"])
+                                         and "codeActions" not in m["params"]["features"])
         status = msgspec.convert(changed["params"], P.StatusResult)
-        assert status.pid == first["pid"] and status.last_latency_ms is not None
+        assert status.pid == first["pid"] and "suggest" in status.features
         assert status.problems == [] and "problems" in changed["params"]  # the same fields as `status`
+        await session.until(lambda: _quiet(session))  # background work (the sorry sweep) settles
         count = sum(1 for m in session.notifications if m.get("method") == P.STATUS_CHANGED)
         await asyncio.sleep(4 * 0.5 + 0.5)  # several of the proxy's checks, nothing changing
         assert sum(1 for m in session.notifications if m.get("method") == P.STATUS_CHANGED) == count
     finally:
         await session.close()
+
+
+async def _quiet(session: Session) -> bool:
+    status = (await session.request(P.STATUS, {}))["result"]
+    await asyncio.sleep(1.2)
+    return not status["busy"] and status == (await session.request(P.STATUS, {}))["result"]
 
 
 async def test_editors_that_never_ask_for_status_get_no_status_changed(tmp_path) -> None:
