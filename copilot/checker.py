@@ -6,12 +6,15 @@ the user's text up to the declaration, then one copy of the declaration per cand
 fresh name (``…_lc_cand_<i>``), the candidate in the hole, each copy wrapped in
 ``set_option maxHeartbeats N in`` and followed by ``#print axioms`` — sends it to Lean, waits
 (``waitForDiagnostics``, wall-time limit) and attributes diagnostics to candidates by range.
+The declaration's *other* ``sorry`` s become an axiom of our own in every copy
+(``_lc_other_sorry``), so whatever ``sorry`` a copy still uses is its candidate's.
 
 Verdicts (:class:`CheckResult`):
 
 * ``accepted``: the copy has no error, no ``sorry`` warning and no ``sorryAx`` among its
-  axioms (unless the declaration keeps *other* ``sorry`` s of the user), and its statement
-  text is unchanged;
+  axioms (Lean printed them), its statement text is unchanged, and Lean's own view of the
+  checked text shows nothing the candidate added (no declaration, scope or command keyword:
+  the second line of defence, independent of the safety filter);
 * ``incomplete``: the only errors are "unsolved goals"; ``goals`` are the goals left after the
   candidate (``plainGoal`` at its end): a valid proof *step*;
 * ``error``: Lean's first error message (or a sorry/axiom/statement problem);
