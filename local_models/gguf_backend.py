@@ -222,7 +222,7 @@ def load(
     except ImportError as exc:
         raise ModelLoadError(
             f"{path} is a valid GGUF file, but llama-cpp-python (the GGUF backend) is not installed: "
-            "run scripts/install-llama-cpp.sh (or `pip install lean-companion[gguf]`)"
+            "run `lean-companion install-gguf` (it builds llama-cpp-python for this CPU)"
         ) from exc
     model_id = str(getattr(entry, "id", None) or path.stem)
     role: Role = getattr(entry, "role", "tactic") or "tactic"

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: pip extra and install hint per format, for a missing optional dependency.
 EXTRAS = {
-    "gguf": "pip install 'lean-companion[gguf]' (or run scripts/install-llama-cpp.sh)",
+    "gguf": "run `lean-companion install-gguf` (it builds llama-cpp-python for this CPU)",
     "onnx": "pip install 'lean-companion[onnx]'",
     "served": "pip install 'lean-companion[served]'",
 }

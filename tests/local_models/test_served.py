@@ -303,3 +303,62 @@ def test_loader_loads_a_served_model_without_files(tmp_path, monkeypatch):
             assert isinstance(g, served.ServedGenerator) and g.role == "tactic"
         finally:
             g.close()
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _double_server() -> str:
+    import shlex
+
+    from tests.lean_double import BASIC_SCENARIO, double_command
+
+    return shlex.join(double_command("--elab-delay-ms", "10", scenario=BASIC_SCENARIO))
+
+
+HARD = "theorem hard (f : Nat → Nat) (hf : ∀ x, f (f x) = x) : Function.Injective f := by\n  sorry\n"
+
+
+def test_fill_sorries_uses_a_served_model_named_in_the_project_file(tmp_path, monkeypatch):
+    """fill-sorries against the Lean test double, with .lean-companion.toml naming an endpoint: the
+    served model's tactic (which no other source proposes) is checked and written."""
+    from copilot.fill_sorries.cli import main
+    from copilot.fill_sorries.report import from_json
+
+    monkeypatch.setenv("LEAN_COMPANION_CONFIG_FILE", str(tmp_path / "no-user-config.toml"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lakefile.lean").write_text("-- test project\n")
+    (project / "Hard.lean").write_text(HARD)
+    with FakeOpenAI(answers=["exact Function.LeftInverse.injective hf"], models=["bfs-served"]) as fake:
+        (project / ".lean-companion.toml").write_text(
+            f'[models.custom.srv]\nextends = "bfs-prover-v2-7b"\nbase_url = "{fake.base_url}"\n'
+            'model = "bfs-served"\n')
+        code = main(["--project", str(project), "--server-cmd", _double_server(), "--budget", "20", "--no-index",
+                     "-q", "--in-place", "--model", "srv", "--report", str(tmp_path / "r.json")])
+    report = from_json((tmp_path / "r.json").read_bytes())
+    assert report.errors == []
+    assert code == 0, report.results
+    assert "  exact Function.LeftInverse.injective hf\n" in (project / "Hard.lean").read_text()
+    (result,) = report.results
+    assert result.status == "filled" and "srv" in result.models
+    assert fake.requests and fake.requests[0]["prompt"].endswith(":::")  # BFS-Prover's '{state}:::' prompt
+
+
+def test_fill_sorries_with_the_served_model_down_still_runs(tmp_path, monkeypatch):
+    """A server that is down costs only that model: the run completes with the other sources."""
+    from copilot.fill_sorries.cli import main
+    from copilot.fill_sorries.report import from_json
+
+    monkeypatch.setenv("LEAN_COMPANION_CONFIG_FILE", str(tmp_path / "no-user-config.toml"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lakefile.lean").write_text("-- test project\n")
+    (project / "A.lean").write_text("theorem add_zero' (n : Nat) : n + 0 = n := by\n  sorry\n")
+    (project / ".lean-companion.toml").write_text(
+        f'[models.custom.srv]\nextends = "bfs-prover-v2-7b"\nbase_url = "http://127.0.0.1:{free_port()}/v1"\n'
+        'model = "bfs-served"\n')
+    code = main(["--project", str(project), "--server-cmd", _double_server(), "--budget", "20", "--no-index",
+                 "-q", "--in-place", "--model", "srv", "--report", str(tmp_path / "r.json")])
+    report = from_json((tmp_path / "r.json").read_bytes())
+    assert code == 0 and [r.status for r in report.results] == ["filled"]
