@@ -312,6 +312,8 @@ class _Driver:
         self.run_id = uuid.uuid4().hex[:8]
         self.workers: list[_Worker] = []
         self.handles: list[Any] = []
+        self.starting: dict[asyncio.Future, tuple[str, Any]] = {}
+        self.start_failures: list[str] = []
         self.spawned = 0
         self.files: dict[str, _FileState] = {}
         self.results: list[SorryResult] = []
@@ -347,35 +349,39 @@ class _Driver:
         self.actor_class = self.ray.remote(FillWorker)
         self.actor_options = {"max_restarts": 0, "max_task_retries": 0, **resources}
 
-    async def spawn(self, count: int) -> None:
-        """Start ``count`` workers (and their Lean servers) concurrently; those that fail to
-        start are reported, the rest are used."""
-        started = []
+    def spawn(self, count: int) -> None:
+        """Launch ``count`` workers; each takes work as soon as its Lean server is up (a slow
+        node holds up nobody)."""
         for _ in range(count):
             name = f"lean-companion-fill-{self.run_id}-{self.spawned}"
             self.spawned += 1
             handle = self.actor_class.options(name=name, **self.actor_options).remote(*self.init_args)
             self.handles.append(handle)
-            started.append((name, handle, handle.start.remote()))
-        failures = []
-        for name, handle, ref in started:
-            try:
-                info = await ref
-            except Exception as exc:  # RayTaskError (Lean did not start), RayActorError (no node)
-                failures.append(f"worker {name}: {_first_line(getattr(exc, 'cause', None) or exc)}")
-                self._kill(handle)
-                continue
-            for problem in info["problems"]:
-                if problem not in self.report.errors:
-                    self.report.errors.append(problem)
-            log.info("worker %s on %s (pid %s, project %s)", name, info["node"], info["pid"], info["project"])
-            self.hooks.worker_started(name, info["node"])
-            self.workers.append(_Worker(name, handle))
-        if failures and not any(w.alive for w in self.workers):
+            self.starting[asyncio.ensure_future(_as_future(handle.start.remote()))] = (name, handle)
+
+    def _started(self, future: asyncio.Future, name: str, handle: Any) -> None:
+        try:
+            info = future.result()
+        except Exception as exc:  # RayTaskError (Lean did not start), RayActorError (no node)
+            self.start_failures.append(f"worker {name}: {_first_line(getattr(exc, 'cause', None) or exc)}")
+            self._kill(handle)
+            return
+        for problem in info["problems"]:
+            if problem not in self.report.errors:
+                self.report.errors.append(problem)
+        log.info("worker %s on %s (pid %s, project %s)", name, info["node"], info["pid"], info["project"])
+        self.hooks.worker_started(name, info["node"])
+        self.workers.append(_Worker(name, handle))
+
+    def report_start_failures(self) -> None:
+        """Workers that never started: an error when none did (no Lean anywhere), else a note."""
+        if not self.start_failures:
+            return
+        if not self.workers:
             server = " ".join(self.options.server_cmd or default_server_cmd(self.options.project))
-            self.report.errors.append(f"could not run Lean ({server}) on any Ray worker: {failures[0]}")
+            self.report.errors.append(f"could not run Lean ({server}) on any Ray worker: {self.start_failures[0]}")
         else:
-            self.report.errors.extend(f"Ray {failure} did not start; the others carry on" for failure in failures)
+            self.report.errors.extend(f"Ray {failure} did not start; the others carried on" for failure in self.start_failures)
 
     def _kill(self, handle: Any) -> None:
         try:
@@ -384,6 +390,8 @@ class _Driver:
             log.debug("ray.kill: %s", exc)
 
     async def shutdown_workers(self) -> None:
+        for future in self.starting:  # workers still starting when the work ran out (or Ctrl-C)
+            future.cancel()
         alive = [w for w in self.workers if w.alive]
         refs = [w.handle.shutdown.remote() for w in alive]
         if refs:
@@ -408,25 +416,24 @@ class _Driver:
             self.in_flight[asyncio.ensure_future(_as_future(ref))] = (worker, unit, attempt, ref)
             self.hooks.unit_dispatched(worker.name, unit.rel, attempt)
 
-    async def loop(self) -> None:
-        target = len(self.workers)
+    async def loop(self, target: int) -> None:
+        """Until every unit is decided: dispatch, wait for a result or a worker coming up."""
         while self.queue or self.in_flight:
             self._dispatch()
-            if not self.in_flight:
-                # every worker is gone: start fresh ones (at most as many as we began with, again)
+            if not self.in_flight and not self.starting:
+                if not self.workers:
+                    return  # no worker ever started: Lean cannot run (reported by the caller)
                 if self.spawned >= 2 * max(1, target):
                     for unit, _ in list(self.queue):
                         self._give_up(unit, "no Ray worker left to run it")
                     self.queue.clear()
                     return
-                await self.spawn(max(1, target - sum(w.alive for w in self.workers)))
-                if not any(w.alive for w in self.workers):
-                    continue
-                self._dispatch()
-                if not self.in_flight:
-                    continue
-            done, _ = await asyncio.wait(list(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+                self.spawn(max(1, target))  # every worker is gone: fresh ones, at most as many again
+            done, _ = await asyncio.wait([*self.in_flight, *self.starting], return_when=asyncio.FIRST_COMPLETED)
             for future in done:
+                if future in self.starting:
+                    self._started(future, *self.starting.pop(future))
+                    continue
                 worker, unit, attempt, _ = self.in_flight.pop(future)
                 worker.in_flight -= 1
                 self._collect(future, worker, unit, attempt)
@@ -536,7 +543,7 @@ class _Driver:
                 self.ray.cancel(ref)
             except Exception as exc:
                 log.debug("ray.cancel: %s", exc)
-        for future in self.in_flight:
+        for future in [*self.in_flight, *self.starting]:
             future.cancel()
 
 
@@ -597,9 +604,9 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
         driver.prepare(run_config)
         cpus = ray.cluster_resources().get("CPU", 1)
         wanted = ray_options.workers or max(1, int(cpus // max(ray_options.cpus_per_worker, 0.001)))
-        await driver.spawn(max(1, min(wanted, len(driver.queue))))
-        if driver.workers:
-            await driver.loop()
+        target = max(1, min(wanted, len(driver.queue)))
+        driver.spawn(target)
+        await driver.loop(target)
     except asyncio.CancelledError:
         interrupted = True
         driver.cancel_in_flight()
@@ -607,6 +614,7 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
         report.errors.append(f"Ray failed: {_first_line(exc)}")
     finally:
         await asyncio.shield(_stop(driver, ray, started_ray))
+    driver.report_start_failures()
     results = list(driver.results)
     if interrupted:
         results.extend(_unattempted(files, results, options))
