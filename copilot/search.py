@@ -302,7 +302,7 @@ async def search(
         state.stats.proof_sources = list(sources or [])
         proof = "\n".join(steps)
         text = state.target.text
-        start, end, replacement = hole_edit(text, state.target.hole, proof)
+        start, end, replacement = hole_edit(text, state.target.hole, proof, as_term=state.target.term_mode)
         return SearchResult(
             status=status,
             proof=proof,

@@ -24,7 +24,6 @@ from copilot.features.context import CompanionContext, Job, uri_to_path
 from copilot.features.targets import SuggestTarget, target_at
 from copilot.suggest import Verdict, rank_key
 from local_models.generation import GenerationRequest
-from lsp_proxy.errors import LeanError
 
 logger = logging.getLogger(__name__)
 
@@ -281,15 +280,3 @@ def cancel_stale(ctx: CompanionContext, uri: str) -> int:
     if cancelled:
         logger.debug("edit of %s cancelled %d job(s)", uri, cancelled)
     return cancelled
-
-
-async def suggest_request(ctx: CompanionContext, uri: str, line: int, character: int) -> SuggestResult | None:
-    """Suggestions at a position now (no debounce), for the custom request. ``None``: no target."""
-    target = current_target(ctx, uri, line, character, allow_line=True)
-    if target is None:
-        return None
-    try:
-        return await suggestions(ctx, target)
-    except LeanError as exc:
-        logger.info("suggestions at %s:%d failed: %s", uri, line, exc)
-        raise

@@ -12,7 +12,7 @@ from copilot.checker import (
     _token_types,
     build_shadow_text,
 )
-from copilot.proof_text import fill_hole, locate_sorries
+from copilot.proof_text import fill_hole, hole_edit, locate_sorries
 
 TWO = """import Foo
 
@@ -63,6 +63,9 @@ def test_term_candidates_go_in_as_terms() -> None:
     assert "And.intro (True.intro) True.intro" in inner.apply("True.intro")
     filled = fill_hole(text, inner.hole, "f\n  x", as_term=True)
     assert filled.text[filled.start - 1 : filled.end + 1] == "(f\n    x)"
+    # the edit the search returns for a term target (copilot.search uses hole_edit)
+    start, end, new = hole_edit(text, target.hole, "And.intro True.intro True.intro", as_term=True)
+    assert (text[start:end], new) == ("sorry", "And.intro True.intro True.intro")
 
 
 def test_lean_view_decoding() -> None:
