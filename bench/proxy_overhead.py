@@ -2,6 +2,7 @@
 ``python -m lsp_proxy``, side by side in one run.
 
     .venv/bin/python bench/proxy_overhead.py [--rounds 3] [--steps 800] [--docs 50] [--lines 5000]
+    .venv/bin/python bench/proxy_overhead.py --compare-features [--rounds 3] [--steps 800]
 
 Prints, as medians over the rounds (the direct and the proxied session run side by side and
 take turns, so both see the same background load):
@@ -179,30 +180,69 @@ async def timed(coro) -> tuple[object, float]:
 
 
 async def paired_sessions(direct_argv: list[str], proxied_argv: list[str], args: argparse.Namespace) -> dict[bool, Result]:
-    """The realistic session, directly and through the proxy, side by side: the two take turns
-    step by step (alternating which goes first), and each one's wall time is the sum of its own
-    start-up, steps and shut-down. Both therefore run under the same background load."""
-    results = {False: Result(), True: Result()}
-    editors: dict[bool, Editor] = {}
-    for proxy, argv in ((False, direct_argv), (True, proxied_argv)):
+    """The realistic session, directly and through the proxy, side by side (see side_by_side)."""
+    results = await side_by_side({"direct": direct_argv, "proxied": proxied_argv}, args)
+    return {False: results["direct"], True: results["proxied"]}
+
+
+async def side_by_side(variants: dict[str, list[str]], args: argparse.Namespace) -> dict[str, Result]:
+    """The realistic session once per variant (e.g. direct, bare proxy, proxy with features),
+    side by side: they take turns step by step (rotating which goes first), and each one's wall
+    time is the sum of its own start-up, steps and shut-down. All therefore run under the same
+    background load. Every variant but "direct" gets its proxy's CPU time measured."""
+    results = {name: Result() for name in variants}
+    editors: dict[str, Editor] = {}
+    for name, argv in variants.items():
         session, elapsed = await timed(start(argv))
         docs, opened = await timed(open_documents(session, args.edit_docs, args.edit_lines, "E"))
-        results[proxy].wall += elapsed + opened
-        editors[proxy] = Editor(session, docs, args)  # type: ignore[arg-type]
-    process = psutil.Process(editors[True].session.proc.pid)
-    cpu_before = sum(process.cpu_times()[:2])
-    count_before = editors[True].session.count_in + editors[True].session.count_out
+        results[name].wall += elapsed + opened
+        editors[name] = Editor(session, docs, args)  # type: ignore[arg-type]
+    proxies = {name: psutil.Process(editor.session.proc.pid) for name, editor in editors.items() if name != "direct"}
+    cpu_before = {name: sum(process.cpu_times()[:2]) for name, process in proxies.items()}
+    count_before = {name: editor.session.count_in + editor.session.count_out for name, editor in editors.items()}
+    names = list(variants)
     for step in range(args.steps):
-        for proxy in ((False, True) if step % 2 else (True, False)):
-            _, elapsed = await timed(editors[proxy].step(step))
-            results[proxy].wall += elapsed
-    results[True].proxy_cpu = sum(process.cpu_times()[:2]) - cpu_before
-    results[True].proxy_messages = editors[True].session.count_in + editors[True].session.count_out - count_before
-    for proxy, editor in editors.items():
+        shift = step % len(names)
+        for name in names[shift:] + names[:shift]:
+            _, elapsed = await timed(editors[name].step(step))
+            results[name].wall += elapsed
+    for name, process in proxies.items():
+        results[name].proxy_cpu = sum(process.cpu_times()[:2]) - cpu_before[name]
+        session = editors[name].session
+        results[name].proxy_messages = session.count_in + session.count_out - count_before[name]
+    for name, editor in editors.items():
         _, elapsed = await timed(editor.session.close())
-        results[proxy].wall += elapsed
-        results[proxy].messages_out, results[proxy].messages_in = editor.session.count_out, editor.session.count_in
+        results[name].wall += elapsed
+        results[name].messages_out, results[name].messages_in = editor.session.count_out, editor.session.count_in
     return results
+
+
+async def compare_features(args: argparse.Namespace, double: list[str], log: Path) -> int:
+    """--compare-features: direct, bare proxy and proxy with features in one run, side by side."""
+    def proxied(module: str) -> list[str]:
+        return [sys.executable, "-m", module, "--log-file", str(log), "--log-level", "WARNING", "--", *double]
+
+    variants = {"direct": double, "bare": proxied("lsp_proxy"), "features": proxied("copilot.serve")}
+    cpu: dict[str, list[float]] = {"bare": [], "features": []}
+    wall: dict[str, list[float]] = {"bare": [], "features": []}
+    cpu_ratio = []
+    for round_ in range(args.rounds):
+        results = await side_by_side(variants, args)
+        for name in ("bare", "features"):
+            cpu[name].append(results[name].proxy_cpu / results[name].proxy_messages * 1e6)
+            wall[name].append(results[name].wall / results["direct"].wall)
+        cpu_ratio.append(cpu["features"][-1] / cpu["bare"][-1])
+        print(f"round {round_ + 1}: proxy CPU per message bare {cpu['bare'][-1]:.1f} us, features "
+              f"{cpu['features'][-1]:.1f} us (x{cpu_ratio[-1]:.2f}); wall ratio vs direct bare "
+              f"{wall['bare'][-1]:.3f}, features {wall['features'][-1]:.3f}", flush=True)
+    med = statistics.median
+    print()
+    print(f"medians of {args.rounds} rounds ({args.steps} steps, {args.edit_docs} documents x {args.edit_lines} lines, "
+          f"diagnostics padded by {args.diag_bytes} bytes):")
+    print(f"proxy CPU per message   bare {med(cpu['bare']):.1f} us   features {med(cpu['features']):.1f} us   "
+          f"features/bare x{med(cpu_ratio):.2f}   target <= 1.5")
+    print(f"wall ratio vs direct    bare {med(wall['bare']):.3f}   features {med(wall['features']):.3f}   target <= 1.05")
+    return 0
 
 
 async def ping_pong(direct_argv: list[str], proxied_argv: list[str], count: int) -> tuple[list[float], list[float]]:
@@ -268,6 +308,8 @@ async def main_async(args: argparse.Namespace) -> int:
               "--elab-delay-ms", str(args.elab_delay_ms), "--huge-diagnostic-bytes", str(args.diag_bytes)]
     quiet_double = [sys.executable, "-m", "tests.lean_double", "--scenario", str(SCENARIO), "--elab-delay-ms", "0"]
     log = Path(tempfile.mkdtemp()) / "proxy.log"
+    if args.compare_features:
+        return await compare_features(args, double, log)
     proxy_module = "copilot.serve" if args.features else "lsp_proxy"
     proxied = lambda cmd: [sys.executable, "-m", proxy_module, "--log-file", str(log), "--log-level",  # noqa: E731
                            "WARNING", "--", *cmd]
@@ -321,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diag-bytes", type=int, default=20000, help="pad every publishDiagnostics by this much")
     parser.add_argument("--features", action="store_true",
                         help="proxy with copilot's features installed (lean-companion serve) instead of the bare proxy")
+    parser.add_argument("--compare-features", action="store_true",
+                        help="run direct, bare proxy and proxy with features side by side in one run and print the "
+                             "proxy CPU per message of both (target: features <= 1.5x bare) and their wall ratios")
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args))
 
