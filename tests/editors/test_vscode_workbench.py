@@ -34,6 +34,13 @@ theorem add_zero' (n : Nat) : n + 0 = n := by
   sorry
 """
 SORRY_LINE = 1
+# Real Lean (prelude only: no Init, no tactics) in a folder without a lakefile: `lean --server`.
+REAL_LEAN_FILE = """\
+prelude
+inductive Two where
+  | one | two
+def pick : Two := Two.three
+"""
 
 
 def _lean_companion() -> str:
@@ -46,23 +53,22 @@ def _lean_companion() -> str:
     return str(found)
 
 
-@pytest.fixture(scope="module")
-def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def _run_workbench(tmp: Path, files: dict[str, str], envpath: Path, drive: dict, env: dict[str, str]) -> dict[str, dict]:
+    """code-server on a project made of ``files``, ``envpath`` as the user's own entry of
+    lean4.envPathExtensions (where the stand-in finds Lean), then the driver; its steps by name."""
     workbench.require_workbench()
     companion = _lean_companion()
-    tmp = tmp_path_factory.mktemp("vscode-workbench")
     project = tmp / "proj"
     project.mkdir()
-    (project / "lakefile.toml").write_text('name = "proj"\n')
-    (project / "lean-toolchain").write_text("leanprover/lean4:v4.30.0\n")
-    (project / "T.lean").write_text(LEAN_FILE)
+    for name, text in files.items():
+        (project / name).write_text(text)
     (project / ".lean-companion.toml").write_text("[index]\nenabled = false\n")
     out = tmp / "screens"
     out.mkdir()
     vsix = workbench.package_extension(tmp)
     settings = {
-        # the double stands for the user's toolchain: the user's own PATH entry for `lake`
-        "lean4.envPathExtensions": [str(DOUBLE_BIN)],
+        # the user's own PATH entry for Lean (the double, or the real Lean launcher)
+        "lean4.envPathExtensions": [str(envpath)],
         "leanCompanion.path": companion,
         "security.workspace.trust.startupPrompt": "always",
         "security.workspace.trust.untrustedFiles": "open",
@@ -77,17 +83,26 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     env = {
         **os.environ,
         "HOME": str(tmp / "home"),
-        "LEAN_DOUBLE_ARGS": f"--scenario {SCENARIO} --elab-delay-ms 50",
         "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        **env,
     }
     (tmp / "home").mkdir()
     with workbench.running_code_server(tmp / "profile", project, [workbench.STANDIN_VSIX, vsix], settings, env,
                                        tmp / "code-server.log") as url:
-        recorded = workbench.drive({"url": url, "file": str(project / "T.lean"), "sorryLine": SORRY_LINE,
-                                    "timeoutMs": 90_000}, out)
+        recorded = workbench.drive({"url": url, "file": str(project / "T.lean"), "timeoutMs": 90_000, **drive}, out)
     by_name = {s["name"]: s for s in recorded}
     by_name["_out"] = {"dir": str(out)}
     return by_name
+
+
+@pytest.fixture(scope="module")
+def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The whole flow with the Lean test double behind `lake serve` (a Lake project)."""
+    workbench.require_workbench()
+    tmp = tmp_path_factory.mktemp("vscode-workbench")
+    files = {"lakefile.toml": 'name = "proj"\n', "lean-toolchain": "leanprover/lean4:v4.30.0\n", "T.lean": LEAN_FILE}
+    return _run_workbench(tmp, files, DOUBLE_BIN, {"sorryLine": SORRY_LINE, "tool": "lake"},
+                          {"LEAN_DOUBLE_ARGS": f"--scenario {SCENARIO} --elab-delay-ms 50"})
 
 
 def _step(steps: dict[str, dict], name: str) -> dict:
@@ -158,3 +173,31 @@ def test_disable_restores_plain_lean(steps: dict[str, dict]) -> None:
     disabled = _step(steps, "disable")
     assert disabled["server"] == f"Lean server: {DOUBLE_BIN / 'lake'}"
     assert disabled["companionVisible"] is False
+
+
+# ---------------------------------------------------------------- the real Lean tier
+
+
+@pytest.fixture(scope="module")
+def real_steps(tmp_path_factory: pytest.TempPathFactory, real_lean: Path) -> dict[str, dict]:
+    """The flow as far as real Lean allows (no tactics, so no sorry to fill): Lean 4.35's real
+    frontend started as `lean --server` by bare name, through our shim and the proxy."""
+    workbench.require_workbench()
+    tmp = tmp_path_factory.mktemp("vscode-workbench-real-lean")
+    return _run_workbench(tmp, {"T.lean": REAL_LEAN_FILE}, real_lean.parent,
+                          {"tool": "lean", "problem": "Two.three", "fill": False}, {})
+
+
+@pytest.mark.real_lean
+def test_real_lean_through_the_companion_in_the_workbench(real_steps: dict[str, dict], real_lean: Path) -> None:
+    """With real Lean: consent, restart through the `lean` shim and the proxy, Lean's own error
+    in the Problems panel, the status bar, and Disable gives plain Lean back."""
+    assert _step(real_steps, "open")["server"] == f"Lean server: {real_lean}"
+    _step(real_steps, "consent")
+    restarted = _step(real_steps, "restarted-through-shim")
+    assert restarted["server"].endswith("/shim/lean") and "portfolio" in restarted["companion"], restarted
+    rows = _step(real_steps, "problems")["rows"]
+    assert any("Two.three" in row for row in rows), rows
+    assert "portfolio" in _step(real_steps, "status-bar")["companion"]
+    disabled = _step(real_steps, "disable")
+    assert disabled["server"] == f"Lean server: {real_lean}" and disabled["companionVisible"] is False

@@ -3,7 +3,9 @@
 // quick-fix menu on a `sorry`, the status bar and "Disable companion". Test code, run by
 // tests/editors/test_vscode_workbench.py:
 //     node drive.js CONFIG.json
-// CONFIG: {playwright, chromium, url, outDir, file, sorryLine, timeoutMs}. Every step waits for
+// CONFIG: {playwright, chromium, url, outDir, file, sorryLine, timeoutMs, tool ('lake' | 'lean',
+// the server program the stand-in starts), problem (text of a diagnostic to wait for, default
+// 'sorry'), fill (default true: the Ctrl+. and fill steps)}. Every step waits for
 // something in the DOM, saves a screenshot under outDir and records what it saw in
 // outDir/steps.json; the Python test makes the assertions. A step that times out records its
 // error and the script stops there (the screenshot shows where).
@@ -14,6 +16,9 @@ const path = require('path')
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))
 const { chromium } = require(config.playwright)
 const T = config.timeoutMs || 60000
+const TOOL = config.tool || 'lake'
+const PROBLEM = config.problem || 'sorry'
+const FILL = config.fill !== false
 const steps = []
 
 function save() {
@@ -70,7 +75,7 @@ async function runCommand(page, title) {
     await page.keyboard.press('Enter')
 }
 
-const isShim = item => item.id.includes('lean4-standin.server') && item.text.includes('/shim/lake')
+const isShim = item => item.id.includes('lean4-standin.server') && item.text.includes(`/shim/${TOOL}`)
 const isPlain = item => item.id.includes('lean4-standin.server') && /Lean server: \//.test(item.text) && !item.text.includes('/shim/')
 const isCompanion = item => item.id.startsWith('lean-companion.') && item.text.includes('·')
 
@@ -123,13 +128,13 @@ async function main() {
 
         await step(page, 'problems', async () => {
             await runCommand(page, 'View: Focus Problems')
-            const row = page.locator('.markers-panel .monaco-list-row', { hasText: 'sorry' }).first()
+            const row = page.locator('.markers-panel .monaco-list-row', { hasText: PROBLEM }).first()
             await row.waitFor({ state: 'visible', timeout: T })
             const rows = await page.locator('.markers-panel .monaco-list-row').allInnerTexts()
             return { rows: rows.map(r => r.replace(/\s+/g, ' ').trim()) }
         })
 
-        await step(page, 'quick-fix', async () => {
+        if (FILL) await step(page, 'quick-fix', async () => {
             await page.locator('.editor-instance .view-lines').first().click()
             await page.keyboard.press('Control+G')
             const input = page.locator('.quick-input-widget .quick-input-box input.input').first()
@@ -163,7 +168,7 @@ async function main() {
             return { actions, attempts }
         })
 
-        await step(page, 'filled', async () => {
+        if (FILL) await step(page, 'filled', async () => {
             const deadline = Date.now() + T
             let text = await editorText(page)
             while (/\bsorry\b/.test(text.split('\n')[config.sorryLine] || '') && Date.now() < deadline) {
