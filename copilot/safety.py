@@ -37,10 +37,14 @@ RESERVED_PREFIX = "_lc_"
 
 # Two kinds of banned words.
 #
+def _table(groups: tuple[tuple[tuple[str, ...], str], ...]) -> dict[str, str]:
+    """word -> reason, from (words, reason) groups."""
+    return {word: reason for words, reason in groups for word in words}
+
+
 # *Names* are banned as any dotted component of any identifier (``Foo.sorry``, ``«sorry»``,
 # ``Lean.Elab.Command``): they name things a proof must not reach.
-_BANNED_NAMES: dict[str, str] = {}
-for _words, _reason in (
+_BANNED_NAMES: dict[str, str] = _table((
     (("sorry", "sorryAx", "admit", "stop"), "proves by `sorry`"),
     (("axiom", "axioms"), "adds an axiom"),
     (("lcProof", "lcUnreachable", "lcCast", "lcAny", "lcErased"), "uses a compiler-internal axiom"),
@@ -49,9 +53,7 @@ for _words, _reason in (
      "runs or trusts compiled code / does I/O"),
     (("run_cmd", "run_tac", "run_elab", "run_meta", "by_elab", "Elab", "Meta", "MetaM", "TacticM",
       "TermElabM", "CommandElabM", "CoreM", "evalTactic"), "metaprogramming"),
-):
-    for _word in _words:
-        _BANNED_NAMES[_word] = _reason
+))
 
 # *Keywords* are banned where Lean could read them as a keyword: an identifier token whose
 # first component is the word (``def``, ``end x``, also the conservative ``def.x``), but not a
@@ -87,8 +89,7 @@ for _words, _reason in (
 #   Mathlib/Util/WhatsNew.lean, Mathlib/Tactic/Linter (`set_library_suggestions`),
 #   Mathlib/Tactic/NotationX (`notation3`), Aesop (`add_aesop_rules`, `erase_aesop_rules`,
 #   `declare_aesop_rule_sets`).
-_BANNED_KEYWORDS: dict[str, str] = {}
-for _words, _reason in (
+_BANNED_KEYWORDS: dict[str, str] = _table((
     (("macro", "syntax", "elab", "notation", "notation3", "macro_rules", "elab_rules", "infix", "infixl", "infixr",
       "prefix", "postfix", "declare_syntax_cat", "binder_predicate", "unif_hint"), "defines syntax"),
     (("theorem", "lemma", "def", "definition", "instance", "opaque", "abbrev", "example", "structure",
@@ -120,9 +121,7 @@ for _words, _reason in (
       "ensure_eval_expr_instance", "ensure_eval_term_expr_instances", "ensure_eval_term_instance",
       "derive_eval_expr_instance_using_meta_eval", "wait_for_cancel_once_command"),
      "is a command that changes the environment"),
-):
-    for _word in _words:
-        _BANNED_KEYWORDS[_word] = _reason
+))
 _BANNED_PREFIXES = ("register_", "declare_", "initialize_", "builtin_")
 #: Keywords that start (or belong only to) a command or a declaration: where Lean itself shows
 #: one of them as a keyword inside a candidate, the candidate escaped (used by the checker's
