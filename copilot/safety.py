@@ -35,13 +35,14 @@ MAX_CANDIDATE_CHARS = 4000
 # refer to another candidate's copy.
 RESERVED_PREFIX = "_lc_"
 
+
 def _table(groups: tuple[tuple[tuple[str, ...], str], ...]) -> dict[str, str]:
     """word -> reason, from (words, reason) groups."""
     return {word: reason for words, reason in groups for word in words}
 
 
-# Two kinds of banned words. *Names* are banned as any dotted component of any identifier (``Foo.sorry``, ``«sorry»``,
-# ``Lean.Elab.Command``): they name things a proof must not reach.
+# Two kinds of banned words. *Names* are banned as any dotted component of any identifier
+# (``Foo.sorry``, ``«sorry»``, ``Lean.Elab.Command``): they name things a proof must not reach.
 _BANNED_NAMES: dict[str, str] = _table((
     (("sorry", "sorryAx", "admit", "stop"), "proves by `sorry`"),
     (("axiom", "axioms"), "adds an axiom"),
