@@ -92,7 +92,7 @@ class RayOptions:
 class RayEvents(Events):
     """Progress callbacks of the cluster run, besides the per-sorry ones of :class:`Events`."""
 
-    def worker_started(self, name: str, node: str) -> None: ...
+    def worker_started(self, name: str, node: str, project: str) -> None: ...
 
     def unit_dispatched(self, worker: str, file: str, attempt: int) -> None: ...
 
@@ -326,13 +326,6 @@ class _Driver:
         self.ids = itertools.count()
 
     # -- workers -------------------------------------------------------------------------
-    def _runtime_env(self) -> dict[str, Any]:
-        env = dict(self.ray_options.runtime_env)
-        if self.ray_options.upload_project:
-            env["working_dir"] = str(self.options.project)
-            env["excludes"] = [*env.get("excludes", []), *self.ray_options.upload_excludes]
-        return env
-
     def prepare(self, run_config: RunConfig) -> None:
         worker_options = replace(self.options, paths=[], include=[], exclude=[])
         if self.ray_options.upload_project:
@@ -344,8 +337,8 @@ class _Driver:
         resources: dict[str, Any] = {"num_cpus": self.ray_options.cpus_per_worker}
         if self.ray_options.gpus_per_worker:
             resources["num_gpus"] = self.ray_options.gpus_per_worker
-        if runtime_env := self._runtime_env():
-            resources["runtime_env"] = runtime_env
+        if self.ray_options.runtime_env:
+            resources["runtime_env"] = dict(self.ray_options.runtime_env)
         self.actor_class = self.ray.remote(FillWorker)
         self.actor_options = {"max_restarts": 0, "max_task_retries": 0, **resources}
 
@@ -370,7 +363,7 @@ class _Driver:
             if problem not in self.report.errors:
                 self.report.errors.append(problem)
         log.info("worker %s on %s (pid %s, project %s)", name, info["node"], info["pid"], info["project"])
-        self.hooks.worker_started(name, info["node"])
+        self.hooks.worker_started(name, info["node"], info["project"])
         self.workers.append(_Worker(name, handle))
 
     def report_start_failures(self) -> None:
@@ -556,11 +549,19 @@ def _first_line(exc: BaseException | object) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _connect(ray: Any, ray_options: RayOptions) -> bool:
-    """Connect to the cluster (or start a local one); True when this call started Ray."""
+def _connect(ray: Any, ray_options: RayOptions, project: Path) -> bool:
+    """Connect to the cluster (or start a local one); True when this call started Ray.
+
+    ``--ray-upload-project`` is a job-level ``runtime_env.working_dir`` (Ray uploads a local
+    folder only for a whole job), so it needs this run to be the one that connects."""
     if ray.is_initialized():
+        if ray_options.upload_project:
+            raise ValueError("--ray-upload-project: Ray is already initialised in this process, "
+                             "so the project cannot be attached to the job")
         return False
     kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}  # stdout may be a diff
+    if ray_options.upload_project:
+        kwargs["runtime_env"] = {"working_dir": str(project), "excludes": list(ray_options.upload_excludes)}
     if ray_options.address:
         kwargs["address"] = ray_options.address
     else:
@@ -599,7 +600,7 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     started_ray = False
     interrupted = False
     try:
-        started_ray = await asyncio.to_thread(_connect, ray, ray_options)
+        started_ray = await asyncio.to_thread(_connect, ray, ray_options, options.project)
         driver.add_files(files)
         driver.prepare(run_config)
         cpus = ray.cluster_resources().get("CPU", 1)
@@ -610,7 +611,7 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     except asyncio.CancelledError:
         interrupted = True
         driver.cancel_in_flight()
-    except (OSError, ray.exceptions.RayError, ConnectionError) as exc:
+    except (OSError, ValueError, ray.exceptions.RayError, ConnectionError) as exc:  # ValueError: a bad runtime_env
         report.errors.append(f"Ray failed: {_first_line(exc)}")
     finally:
         await asyncio.shield(_stop(driver, ray, started_ray))

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -158,18 +159,40 @@ def test_killed_worker_loses_only_its_unit_which_is_retried_elsewhere(cluster, r
     assert {name: (project / "Proj" / name).read_text() for name in reference[1]} == reference[1]
 
 
-def test_ctrl_c_stops_the_cluster_work_and_writes_a_partial_report(cluster, tmp_path):
-    """SIGINT to a driver (a subprocess connected to the cluster): exit 0/1, the report is valid,
-    incomplete, and lists the sorries never decided as skipped; nothing is written."""
-    project = _project(tmp_path)
-    report_path, log_path = tmp_path / "partial.json", tmp_path / "driver.log"
-    server = shlex.join(double_command("--elab-delay-ms", "10", "--per-decl-delay-ms", "500"))
-    proc = subprocess.Popen(
+def _driver(project: Path, tmp_path: Path, cluster: str, *extra: str, delay_ms: int = 0) -> subprocess.Popen:
+    """A `fill-sorries --ray ADDRESS` driver subprocess on the module's cluster, logging to driver.log."""
+    server = shlex.join(double_command("--elab-delay-ms", "10", "--per-decl-delay-ms", str(delay_ms)))
+    return subprocess.Popen(
         [sys.executable, "-m", "copilot.cli", "fill-sorries", "--project", str(project), "--server-cmd", server,
-         "--budget", "20", "--no-index", "-q", "--in-place", "--report", str(report_path), "--log-file", str(log_path),
-         "--ray", cluster, "--workers", "1"],
+         "--budget", "10", "--no-index", "-q", "--in-place", "--report", str(tmp_path / "report.json"),
+         "--log-file", str(tmp_path / "driver.log"), "--ray", cluster, *extra],
         cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+
+
+def test_uploaded_project_copy_gives_the_same_results(cluster, reference, tmp_path):
+    """--ray-upload-project: the workers run Lean in Ray's copy of the project (job-level
+    runtime_env working_dir), the driver writes the real files, the decisions are the local run's."""
+    project = _project(tmp_path)
+    proc = _driver(project, tmp_path, cluster, "--workers", "1", "--ray-upload-project")
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, err.decode()  # `hard` stays unfilled
+    report = from_json((tmp_path / "report.json").read_bytes())
+    assert not report.errors, report.errors
+    assert _decisions(report) == _decisions(reference[0])
+    assert {name: (project / "Proj" / name).read_text() for name in reference[1]} == reference[1]
+    log = (tmp_path / "driver.log").read_text()
+    (copy,) = re.findall(r"worker lean-companion-fill-\S+ on \S+ \(pid \d+, project (.+)\)", log)
+    assert Path(copy).resolve() != project.resolve()
+    assert (Path(copy) / "Proj" / "A.lean").read_text() == A_LEAN, "the workers' copy is never written"
+
+
+def test_ctrl_c_stops_the_cluster_work_and_writes_a_partial_report(cluster, tmp_path):
+    """SIGINT to a driver (a subprocess connected to the cluster) once its worker is searching:
+    exit 0/1, the report is valid, incomplete, and lists the sorries never decided as skipped."""
+    project = _project(tmp_path)
+    report_path, log_path = tmp_path / "report.json", tmp_path / "driver.log"
+    proc = _driver(project, tmp_path, cluster, "--workers", "1", delay_ms=500)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if log_path.exists() and "worker lean-companion-fill" in log_path.read_text(errors="replace"):
