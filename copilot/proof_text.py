@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from copilot.lean_lexer import Token, column_of, line_starts, tokenize
+from lsp_proxy.utf16 import offset_to_position, position_to_offset, utf16_length
 
 HoleKind = Literal["tactic", "term"]
 
@@ -125,33 +126,19 @@ class FilledText:
 # --------------------------------------------------------------------------- positions
 
 
-def utf16_len(text: str) -> int:
-    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+# One converter for the whole project (lsp_proxy/utf16.py, property-tested): the same clamping
+# as the proxy's mirror and LeanClient.
+utf16_len = utf16_length
 
 
 def offset_to_lsp(text: str, offset: int) -> tuple[int, int]:
     """(line, UTF-16 character) of an offset."""
-    line = text.count("\n", 0, offset)
-    start = text.rfind("\n", 0, offset) + 1
-    return line, utf16_len(text[start:offset])
+    return offset_to_position(text, offset)
 
 
 def lsp_to_offset(text: str, line: int, character: int) -> int:
     """Offset of an LSP (line, UTF-16 character) position, clamped to the text."""
-    start = 0
-    for _ in range(line):
-        nxt = text.find("\n", start)
-        if nxt < 0:
-            return len(text)
-        start = nxt + 1
-    end = text.find("\n", start)
-    end = len(text) if end < 0 else end
-    units = 0
-    for i in range(start, end):
-        if units >= character:
-            return i
-        units += 2 if ord(text[i]) > 0xFFFF else 1
-    return end
+    return position_to_offset(text, line, character)
 
 
 # --------------------------------------------------------------------------- declarations

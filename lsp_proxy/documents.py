@@ -2,9 +2,10 @@
 
 Lean applies ``didChange`` ranges in UTF-16 code units, in order, and converts CRLF to LF after
 every change (lean-lsp-protocol.md §2). This mirror does the same, so its text is what Lean sees.
-Out-of-range positions are clamped like Lean's ``FileMap``: a character past the end of a line
-means the end of that line, a line past the end of the file means the end of the file, and a
-character that falls inside a surrogate pair rounds up to after the astral character.
+Out-of-range positions are clamped like Lean's ``FileMap`` (:mod:`lsp_proxy.utf16`, the one
+converter): a character past the end of a line means the end of that line, a line past the end
+of the file means the end of the file, and a character that falls inside a surrogate pair rounds
+up to after the astral character.
 
 Text is stored as a list of UTF-8 lines (without ``\\n``) so that an edit only touches the
 lines it spans; ``Document.text`` joins them on demand and is not cached (a cached copy of
@@ -16,34 +17,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsp_proxy.utf16 import index_to_utf16, utf16_length, utf16_to_index
+
+__all__ = ["Document", "DocumentMirror", "index_to_utf16", "utf16_length", "utf16_to_index"]  # converters: lsp_proxy.utf16
+
 logger = logging.getLogger(__name__)
-
-
-def utf16_to_index(line: str, character: int) -> int:
-    """The ``str`` index in ``line`` of a UTF-16 ``character`` offset (clamped to the line)."""
-    if character <= 0:
-        return 0
-    if line.isascii():
-        return min(character, len(line))
-    units = 0
-    for index, char in enumerate(line):
-        if units >= character:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(line)
-
-
-def index_to_utf16(line: str, index: int) -> int:
-    """The UTF-16 offset of ``str`` index ``index`` in ``line`` (clamped to the line)."""
-    prefix = line[: max(0, index)]
-    if prefix.isascii():
-        return len(prefix)
-    return len(prefix) + sum(1 for char in prefix if ord(char) > 0xFFFF)
-
-
-def utf16_length(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units."""
-    return index_to_utf16(text, len(text))
 
 
 def crlf_to_lf(text: str) -> str:

@@ -25,7 +25,6 @@ import msgspec
 
 from lsp_proxy import methods
 from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, LeanConnection
-from lsp_proxy.documents import utf16_length, utf16_to_index
 from lsp_proxy.errors import (
     INTERNAL_ERROR,
     RPC_NEEDS_RECONNECT,
@@ -34,6 +33,7 @@ from lsp_proxy.errors import (
     LeanRequestError,
     LeanTimeout,
 )
+from lsp_proxy.utf16 import offset_to_position, position_to_offset
 
 logger = logging.getLogger(__name__)
 
@@ -201,20 +201,13 @@ def _convert(value: Any, type_: Any) -> Any:
 
 
 def position_to_index(text: str, position: Position) -> int:
-    """Python index into ``text`` of an LSP position (clamped to the text)."""
-    lines = text.split("\n")
-    if position.line >= len(lines):
-        return len(text)
-    start = sum(len(line) + 1 for line in lines[: position.line])
-    return start + utf16_to_index(lines[position.line], position.character)
+    """Python index into ``text`` of an LSP position (clamped like Lean, :mod:`lsp_proxy.utf16`)."""
+    return position_to_offset(text, position.line, position.character)
 
 
 def index_to_position(text: str, index: int) -> Position:
     """LSP position (UTF-16 character) of a Python index into ``text``."""
-    before = text[:index]
-    line = before.count("\n")
-    line_start = before.rfind("\n") + 1
-    return Position(line, utf16_length(before[line_start:]))
+    return Position(*offset_to_position(text, index))
 
 
 def apply_change(text: str, change: TextChange) -> str:
@@ -511,7 +504,10 @@ class LeanClient:
         wire = []
         for change in changes:
             text = apply_change(text, change)
-            wire.append({"range": msgspec.to_builtins(change.range), "text": change.text} if change.range else {"text": change.text})
+            entry: dict[str, Any] = {"text": change.text}
+            if change.range is not None:
+                entry = {"range": msgspec.to_builtins(change.range), "text": change.text}
+            wire.append(entry)
         doc.text, doc.version = text, new_version
         self._last_version[uri] = new_version
         await self.connection.notify(
@@ -695,7 +691,9 @@ class LeanClient:
                 session.keepalive.cancel()
             del self._rpc[uri]
 
-    async def rpc_call(self, uri: str, line: int, character: int, method: str, params: Any, *, timeout: float | None = None) -> Any:
+    async def rpc_call(
+        self, uri: str, line: int, character: int, method: str, params: Any, *, timeout: float | None = None
+    ) -> Any:
         """Call a Lean RPC method at a position; reconnects once on -32900 (outdated session)."""
         for attempt in (1, 2):
             session_id = await self._rpc_session(uri, timeout)
@@ -718,7 +716,9 @@ class LeanClient:
                 self._drop_session(uri, session_id)
         raise AssertionError("unreachable")
 
-    async def interactive_goals(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> list[InteractiveGoal] | None:
+    async def interactive_goals(
+        self, uri: str, line: int, character: int, *, timeout: float | None = None
+    ) -> list[InteractiveGoal] | None:
         """``Lean.Widget.getInteractiveGoals`` at a position, flattened (``None`` if no goals info)."""
         position = {"line": line, "character": character}
         result = await self.rpc_call(
