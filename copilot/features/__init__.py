@@ -202,6 +202,9 @@ async def _check_environment(ctx: CompanionContext, board: problems.ProblemBoard
         board.report(problem)
     for problem in await asyncio.to_thread(problems.folder_problems, ctx.config):
         board.report(problem)
+    # the embedding model is loaded by the premise index, not the sources: check its files here
+    for problem in await asyncio.to_thread(problems.configured_model_problems, ctx.config, roles=("embedding",)):
+        board.report(problem)
 
 
 async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims

@@ -127,12 +127,12 @@ def folder_problems(config: Any = None) -> list[Problem]:
     return out
 
 
-def configured_model_problems(config: Any) -> list[Problem]:
-    """Cheap checks of every configured model (resolve and file headers; nothing is loaded)."""
+def configured_model_problems(config: Any, *, roles: tuple[str, ...] = ("tactic", "whole_proof", "embedding")) -> list[Problem]:
+    """Cheap checks of the configured models of ``roles`` (resolve and file headers; nothing is loaded)."""
     from local_models.loader import check_files, resolve
 
     out = []
-    ids = [*config.models.tactic, *config.models.whole_proof, *_as_list(config.models.embedding)]
+    ids = [model_id for role in roles for model_id in _as_list(getattr(config.models, role))]
     for model_id in dict.fromkeys(ids):
         try:
             check_files(resolve(model_id, config))

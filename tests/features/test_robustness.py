@@ -278,3 +278,14 @@ async def test_a_healthy_session_shows_nothing(tmp_path, scenario):
         assert _shown(session) == []
     finally:
         await session.close()
+
+
+async def test_unknown_embedding_model_is_shown(tmp_path, scenario):
+    """The premise index's encoder (`[models] embedding`) is checked too: an unknown id is named."""
+    session = await Session.start(tmp_path, scenario=scenario, config='[models]\nembedding = "no-such-encoder"\n')
+    try:
+        await session.until(lambda: _async_true(bool(_shown(session))))
+        shown = _shown(session)
+        assert len(shown) == 1 and "model no-such-encoder (models.embedding in" in shown[0], shown
+    finally:
+        await session.close()
