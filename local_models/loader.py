@@ -93,7 +93,7 @@ def resolve(model_id: str, config: Config | None = None) -> ResolvedModel:
             missing = [p for p in paths if not p.is_file()]
         if missing:
             names = ", ".join(p.name for p in missing)
-            partial = any((directory / PARTIAL_DIR).glob("*.incomplete"))
+            partial = any((directory / PARTIAL_DIR).rglob("*.incomplete"))
             raise ModelNotFound(
                 f"{entry.id} is not installed ({names} missing in {directory}"
                 f"{'; a partial download is there and pull resumes it' if partial else ''}): "

@@ -139,7 +139,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path: Path, backends: P
     config = _config(tmp_path, mine=CustomModel(path=_gguf(tmp_path), role="tactic", format="gguf",
                                                 template="bfs", backend="lc_needs_dep_backend"))
     with pytest.raises(ModelLoadError, match=r"needs lc_absent_dependency_xyz, which is not installed: "
-                                             r"pip install 'lean-companion\[gguf\]'"):
+                                             r"run `lean-companion install-gguf`"):
         load_generator("mine", config)
     config = _config(tmp_path, mine=CustomModel(path=_gguf(tmp_path), role="tactic", format="gguf",
                                                 template="bfs", backend="lc_no_such_backend_module"))
