@@ -215,7 +215,6 @@ class _Slot:
     print_end: int = -1
     cand_start: int = 0
     name: str | None = None
-    problem: str = ""
     statement_ok: bool = True
     diagnostics: list[Diagnostic] = field(default_factory=list)
     axiom_infos: list[str] = field(default_factory=list)
