@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from copilot.checker import CheckTarget
+from copilot.features import protocol as P
 from copilot.features.context import CompanionContext, uri_to_path
 from copilot.proof_text import find_declaration, locate_sorries, lsp_to_offset, offset_to_lsp
 from copilot.search import SearchConfig, SearchResult, search
@@ -22,10 +23,10 @@ logger = logging.getLogger(__name__)
 MODEL_WAIT_SECONDS = 10.0
 
 
-def _range(text: str, start: int, end: int) -> dict:
+def _range(text: str, start: int, end: int) -> P.LspRange:
     sl, sc = offset_to_lsp(text, start)
     el, ec = offset_to_lsp(text, end)
-    return {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}}
+    return P.LspRange(start=P.LspPosition(line=sl, character=sc), end=P.LspPosition(line=el, character=ec))
 
 
 def pick_sorry(text: str, offset: int) -> Any:
@@ -65,15 +66,13 @@ async def _search_one(ctx: CompanionContext, uri: str, text: str, location: Any,
     return await search(ctx.checker, target, generators, config=search_config, cancel=cancel, premises=premises)
 
 
-def _stats(results: list[SearchResult], started: float, elaborations: int) -> dict[str, Any]:
-    return {
-        "elapsedMs": int((time.monotonic() - started) * 1000),
-        "expansions": sum(r.stats.expansions for r in results),
-        "leanChecks": elaborations,
-    }
+def _stats(results: list[SearchResult], started: float, elaborations: int) -> P.FillStats:
+    return P.FillStats(elapsed_ms=int((time.monotonic() - started) * 1000),
+                       expansions=sum(r.stats.expansions for r in results), lean_checks=elaborations)
 
 
-_STATUS = {"proved": "proved", "failed": "failed", "timeout": "timeout", "cancelled": "cancelled", "no-goal": "failed"}
+_STATUS: dict[str, P.FillStatus] = {"proved": "proved", "failed": "failed", "timeout": "timeout",
+                                    "cancelled": "cancelled", "no-goal": "failed"}
 
 
 async def fill_sorry(ctx: CompanionContext, uri: str, line: int, character: int, *, scope: str = "position",
@@ -99,12 +98,12 @@ async def fill_sorry(ctx: CompanionContext, uri: str, line: int, character: int,
         location = pick_sorry(text, offset)
         locations = [location] if location is not None else []
     if not locations:
-        return {"status": "noSorry", "stats": _stats([], started, 0)}
+        return P.to_wire(P.FillSorryResult(status="noSorry", stats=_stats([], started, 0)))
     deadline = started + budget
     results: list[SearchResult] = []
-    edits: list[dict] = []
+    edits: list[P.LspTextEdit] = []
     current = text
-    last_status = "failed"
+    last_status: P.FillStatus = "failed"
     for location in locations:
         remaining = deadline - time.monotonic()
         if remaining <= 0.05 or cancel.is_set():
@@ -118,29 +117,30 @@ async def fill_sorry(ctx: CompanionContext, uri: str, line: int, character: int,
         results.append(result)
         last_status = _STATUS.get(result.status, "failed")
         if result.status == "proved" and result.replacement is not None and result.new_text is not None:
-            edits.append({"range": _range(text, result.hole_start, result.hole_end), "newText": result.replacement})
+            edits.append(P.LspTextEdit(range=_range(text, result.hole_start, result.hole_end), new_text=result.replacement))
             current = result.new_text
             if on_found is not None:
                 await on_found(len(edits), len(locations))
         if result.status == "cancelled":
             break
     elaborations = ctx.checker.elaborations - elaborations_before
-    out: dict[str, Any] = {"stats": _stats(results, started, elaborations)}
+    out = P.FillSorryResult(status="failed", stats=_stats(results, started, elaborations))
     if edits:
-        out["edit"] = {"documentChanges": [{"textDocument": {"uri": uri, "version": version}, "edits": edits[::-1]}]}
+        out.edit = P.LspWorkspaceEdit(document_changes=[
+            P.LspTextDocumentEdit(text_document=P.EditedDocument(uri=uri, version=version), edits=edits[::-1])])
     if scope == "file":
-        out["filled"] = len(edits)
-        out["remaining"] = len(locations) - len(edits)
+        out.filled = len(edits)
+        out.remaining = len(locations) - len(edits)
         if edits and len(edits) == len(locations):
-            out["status"] = "proved"
+            out.status = "proved"
         elif edits:
-            out["status"] = "partial"
+            out.status = "partial"
         else:
-            out["status"] = last_status if last_status != "proved" else "failed"
-        return out
-    out["status"] = last_status
+            out.status = last_status if last_status != "proved" else "failed"
+        return P.to_wire(out)
+    out.status = last_status
     if edits and results and results[-1].proof is not None:
-        out["proof"] = results[-1].proof
+        out.proof = results[-1].proof
     if results and results[-1].message and not edits:
-        out["message"] = results[-1].message
-    return out
+        out.message = results[-1].message
+    return P.to_wire(out)

@@ -75,8 +75,15 @@ class VersionedDocument(Message):
     version: int | None = None
 
 
+class EditedDocument(Message):
+    """LSP's OptionalVersionedTextDocumentIdentifier: ``version`` is always sent (null: any)."""
+
+    uri: str
+    version: int | None
+
+
 class LspTextDocumentEdit(Message):
-    text_document: VersionedDocument
+    text_document: EditedDocument
     edits: list[LspTextEdit]
 
 
@@ -132,8 +139,11 @@ class FillStats(Message):
     lean_checks: int | None = None
 
 
+FillStatus = Literal["proved", "partial", "failed", "timeout", "cancelled", "noSorry"]
+
+
 class FillSorryResult(Message):
-    status: Literal["proved", "partial", "failed", "timeout", "cancelled", "noSorry"]
+    status: FillStatus
     proof: str | None = None
     edit: LspWorkspaceEdit | None = None
     filled: int | None = None
@@ -240,7 +250,7 @@ StatusChangedParams = StatusResult
 
 #: Every Struct protocol.ts declares, in order (TypeScript name = Python name).
 EXPORTED: tuple[type[Message], ...] = (
-    LspPosition, LspRange, LspTextEdit, VersionedDocument, LspTextDocumentEdit, LspWorkspaceEdit,
+    LspPosition, LspRange, LspTextEdit, VersionedDocument, EditedDocument, LspTextDocumentEdit, LspWorkspaceEdit,
     DocumentPositionParams, SuggestParams, Suggestion, SuggestResult, FillSorryParams, FillStats,
     FillSorryResult, PremisesParams, Premise, PremisesResult, StatusParams, ModelInfo, IndexInfo,
     LeanInfo, ProblemInfo, StatusResult, ConfigureParams, CancelParams, HelloParams,

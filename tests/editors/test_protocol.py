@@ -100,6 +100,12 @@ async def test_the_proxy_validates_and_answers_in_the_protocol_shapes(tmp_path) 
                                                      "position": {"line": 1, "character": 3}}))["result"]
         parsed_suggest = msgspec.convert(suggest, P.SuggestResult)
         assert parsed_suggest.suggestions and parsed_suggest.goal == "n : Nat\n⊢ n + 0 = n"
+        filled = (await session.request(P.FILL_SORRY, {"textDocument": {"uri": uri, "version": 1},
+                                                      "position": {"line": 1, "character": 3}}, timeout=90))["result"]
+        parsed_fill = msgspec.convert(filled, P.FillSorryResult)
+        assert parsed_fill.status == "proved" and parsed_fill.edit is not None and parsed_fill.stats is not None
+        # the edit names the version it was checked against (LSP requires the key)
+        assert filled["edit"]["documentChanges"][0]["textDocument"] == {"uri": uri, "version": 1}
     finally:
         await session.close()
 

@@ -39,8 +39,14 @@ export interface VersionedDocument {
     version?: number
 }
 
+/** LSP's OptionalVersionedTextDocumentIdentifier: `version` is always sent (null: any). */
+export interface EditedDocument {
+    uri: string
+    version: number | null
+}
+
 export interface LspTextDocumentEdit {
-    textDocument: VersionedDocument
+    textDocument: EditedDocument
     edits: LspTextEdit[]
 }
 
