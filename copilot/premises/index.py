@@ -29,6 +29,7 @@ from .query import (
     document_text,
     document_tokens,
     goal_query_tokens,
+    looks_like_goal,
     looks_like_statement,
     module_tokens,
     query_tokens,
@@ -557,7 +558,9 @@ class PremiseIndex:
             if access is not None:
                 lex_tokens = lex_tokens + module_tokens(access[3])
             lex = self._lexical.scores(lex_tokens)
-            if self.learned and self._model is not None and text.strip():
+            # statements and goals: what proofs of such statements use (the learned signals);
+            # plain words are a lexical (and dense) search
+            if self.learned and self._model is not None and (looks_like_goal(text) or looks_like_statement(text)):
                 return self._learned(text, lex, dense_text, k, access, line)
             use_dense = self._dense is not None and self.encoder is not None and dense_text.strip()
             if not use_dense:
@@ -568,14 +571,31 @@ class PremiseIndex:
                 if access is not None and access[1] is not None:
                     vals = vals * np.where(self._all_file[cand] == access[1], 1.0 + SAME_FILE_BOOST, 1.0)
                 part = best_positions(vals, k)
-                return [PremiseHit.from_declaration(self._decl(int(cand[i])), float(vals[i])) for i in part]
-            mask = self.accessible_mask(file, line) if file is not None else self._alive
-            same_file = None
-            if access is not None and access[1] is not None:
-                same_file = self._all_file == access[1]
-            den = self._dense.scores(self.encoder.encode([dense_text])[0])
-            ranked_docs = rank_documents(lex, den, mask, k, self.fusion, same_file=same_file, depth=FUSION_DEPTH)
-            return [PremiseHit.from_declaration(self._decl(i), s) for i, s in ranked_docs]
+                ranked = [(int(cand[i]), float(vals[i])) for i in part]
+            else:
+                mask = self.accessible_mask(file, line) if file is not None else self._alive
+                same_file = None
+                if access is not None and access[1] is not None:
+                    same_file = self._all_file == access[1]
+                den = self._dense.scores(self.encoder.encode([dense_text])[0])
+                ranked = rank_documents(lex, den, mask, k, self.fusion, same_file=same_file, depth=FUSION_DEPTH)
+            ranked = self._exact_first(ranked, text, access, k)
+            return [PremiseHit.from_declaration(self._decl(i), s) for i, s in ranked]
+
+    def _exact_first(self, ranked: list[tuple[int, float]], text: str, access, k: int) -> list[tuple[int, float]]:
+        """Put declarations whose statement is the query's (up to variable names) first (issue 12)."""
+        if self._model is None or not text.strip():
+            return ranked
+        qkey = key_hash(statement_key(text))
+        if not qkey:
+            return ranked
+        exact = np.flatnonzero(self._model.key == qkey)
+        exact = exact[self._visible(exact, access)] if access is not None else exact[self._alive[exact]]
+        if not len(exact):
+            return ranked
+        top = (ranked[0][1] if ranked else 0.0) + 1.0
+        ids = {int(d) for d in exact[:k]}
+        return [(d, top) for d in sorted(ids)] + [(d, s) for d, s in ranked if d not in ids][: k - len(ids)]
 
     def search(self, query: str, k: int = 32, *, file: Path | None = None, line: int | None = None) -> list[PremiseHit]:
         """Best ``k`` declarations for ``query`` (goal, statement or words), best first.

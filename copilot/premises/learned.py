@@ -58,6 +58,13 @@ _DEV_WEIGHTS = {
     "sim_x_file": 0.067, "lex_x_file": 0.395,
 }
 DEFAULT_WEIGHTS = np.asarray([_DEV_WEIGHTS.get(f, 0.0) for f in FEATURES])
+#: Relevance signals whose weight may not go below zero: a project whose proofs happen to use
+#: few lexically related lemmas must not learn to rank relevant-looking ones *down* (plain-text
+#: queries, for one, depend on them).
+NONNEGATIVE = frozenset({
+    "lex", "lex_rr", "knn", "knn_rr", "mepo", "mepo_rr", "sim", "sim_rr", "popularity", "near", "near_rr",
+    "knn_local", "name_jaccard", "dense", "dense_rr",
+})
 #: Proved declarations needed before the fusion is fitted instead of using the defaults.
 MIN_TRAINING = 40
 
@@ -139,16 +146,19 @@ def knn_scores(
     if local:
         if q.file_id is None:
             return out
-        proved &= c.doc_file == q.file_id
-    if q.hide >= 0:
+        proved = proved & (c.doc_file == q.file_id)
+    if q.hide >= 0 and proved[q.hide]:
+        proved = proved.copy()
         proved[q.hide] = False
+    idx: list[np.ndarray] = []
+    val: list[np.ndarray] = []
     for t in _top(sims, proved, k).tolist():
         s = float(sims[t])
         prem = c.graph.premises_of(t)
-        if len(prem):
-            np.add.at(out, prem, s)
-        if SELF_VOTE:
-            out[t] += SELF_VOTE * s
+        idx += [prem, np.asarray([t])]
+        val += [np.full(len(prem), s, np.float32), np.asarray([SELF_VOTE * s], np.float32)]
+    if idx:
+        out += np.bincount(np.concatenate(idx), weights=np.concatenate(val), minlength=c.n_docs)[: c.n_docs].astype(np.float32)
     if q.hide >= 0:
         out[q.hide] = 0.0
     return out
@@ -166,20 +176,25 @@ def mepo_scores(c: Corpus, q: Query) -> np.ndarray:
     if not w:
         return np.zeros(c.n_docs, np.float32)
 
-    def rel(weights: dict[str, float]) -> np.ndarray:
-        r, shared = c.feats.overlap(weights, count=True)
+    def rel(r: np.ndarray, shared: np.ndarray) -> np.ndarray:
         irrelevant = np.maximum(n_const - shared, 0)
         return np.where(r > 0, r / (r + irrelevant + 1e-6), 0).astype(np.float32)
 
-    first = rel(w)
+    r, shared = c.feats.overlap(w, count=True)
+    assert shared is not None
+    first = rel(r, shared)
     if q.hide >= 0:
         first[q.hide] = 0
-    for d in _top(first, np.ones(c.n_docs, bool), MEPO_EXPAND).tolist():
+    extra: dict[str, float] = {}
+    for d in _top(first, first > 0, MEPO_EXPAND).tolist():
         for f in constants_only(declaration_features(c.decl(d))):
             if f not in w:
-                w[f] = MEPO_EXPAND_WEIGHT * weight(f)
-    second = rel(w)
-    return np.maximum(first, second)
+                extra[f] = MEPO_EXPAND_WEIGHT * weight(f)
+    if not extra:
+        return first
+    r2, shared2 = c.feats.overlap(extra, count=True)  # only the added constants: the rest is known
+    assert shared2 is not None
+    return np.maximum(first, rel(r + r2, shared + shared2))
 
 
 @dataclass
@@ -299,19 +314,29 @@ class Fusion:
 
     weights: np.ndarray = field(default_factory=DEFAULT_WEIGHTS.copy)
     fitted_on: int = 0
+    _hessian: np.ndarray | None = field(default=None, repr=False)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Scores of candidate rows; an exact statement match is put above everything."""
         out = x @ self.weights
         return out + 1e3 * x[:, FEATURES.index("exact")]
 
-    def fit(self, groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1e-2, iters: int = 25) -> None:
+    def fit(
+        self, groups: Sequence[tuple[np.ndarray, np.ndarray]], *, l2: float = 1e-2, iters: int = 25,
+        warm: bool = False,
+    ) -> None:
         """Fit on ``(x, positive mask)`` groups (one per training query) by Newton's method on
-        the listwise softmax loss: each query's probability mass should sit on its premises."""
+        the listwise softmax loss: each query's probability mass should sit on its premises.
+
+        Weights in ``NONNEGATIVE`` stay at or above zero (coordinates pinned at zero whose
+        gradient pushes below are held for that step). ``warm`` starts from the current weights
+        and reuses the last Hessian (an incremental refit: a few cheap steps). Plain numpy, no
+        BLAS calls, so a loaded machine's thread contention does not stall it.
+        """
         groups = [(x, y) for x, y in groups if y.any() and len(y) > 1]
         if len(groups) < MIN_TRAINING:
             log.info("only %d training queries: fixed fusion weights", len(groups))
-            self.weights, self.fitted_on = DEFAULT_WEIGHTS.copy(), 0
+            self.weights, self.fitted_on, self._hessian = DEFAULT_WEIGHTS.copy(), 0, None
             return
         width = max(len(y) for _, y in groups)
         nf = len(FEATURES)
@@ -322,36 +347,44 @@ class Fusion:
             X[i, : len(y)] = x
             Y[i, : len(y)] = y / y.sum()
             M[i, : len(y)] = True
-        w = self.weights.copy() if self.fitted_on else np.zeros(nf)
-        free = np.ones(nf)
-        free[FEATURES.index("exact")] = 0  # handled by a rule, not learned
-
-        Xf = X.reshape(-1, nf)
-        Yf = Y.reshape(-1)
-        xy = (Xf * Yf[:, None]).reshape(X.shape).sum(axis=1)
+        warm = warm and self.fitted_on > 0
+        w = self.weights.copy() if warm else np.zeros(nf)
+        fixed = np.zeros(nf, bool)
+        fixed[FEATURES.index("exact")] = True  # handled by a rule, not learned
+        w[fixed] = 0.0
+        nonneg = np.asarray([f in NONNEGATIVE for f in FEATURES])
+        w = np.where(nonneg, np.maximum(w, 0), w)
+        xy = np.einsum("qc,qcf->f", Y, X, optimize=False)
         reg = l2 * len(groups)
 
         def probabilities(w: np.ndarray) -> tuple[np.ndarray, float]:
-            z = np.where(M, X @ w, -np.inf)
+            z = np.where(M, (X * w).sum(axis=2), -np.inf)
             z -= z.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-            loss = -float((Y * np.where(M, logp, 0)).sum()) + 0.5 * reg * float(w @ w)
+            loss = -float((Y * np.where(M, logp, 0)).sum()) + 0.5 * reg * float((w * w).sum())
             return np.exp(logp), loss
 
-        def grad_hess(w: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            pf = p.reshape(-1)
-            xp = (Xf * pf[:, None]).reshape(X.shape).sum(axis=1)
-            grad = (xp - xy).sum(axis=0) + reg * w
-            h = (Xf * pf[:, None]).T @ Xf - xp.T @ xp + reg * np.eye(nf)
-            return grad * free, h
+        def gradient(w: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            xp = np.einsum("qc,qcf->qf", p, X, optimize=False)
+            return xp.sum(axis=0) - xy + reg * w, xp
 
+        def hessian(p: np.ndarray, xp: np.ndarray) -> np.ndarray:
+            h = np.einsum("qc,qcf,qcg->fg", p, X, X, optimize=False)
+            return h - np.einsum("qf,qg->fg", xp, xp, optimize=False) + reg * np.eye(nf)
+
+        h_cached = getattr(self, "_hessian", None) if warm else None
         p, loss = probabilities(w)
         for _ in range(iters):
-            grad, h = grad_hess(w, p)
-            step = np.linalg.solve(h + 1e-9 * np.eye(nf), grad)
+            grad, xp = gradient(w, p)
+            h = h_cached if h_cached is not None else hessian(p, xp)
+            hold = fixed | (nonneg & (w <= 0) & (grad > 0))
+            free = ~hold
+            step = np.zeros(nf)
+            if free.any():
+                step[free] = np.linalg.solve(h[np.ix_(free, free)] + 1e-9 * np.eye(int(free.sum())), grad[free])
             t = 1.0
-            while t > 1e-4:
-                new = w - t * step
+            for _ in range(8):
+                new = np.where(nonneg, np.maximum(w - t * step, 0), w - t * step)
                 new_p, new_loss = probabilities(new)
                 if new_loss <= loss:
                     break
@@ -360,6 +393,8 @@ class Fusion:
                 break
             converged = loss - new_loss < 1e-7 * max(1.0, abs(loss))
             w, p, loss = new, new_p, new_loss
+            if h_cached is None:
+                self._hessian = h
             if converged:
                 break
         self.weights, self.fitted_on = w, len(groups)

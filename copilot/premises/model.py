@@ -29,7 +29,7 @@ TRAIN_QUERIES = 1000
 #: Rows kept per training query: every premise among the candidates and the best-scored others.
 TRAIN_ROWS = 32
 #: Changed theorems re-featurised per update at most (the refit stays within the update budget).
-REFIT_PER_UPDATE = 12
+REFIT_PER_UPDATE = 4
 Progress = Callable[[str, int, int], None]
 
 
@@ -55,6 +55,7 @@ class PremiseModel:
         self._ns_ids = {n: i for i, n in enumerate(ns_names)}
         self.fusion = fusion
         self.train: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.train_fp: dict[str, int] = {}  # what each training group was computed from
         self._base_table: NameTable | None = None
 
     # ------------------------------------------------------------------ building
@@ -102,16 +103,23 @@ class PremiseModel:
             return None
         return trim_group(cand.x, y, self.fusion.weights)
 
+    def fingerprint(self, corpus: Corpus, doc: int) -> int:
+        """A hash of ``doc``'s statement and premises: its training group is current while it holds."""
+        prem = sorted(corpus.decl(int(p)).name for p in self.graph.premises_of(doc))
+        return key_hash(corpus.decl(doc).signature + "\0" + ";".join(prem))
+
     def fit(self, corpus: Corpus, make_query: Callable[[int], Query], progress: Progress | None = None) -> None:
         """Fit the fusion on (a seeded sample of) the proved theorems, each hiding its own proof."""
         proved = np.flatnonzero(self.graph.proved())
         if len(proved) > TRAIN_QUERIES:
             proved = np.sort(np.random.default_rng(0).choice(proved, TRAIN_QUERIES, replace=False))
-        self.train = {}
+        self.train, self.train_fp = {}, {}
         for i, doc in enumerate(proved.tolist()):
             g = self.training_group(corpus, make_query(doc), doc)
             if g is not None:
-                self.train[corpus.decl(doc).name] = g
+                name = corpus.decl(doc).name
+                self.train[name] = g
+                self.train_fp[name] = self.fingerprint(corpus, doc)
             if progress and (i % 50 == 0 or i + 1 == len(proved)):
                 progress("learn", i + 1, len(proved))
         self.fusion.fit(list(self.train.values()))
@@ -169,23 +177,35 @@ class PremiseModel:
             self._refit(corpus_of(), make_query, base_decls, delta_decls, tombstones)
 
     def _refit(self, corpus: Corpus, make_query, base_decls, delta_decls, tombstones) -> None:
-        """Replace the training groups of changed theorems and take a few warm Newton steps."""
+        """Replace the training groups of theorems whose statement or proof changed (a few per
+        update), drop those of removed theorems, and take warm Newton steps if anything moved."""
         nb = len(base_decls)
-        changed = {base_decls[i].name for i in np.flatnonzero(tombstones).tolist()}
-        changed |= {d.name for d in delta_decls}
-        for name in changed & self.train.keys():
+        present = {d.name for d in delta_decls}
+        gone = {base_decls[i].name for i in np.flatnonzero(tombstones).tolist()} - present
+        moved = len(gone & self.train.keys())
+        for name in gone & self.train.keys():
             del self.train[name]
+            self.train_fp.pop(name, None)
         added = 0
         for j, d in enumerate(delta_decls):
-            if added >= REFIT_PER_UPDATE:
-                break
-            if d.kind in PROVED_KINDS and d.name not in self.train and len(self.graph.premises_of(nb + j)):
-                g = self.training_group(corpus, make_query(nb + j), nb + j)
-                if g is not None:
-                    self.train[d.name] = g
-                    added += 1
-        if added:
-            self.fusion.fit(list(self.train.values()), iters=3)
+            if added >= REFIT_PER_UPDATE or d.kind not in PROVED_KINDS:
+                continue
+            if not len(self.graph.premises_of(nb + j)):
+                if self.train.pop(d.name, None) is not None:
+                    moved += 1
+                continue
+            known = self.train_fp.get(d.name)
+            if known is None and self._base_table is not None and d.name in self._base_table.ids:
+                continue  # an unchanged theorem the build's sample left out
+            fp = self.fingerprint(corpus, nb + j)
+            if known == fp:
+                continue
+            g = self.training_group(corpus, make_query(nb + j), nb + j)
+            if g is not None:
+                self.train[d.name], self.train_fp[d.name] = g, fp
+                added += 1
+        if added or moved:
+            self.fusion.fit(list(self.train.values()), iters=2, warm=True)
 
     # ------------------------------------------------------------------ persistence
 
@@ -212,6 +232,7 @@ class PremiseModel:
         meta = {
             "vocab": self.feats.vocab_list(), "ns_names": self.ns_names, "features": list(FEATURES),
             "fitted_on": self.fusion.fitted_on, "train_names": sorted(self.train),
+            "train_fp": [self.train_fp.get(n, 0) for n in sorted(self.train)],
         }
         (folder / "learn_meta.msgpack").write_bytes(msgspec.msgpack.encode(meta))
 
@@ -235,6 +256,9 @@ class PremiseModel:
         model = cls(feats, graph, a["doc_kind"], a["doc_ns"], list(meta["ns_names"]), a["doc_key"],
                     Fusion(np.asarray(a["fusion_weights"], np.float64), int(meta["fitted_on"])))
         bounds = np.cumsum(a["train_len"])[:-1]
-        for name, x, y in zip(meta["train_names"], np.split(a["train_x"], bounds), np.split(a["train_y"], bounds)):
+        for name, fp, x, y in zip(
+            meta["train_names"], meta["train_fp"], np.split(a["train_x"], bounds), np.split(a["train_y"], bounds)
+        ):
             model.train[name] = (x, y)
+            model.train_fp[name] = fp
         return model

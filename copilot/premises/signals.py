@@ -106,14 +106,16 @@ class FeatureIndex:
         self._delta_norm = np.asarray(
             [math.sqrt(sum(self.idf(f) ** 2 for f in fs)) for fs in delta], np.float32
         )
+        self._norm = np.concatenate([self.base.norm, self._delta_norm])
+        self._n_const = np.concatenate([self.base.n_const, self._delta_const])
 
     def norm(self) -> np.ndarray:
         """Feature-vector norm of every document (base then delta)."""
-        return np.concatenate([self.base.norm, self._delta_norm])
+        return self._norm
 
     def n_const(self) -> np.ndarray:
         """Number of constants of every document (base then delta)."""
-        return np.concatenate([self.base.n_const, self._delta_const])
+        return self._n_const
 
     def idf(self, feature: str) -> float:
         """log(N / df) over base and delta."""
@@ -143,17 +145,21 @@ class FeatureIndex:
                 val_parts.append(np.full(len(dp), w, np.float32))
         terms.sort(key=lambda t: t[0])
         budget = max_postings
+        lens: list[int] = []
+        ws: list[float] = []
         for df, s, e, w in terms:
             if df > budget and budget < max_postings:
                 break
             budget -= df
             idx_parts.append(b.indices[s:e])
-            val_parts.append(np.full(e - s, w, np.float32))
+            lens.append(e - s)
+            ws.append(w)
         total = self.n_docs
         if not idx_parts:
             z = np.zeros(total, np.float32)
             return z, (z.copy() if count else None)
         idx = np.concatenate(idx_parts)
+        val_parts.append(np.repeat(np.asarray(ws, np.float32), lens))
         vals = np.concatenate(val_parts)
         out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
         cnt = np.bincount(idx, minlength=total).astype(np.float32) if count else None
@@ -224,7 +230,8 @@ class ProofGraph:
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute ``usage`` (how many proofs use each document) from base and delta."""
+        """Recompute ``usage`` (how many proofs use each document) and ``proved`` from base and delta."""
+        self._proved = None
         n = max(self.n_docs, self.n_base)
         src_counts = np.diff(self.indptr)
         if self.hidden is not None and self.hidden.any():
@@ -263,7 +270,13 @@ class ProofGraph:
         return int(per_source.sum()) + sum(len(p) for p in self.delta.values())
 
     def proved(self) -> np.ndarray:
-        """Bool per document: has at least one known premise."""
+        """Bool per document: has at least one known premise (a cached array: do not modify)."""
+        if getattr(self, "_proved", None) is not None:
+            return self._proved
+        self._proved = self._compute_proved()
+        return self._proved
+
+    def _compute_proved(self) -> np.ndarray:
         n = max(self.n_docs, self.n_base)
         out = np.zeros(n, bool)
         out[: self.n_base] = np.diff(self.indptr) > 0
