@@ -4,7 +4,7 @@ Test code only. It runs ``http.server.ThreadingHTTPServer`` in a thread, answers
 ``GET /v1/models`` and ``POST /v1/completions`` / ``/v1/chat/completions`` from a script, and
 records every request body. ``mode`` picks a behaviour: ``ok`` (answers with ``answers``,
 cycling), ``ignore-n`` (one choice whatever ``n`` says), ``refuse-n`` (HTTP 400 when ``n`` > 1),
-``slow`` (waits ``delay`` seconds, noticing when the client hangs up), ``garbage`` (200 with a
+``slow`` (waits ``delay`` seconds, noticing when the client hangs up), ``error500``, ``garbage`` (200 with a
 non-JSON body), ``no-choices`` (JSON without ``choices``), ``drop`` (headers and half a body,
 then closes the connection), ``unknown-model`` (404 like Ollama's), ``unauthorized`` (401).
 """
@@ -23,7 +23,8 @@ class FakeOpenAI:
     """Start with ``with FakeOpenAI(...) as fake:``; ``fake.base_url`` ends in ``/v1``."""
 
     def __init__(self, *, mode: str = "ok", answers: list[str] | None = None, models: list[str] | None = None,
-                 delay: float = 5.0, api_key: str | None = None) -> None:
+                 delay: float = 5.0, api_key: str | None = None, port: int = 0) -> None:
+        self.port = port
         self.mode = mode
         self.answers = answers or ["simp"]
         self.models = models if models is not None else ["fake-model"]
@@ -93,6 +94,9 @@ class FakeOpenAI:
                     with fake.lock:
                         fake.hangups += 1
                     return
+                if mode == "error500":
+                    self._send(500, {"error": {"message": "CUDA out of memory"}})
+                    return
                 if mode == "garbage":
                     self._send(200, None, raw=b"<html>502 Bad Gateway</html>")
                     return
@@ -145,7 +149,7 @@ class FakeOpenAI:
                             return True
                 return False
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)

@@ -182,6 +182,36 @@ async def test_server_down_is_one_clear_line_and_fails_fast_after():
         g.close()
 
 
+async def test_connection_errors_are_retried_until_the_server_is_up():
+    """A server that starts listening a moment later is reached by the backoff retries."""
+    import threading
+
+    port = free_port()
+    g = served.ServedGenerator(entry(f"http://127.0.0.1:{port}/v1"))
+    fake = FakeOpenAI(answers=["omega"], port=port)
+    timer = threading.Timer(0.25, fake.__enter__)
+    timer.start()
+    try:
+        out = await g.generate(request(1))
+    finally:
+        timer.join()
+        g.close()
+        fake.__exit__(None, None, None)
+    assert [c.text for c in out] == ["omega"]
+
+
+async def test_http_errors_are_not_retried():
+    """A server error is reported at once (one line), not retried: only connection failures are."""
+    with FakeOpenAI(mode="error500") as fake:
+        g = served.ServedGenerator(entry(fake.base_url))
+        try:
+            with pytest.raises(served.ServedModelError, match="HTTP 500: CUDA out of memory"):
+                await g.generate(request(1))
+        finally:
+            g.close()
+    assert len(fake.requests) == 1
+
+
 async def test_deadline_returns_early_and_closes_the_request():
     with FakeOpenAI(mode="slow", delay=10.0) as fake:
         g = served.load(entry(fake.base_url))
