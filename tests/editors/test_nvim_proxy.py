@@ -127,6 +127,9 @@ def test_status_is_remembered_for_statuslines(roundtrip: dict) -> None:
     `$/leanCompanion/statusChanged` notifications bring) in `last_status` for statuslines."""
     assert roundtrip["status_kept"] is True
     assert {"version", "models", "index", "pid"} <= set(roundtrip["last_status"])
+    # after `configure` turned code actions off, the pushed status says so (no request asked)
+    assert roundtrip["status_pushed"] is True
+    assert "codeActions" not in roundtrip["last_status"]["features"]
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,16 @@ local function roundtrip(lc, client, bufnr)
   -- :LeanCompanionStatus shows it and the module keeps it for statuslines
   vim.cmd('LeanCompanionStatus')
   out.status_kept = vim.wait(10000, function() return lc.last_status[client.id] ~= nil end, 20)
+  -- a settings change alters the status; the proxy pushes it ($/leanCompanion/statusChanged)
+  lc.configure({ suggest = { code_actions = false } })
+  out.status_pushed = vim.wait(10000, function()
+    local s = lc.last_status[client.id]
+    if not s or not s.features then return false end
+    for _, f in ipairs(s.features) do
+      if f == 'codeActions' then return false end
+    end
+    return true
+  end, 20)
 end
 
 local function crash(lc, client, bufnr)
