@@ -5,6 +5,8 @@ validates what editors send with it (a -32602 naming the field) and answers in i
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import msgspec
 import pytest
@@ -24,6 +26,14 @@ def test_typescript_types_are_generated_from_the_python_definition() -> None:
     `python -m copilot.features.protocol --typescript > vscode-extension/src/protocol.ts`."""
     assert PROTOCOL_TS.read_text(encoding="utf-8") == P.typescript(), (
         "protocol.ts drifted from copilot/features/protocol.py: regenerate it")
+
+
+def test_the_generator_command_prints_the_file() -> None:
+    """The documented command writes exactly protocol.ts to stdout (and nothing else there)."""
+    result = subprocess.run([sys.executable, "-m", "copilot.features.protocol", "--typescript"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == PROTOCOL_TS.read_text(encoding="utf-8")
 
 
 def test_generated_typescript_covers_every_method_and_struct() -> None:
