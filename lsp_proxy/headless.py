@@ -1,7 +1,9 @@
 """Talk to Lean without an editor: spawn ``lake serve`` / ``lean --server`` and be its client.
 
-``await start_lean(cmd, cwd)`` spawns the server in its own process group (stderr goes line by
-line to the ``lsp_proxy.lean.stderr`` logger, never to our stdout/stderr), performs the
+``await start_lean(cmd, cwd)`` spawns the server with the proxy's own
+:class:`~lsp_proxy.transport.LeanProcess` (own process group, under the subreaper on Linux;
+stderr goes line by line to the ``lsp_proxy.lean.stderr`` logger, never to our stdout/stderr),
+performs the
 ``initialize`` → ``initialized`` handshake (lean-lsp-protocol.md §1.2) and returns a
 :class:`~lsp_proxy.lean_client.LeanClient` over a :class:`HeadlessConnection`. Lean's
 server→client requests (``client/registerCapability``, ``workspace/*/refresh``) are answered
@@ -16,8 +18,6 @@ import itertools
 import logging
 import os
 import signal
-import sys
-from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from lsp_proxy.connection import SERVER_EXITED, NotificationCallback, Subscriber
 from lsp_proxy.errors import FramingError, LeanExited, LeanRequestError, LeanTimeout
 from lsp_proxy.framing import FrameReader, encode_frame
 from lsp_proxy.lean_client import LeanClient
+from lsp_proxy.transport import LeanProcess, ServerCommand
 
 logger = logging.getLogger(__name__)
 stderr_logger = logging.getLogger("lsp_proxy.lean.stderr")
@@ -54,9 +55,9 @@ def client_capabilities() -> dict:
 class HeadlessConnection:
     """A :class:`~lsp_proxy.connection.LeanConnection` that owns the Lean process."""
 
-    def __init__(self, process: asyncio.subprocess.Process, *, max_frame: int = 64 * 2**20) -> None:
+    def __init__(self, process: LeanProcess, *, max_frame: int = 64 * 2**20) -> None:
         self._process = process
-        self._reader = FrameReader(process.stdout, max_size=max_frame)  # type: ignore[arg-type]
+        self._reader = FrameReader(process.stdout, max_size=max_frame)
         self._write_lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._pending: dict[int | str, asyncio.Future] = {}
@@ -64,9 +65,8 @@ class HeadlessConnection:
         self._initialize_result: dict | None = None
         self._closed = False
         self._shutting_down = False
-        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._background: set[asyncio.Task[None]] = set()
         self._read_task = asyncio.ensure_future(self._read_loop())
-        self._stderr_task = asyncio.ensure_future(self._pump_stderr())
 
     # ------------------------------------------------------------------ LeanConnection
 
@@ -115,8 +115,9 @@ class HeadlessConnection:
                 raise LeanTimeout(f"{method} got no answer in {timeout:g} s") from None
         except asyncio.CancelledError:
             if not future.done():
-                with contextlib.suppress(Exception):
-                    asyncio.ensure_future(self._cancel(request_id))
+                task = asyncio.ensure_future(self._cancel(request_id))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             raise
         finally:
             self._pending.pop(request_id, None)
@@ -130,7 +131,7 @@ class HeadlessConnection:
             await self._send({"jsonrpc": "2.0", "method": methods.CANCEL_REQUEST, "params": {"id": request_id}})
 
     async def _send(self, message: dict) -> None:
-        if self._closed or self._process.stdin is None:
+        if self._closed:
             raise LeanExited("Lean has exited")
         frame = encode_frame(_encoder.encode(message))
         async with self._write_lock:
@@ -204,25 +205,9 @@ class HeadlessConnection:
         logger.log(level, "Lean server exited with code %s", code)
         self._deliver(SERVER_EXITED, {"exitCode": code})
 
-    async def _pump_stderr(self) -> None:
-        stream = self._process.stderr
-        if stream is None:
-            return
-        while True:
-            try:
-                line = await stream.readline()
-            except (ValueError, ConnectionError) as exc:  # an over-long line, a broken pipe
-                logger.warning("stopped reading Lean's stderr: %s", exc)
-                return
-            if not line:
-                return
-            text = line.decode("utf-8", "replace").rstrip()
-            self._stderr_tail.append(text)
-            stderr_logger.info("%s", text)
-
     def stderr_tail(self) -> str:
         """The last lines Lean wrote to stderr (for error messages)."""
-        return "\n".join(self._stderr_tail)
+        return self._process.stderr_tail()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -233,7 +218,7 @@ class HeadlessConnection:
         params: dict[str, Any] = {
             "processId": os.getpid(),
             "clientInfo": {"name": "lean-companion-headless"},
-            "rootUri": root.resolve().as_uri(),
+            "rootUri": (await asyncio.to_thread(root.resolve)).as_uri(),
             "capabilities": client_capabilities(),
         }
         if initialization_options is not None:
@@ -251,8 +236,7 @@ class HeadlessConnection:
             try:
                 await self.request(methods.SHUTDOWN, None, timeout=timeout)
                 await self._send({"jsonrpc": "2.0", "method": methods.EXIT})
-                if self._process.stdin is not None:
-                    self._process.stdin.close()
+                self._process.stdin.close()
             except (LeanExited, LeanTimeout, LeanRequestError) as exc:
                 logger.warning("Lean did not shut down cleanly: %s", exc)
         try:
@@ -264,43 +248,19 @@ class HeadlessConnection:
             except asyncio.TimeoutError:
                 self._kill(signal.SIGKILL)
                 await self._process.wait()
-        await asyncio.gather(self._read_task, self._stderr_task, return_exceptions=True)
+        await self._process.stderr_done()
+        await asyncio.gather(self._read_task, return_exceptions=True)
         return self._process.returncode
 
     def _kill(self, sig: int) -> None:
-        logger.warning("killing Lean's process group (pid %s) with %s", self._process.pid, sig)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, sig)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): get SIGTERM when the parent dies, so a crashed
-    fill-sorries does not leave Lean running."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+        self._process.kill(sig)
 
 
 async def spawn(cmd: list[str], cwd: Path, *, env: Mapping[str, str] | None = None) -> HeadlessConnection:
-    """Start the Lean server process in its own session and wrap it; no handshake yet."""
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
+    """Start the Lean server process (the proxy's LeanProcess: own process group, fork-safe
+    spawn, descendants taken down with us) and wrap it; no handshake yet."""
     logger.info("starting Lean: %s (cwd %s)", " ".join(cmd), cwd)
-    process = await asyncio.create_subprocess_exec(
-        *cmd,
-        cwd=str(cwd),
-        env=full_env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # own process group: a kill takes the workers along (§8.15)
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        limit=2**24,  # Lean's stderr lines can be long
-    )
+    process = await LeanProcess.spawn(ServerCommand(list(cmd), cwd=str(cwd), env=dict(env) if env else None))
     return HeadlessConnection(process)
 
 

@@ -18,6 +18,7 @@ import signal
 import stat
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -111,13 +112,22 @@ class LeanProcess:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         assert proc.stdin is not None and proc.stdout is not None
-        self.stdin: ByteSink = proc.stdin
+        self.stdin: asyncio.StreamWriter = proc.stdin
         self.stdout: asyncio.StreamReader = proc.stdout
+        self._stderr_tail: deque[str] = deque(maxlen=20)
         self._stderr_task = asyncio.ensure_future(self._pump_stderr())
 
     @property
-    def pid(self) -> int | None:
+    def pid(self) -> int:
         return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    def stderr_tail(self) -> str:
+        """The last lines the server wrote to stderr (for error messages)."""
+        return "\n".join(self._stderr_tail)
 
     @classmethod
     async def spawn(cls, command: ServerCommand) -> LeanProcess:
@@ -155,7 +165,9 @@ class LeanProcess:
                 return
             if not line:
                 return
-            stderr_logger.info("%s", line.decode("utf-8", "replace").rstrip("\r\n"))
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            self._stderr_tail.append(text)
+            stderr_logger.info("%s", text)
 
     async def wait(self) -> int:
         """Wait for exit; returns the exit code (negative: killed by that signal)."""
@@ -163,6 +175,16 @@ class LeanProcess:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
         return code
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the server's process group (and the server)."""
+        logger.warning("signalling Lean's process group (pid %s) with %s", self._proc.pid, signal.Signals(sig).name)
+        self._signal_group(sig)
+
+    async def stderr_done(self, timeout: float = 1.0) -> None:
+        """Wait (briefly) until the stderr pump has read everything."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._stderr_task), timeout)
 
     def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
