@@ -6,7 +6,7 @@ double with a simulated elaboration time per check) run:
 * locally with ``--jobs 1`` (the baseline) and ``--jobs 2`` (one machine, one shared server);
 * on a local Ray cluster with 1 and 2 workers (each worker its own Lean server, one file in
   flight per worker), the wall time including the workers' start (actor + Lean) but not the
-  cluster's;
+  cluster's, split at the moment the first worker is up and takes work;
 
 plus the cost of Ray itself: starting and stopping a local cluster (``ray.init`` /
 ``ray.shutdown``), and starting one worker (actor process + its Lean server) on a running one.
@@ -55,7 +55,7 @@ def _options(project: Path, jobs: int, elab_ms: int) -> Options:
 
 
 class _FirstDispatch(RayEvents):
-    """Notes when the first unit goes out: the workers (actor processes + Lean) are up."""
+    """Notes when the first unit goes out: the first worker (actor process + Lean) is up."""
 
     def __init__(self) -> None:
         self.at: float | None = None
@@ -66,7 +66,7 @@ class _FirstDispatch(RayEvents):
 
 
 async def _timed(coro, events: _FirstDispatch | None = None) -> tuple[float, float, float, int]:
-    """(wall seconds, seconds until the first unit was dispatched, driver-process CPU seconds,
+    """(wall seconds, seconds until the first unit went out, driver-process CPU seconds,
     sorries filled) of one run."""
     started, cpu = time.perf_counter(), time.process_time()
     report = await coro
@@ -176,19 +176,19 @@ def main() -> None:
         ray.shutdown()
     print(f"{args.files} files x 3 sorries, double elaboration {args.elab_ms} ms/check, "  # cli-output
           f"{args.repeats} repeats (median), local Ray cluster with {args.cpus} CPUs")
-    print(f"{'layout':26} {'wall s':>7} {'vs --jobs 1':>11} {'worker start s':>14} {'search s':>9} "  # cli-output
+    print(f"{'layout':26} {'wall s':>7} {'vs --jobs 1':>11} {'1st worker up s':>15} {'after s':>8} "  # cli-output
           f"{'filled':>6} {'driver CPU s':>12}")
     base = statistics.median(times[layouts[0][0]])
     for name, _, _ in layouts:
         median = statistics.median(times[name])
         search = statistics.median([t - s for t, s in zip(times[name], startup[name])])
-        print(f"{name:26} {median:7.2f} {base / median:10.2f}x {statistics.median(startup[name]):14.2f} "  # cli-output
-              f"{search:9.2f} {filled[name]:6d} {statistics.median(cpu[name]):12.2f}")
+        print(f"{name:26} {median:7.2f} {base / median:10.2f}x {statistics.median(startup[name]):15.2f} "  # cli-output
+              f"{search:8.2f} {filled[name]:6d} {statistics.median(cpu[name]):12.2f}")
     one, two = statistics.median(times["Ray, 1 worker"]), statistics.median(times["Ray, 2 workers"])
     print(f"Ray 2 workers / 1 worker wall-time ratio: {two / one:.2f} (speed-up {one / two:.2f}x)")  # cli-output
     search_one, search_two = ([t - s for t, s in zip(times[k], startup[k])] for k in ("Ray, 1 worker", "Ray, 2 workers"))
     ratio = statistics.median(search_two) / statistics.median(search_one)
-    print(f"search phase only (after the workers are up): ratio {ratio:.2f} (speed-up {1 / ratio:.2f}x)")  # cli-output
+    print(f"after the first worker is up: ratio {ratio:.2f} (speed-up {1 / ratio:.2f}x)")  # cli-output
     print(f"Ray start-up: ray.init local cluster {statistics.median(starts):.2f} s, "  # cli-output
           f"ray.shutdown {statistics.median(stops):.2f} s, one worker (actor + Lean) {statistics.median(worker_starts):.2f} s")
     sorries = 3 * args.files
