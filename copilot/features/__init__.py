@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from copilot.features import code_actions, completion, custom_requests, problems, progress, widget
+from copilot.features import protocol as P
 from copilot.features.context import CompanionContext
 from copilot.features.diagnostics import MergedDiagnostics
 from copilot.features.suggest import cancel_stale
@@ -73,10 +74,10 @@ def install(router: Any) -> CompanionContext:
     hooks.on_initialize(advertise)
 
     requests = {
-        "$/leanCompanion/suggest": lambda p: custom_requests.suggest(ctx, p),
-        "$/leanCompanion/fillSorry": lambda p: custom_requests.fill(ctx, p),
-        "$/leanCompanion/premises": lambda p: custom_requests.premises(ctx, p),
-        "$/leanCompanion/status": lambda p: custom_requests.status(ctx, p),
+        P.SUGGEST: lambda p: custom_requests.suggest(ctx, p),
+        P.FILL_SORRY: lambda p: custom_requests.fill(ctx, p),
+        P.PREMISES: lambda p: custom_requests.premises(ctx, p),
+        P.STATUS: lambda p: custom_requests.status(ctx, p),
     }
 
     def on_initialized(_method: str, _params: Any) -> None:
@@ -104,9 +105,9 @@ def install(router: Any) -> CompanionContext:
                 return DROP  # noqa: B012 - never forwarded to Lean, whatever happened
         return transformer
 
-    hooks.transform_notification("$/leanCompanion/configure", companion_notification(custom_requests.configure),
+    hooks.transform_notification(P.CONFIGURE, companion_notification(custom_requests.configure),
                                  direction=Direction.FROM_EDITOR)
-    hooks.transform_notification("$/leanCompanion/cancel", companion_notification(custom_requests.cancel),
+    hooks.transform_notification(P.CANCEL, companion_notification(custom_requests.cancel),
                                  direction=Direction.FROM_EDITOR)
 
     def progress_cancel(params: Any) -> Any:
