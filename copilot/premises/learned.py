@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,11 +52,11 @@ FEATURES = (
 #: Weights for projects too small to learn from: fitted on every premise-eval dev query
 #: (``bench/premise_eval.py --fit-all``), rounded.
 _DEV_WEIGHTS = {
-    "lex": 0.208, "lex_rr": 0.841, "knn": 0.498, "knn_rr": 0.41, "mepo": 0.681, "mepo_rr": -0.013,
-    "sim": 0.096, "sim_rr": 0.457, "popularity": 0.375, "same_file": -0.273, "near": 0.171, "near_rr": 1.472,
-    "above": -0.273, "same_ns": 0.042, "ns_overlap": -0.124, "lemma": 0.2, "ctor_field": 0.424,
-    "knn_local": 1.173, "name_jaccard": 0.377, "name_within": 0.144, "knn_x_file": 0.186,
-    "sim_x_file": 0.067, "lex_x_file": 0.395,
+    "lex": 0.227, "lex_rr": 0.825, "knn": 0.489, "knn_rr": 0.41, "mepo": 0.69, "sim": 0.107, "sim_rr": 0.466,
+    "popularity": 0.39, "same_file": -0.265, "near": 0.176, "near_rr": 1.469, "above": -0.265,
+    "same_ns": 0.035, "ns_overlap": -0.122, "lemma": 0.196, "ctor_field": 0.437, "knn_local": 1.151,
+    "name_jaccard": 0.381, "name_within": 0.137, "knn_x_file": 0.227, "sim_x_file": 0.018,
+    "lex_x_file": 0.404,
 }
 DEFAULT_WEIGHTS = np.asarray([_DEV_WEIGHTS.get(f, 0.0) for f in FEATURES])
 #: Relevance signals whose weight may not go below zero: a project whose proofs happen to use
@@ -270,23 +271,30 @@ def candidates(c: Corpus, q: Query, depth: int = DEPTH, *, signals: dict[str, np
     if q.name:
         qwords = set(split_identifier(q.name.rsplit(".", 1)[-1]))
         if qwords:
+            jac, within = col["name_jaccard"], col["name_within"]
             for i, d in enumerate(docs.tolist()):
-                words = set(split_identifier(c.decl(d).name.rsplit(".", 1)[-1]))
+                words = _name_words(c.decl(d).name)
                 if words:
                     inter = len(words & qwords)
-                    x[i, col["name_jaccard"]] = inter / len(words | qwords)
-                    x[i, col["name_within"]] = inter == len(words)
+                    x[i, jac] = inter / len(words | qwords)
+                    x[i, within] = inter == len(words)
     if q.namespace:
         parts = q.namespace.split(".")
-        ns = [c.ns_names[i] for i in c.ns[docs].tolist()]
-        x[:, col["same_ns"]] = [n == q.namespace for n in ns]
-        x[:, col["ns_overlap"]] = [_prefix_overlap(parts, n) for n in ns]
+        ids, inverse = np.unique(c.ns[docs], return_inverse=True)
+        names = [c.ns_names[i] for i in ids.tolist()]
+        x[:, col["same_ns"]] = np.asarray([n == q.namespace for n in names])[inverse]
+        x[:, col["ns_overlap"]] = np.asarray([_prefix_overlap(parts, n) for n in names])[inverse]
     kinds = c.kind[docs]
     x[:, col["lemma"]] = kinds == 0
     x[:, col["ctor_field"]] = kinds == 1
     if q.key:
         x[:, col["exact"]] = c.key[docs] == q.key
     return Candidates(docs, x)
+
+
+@lru_cache(maxsize=200_000)
+def _name_words(name: str) -> frozenset[str]:
+    return frozenset(split_identifier(name.rsplit(".", 1)[-1]))
 
 
 def _prefix_overlap(parts: list[str], ns: str) -> float:

@@ -25,7 +25,7 @@ from .signals import FeatureBase, FeatureIndex, ProofGraph
 log = logging.getLogger(__name__)
 
 #: Proved theorems the fusion is fitted on at most (a seeded sample of bigger projects).
-TRAIN_QUERIES = 1000
+TRAIN_QUERIES = 600
 #: Rows kept per training query: every premise among the candidates and the best-scored others.
 TRAIN_ROWS = 32
 #: Changed theorems re-featurised per update at most (the refit stays within the update budget).
