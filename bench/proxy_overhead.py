@@ -300,7 +300,7 @@ async def memory(argv: list[str], args: argparse.Namespace) -> tuple[float, floa
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -58,7 +58,8 @@ class FrameReader:
                     self._skip_garbage_without_header()
                     continue
                 if not await self._fill():
-                    return self._at_eof()
+                    self._at_eof()
+                    return None
                 continue
             header = bytes(self._buf[self._pos : header_end])
             body_start = header_end + sep_len

@@ -38,7 +38,7 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
-def client_capabilities() -> dict:
+def client_capabilities() -> dict[str, Any]:
     """The capabilities we declare: enough for Lean's extensions (§1.2), no incremental
     diagnostics (we would have to rebuild lists), silent diagnostics on (like vscode-lean4)."""
     return {
@@ -60,9 +60,9 @@ class HeadlessConnection:
         self._reader = FrameReader(process.stdout, max_size=max_frame)
         self._write_lock = asyncio.Lock()
         self._ids = itertools.count(1)
-        self._pending: dict[int | str, asyncio.Future] = {}
+        self._pending: dict[int | str, asyncio.Future[Any]] = {}
         self._subscribers = Subscribers()
-        self._initialize_result: dict | None = None
+        self._initialize_result: dict[str, Any] | None = None
         self._closed = False
         self._shutting_down = False
         self._background: set[asyncio.Task[None]] = set()
@@ -71,7 +71,7 @@ class HeadlessConnection:
     # ------------------------------------------------------------------ LeanConnection
 
     @property
-    def initialize_result(self) -> dict | None:
+    def initialize_result(self) -> dict[str, Any] | None:
         return self._initialize_result
 
     @property
@@ -88,18 +88,18 @@ class HeadlessConnection:
     def set_private_uri(self, uri: str, private: bool = True) -> None:
         """No editor here: nothing to hide."""
 
-    async def notify(self, method: str, params: dict | list) -> None:
+    async def notify(self, method: str, params: dict[str, Any] | list[Any]) -> None:
         if not isinstance(params, (dict, list)):
             raise TypeError("params must be an object or array (Lean dies otherwise, §8.2)")
         await self._send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    async def request(self, method: str, params: dict | list | None, *, timeout: float | None = None) -> Any:
+    async def request(self, method: str, params: dict[str, Any] | list[Any] | None, *, timeout: float | None = None) -> Any:
         if params is None and method not in methods.PARAMLESS_OK:
             raise TypeError("params must be an object or array (Lean dies otherwise, §8.2)")
         if self._closed:
             raise LeanExited("Lean has exited")
         request_id = next(self._ids)
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
@@ -130,7 +130,7 @@ class HeadlessConnection:
         with contextlib.suppress(LeanExited, ConnectionError):
             await self._send({"jsonrpc": "2.0", "method": methods.CANCEL_REQUEST, "params": {"id": request_id}})
 
-    async def _send(self, message: dict) -> None:
+    async def _send(self, message: dict[str, Any]) -> None:
         if self._closed:
             raise LeanExited("Lean has exited")
         frame = encode_frame(_encoder.encode(message))
@@ -166,7 +166,7 @@ class HeadlessConnection:
         finally:
             await self._on_exit()
 
-    async def _dispatch(self, message: dict) -> None:
+    async def _dispatch(self, message: dict[str, Any]) -> None:
         method = message.get("method")
         if method is not None and "id" in message:
             # Lean's server->client requests: it ignores our replies, but answer anyway (§8.5).
@@ -213,7 +213,7 @@ class HeadlessConnection:
 
     async def initialize(
         self, root: Path, *, initialization_options: Mapping[str, Any] | None = None, timeout: float = 60.0
-    ) -> dict:
+    ) -> dict[str, Any]:
         """``initialize`` then ``initialized``, nothing in between (§1.2)."""
         params: dict[str, Any] = {
             "processId": os.getpid(),

@@ -53,7 +53,7 @@ RequestHandler = Callable[[Any], Awaitable[Any]]
 ResponseTransformer = Callable[[Any, Any], Awaitable[Any]]
 NotificationTransformer = Callable[[Any], Any]
 Observer = Callable[[str, Any], None]
-InitializeHook = Callable[[dict], dict | None]
+InitializeHook = Callable[[dict[str, Any]], dict[str, Any] | None]
 Unregister = Callable[[], None]
 
 
@@ -259,7 +259,7 @@ class HookRegistry:
         self.transform_params(Direction.FROM_EDITOR, method, params)
         return True
 
-    def transform_initialize(self, result: dict) -> tuple[dict, bool]:
+    def transform_initialize(self, result: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Run the initialize hooks on a copy of Lean's InitializeResult."""
         changed = False
         for hook in list(self.initialize):

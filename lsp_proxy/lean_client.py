@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -143,7 +143,7 @@ class InteractiveGoal(msgspec.Struct, frozen=True):
     type: str
     goal_prefix: str
     user_name: str | None
-    raw: dict
+    raw: dict[str, Any]
 
     @property
     def text(self) -> str:
@@ -234,7 +234,7 @@ def strip_tags(tagged: Any) -> str:
     return ""
 
 
-def _hyp_text(hyp: dict) -> str:
+def _hyp_text(hyp: dict[str, Any]) -> str:
     """A hypothesis bundle's type, with ``:= value`` for a let-bound one (``x : Nat := 5``),
     as Lean's plain goal printer shows it."""
     text = strip_tags(hyp.get("type"))
@@ -321,11 +321,11 @@ class LeanClient:
         self._diagnostics: dict[str, _DiagnosticsState] = {}
         self._progress: dict[str, FileProgress] = {}
         self._rpc: dict[str, _RpcSession] = {}
-        self._rpc_connecting: dict[str, asyncio.Future] = {}
+        self._rpc_connecting: dict[str, asyncio.Future[Any]] = {}
         self._changed = asyncio.Event()  # pulsed on every diagnostics/progress update
         self._listeners: list[Callable[[str, str], None]] = []
         self._exited = False
-        self._reopen_task: asyncio.Task | None = None
+        self._reopen_task: asyncio.Task[Any] | None = None
         self._unsubscribe = connection.subscribe(self._on_notification)
 
     # ------------------------------------------------------------------ events
@@ -621,7 +621,7 @@ class LeanClient:
         if task is not None and not task.done():
             await asyncio.shield(task)
 
-    async def _request(self, method: str, params: dict, timeout: float | None) -> Any:
+    async def _request(self, method: str, params: dict[str, Any], timeout: float | None) -> Any:
         timeout = self.request_timeout if timeout is None else timeout
         await self._after_reopen()
         return await self.connection.request(method, params, timeout=timeout)
@@ -633,7 +633,7 @@ class LeanClient:
             {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
             timeout,
         )
-        return _convert(result, PlainGoal | None)
+        return cast("PlainGoal | None", _convert(result, PlainGoal | None))
 
     async def plain_term_goal(self, uri: str, line: int, character: int, *, timeout: float | None = None) -> PlainTermGoal | None:
         """Expected type at a term position, or ``None``."""
@@ -642,7 +642,7 @@ class LeanClient:
             {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
             timeout,
         )
-        return _convert(result, PlainTermGoal | None)
+        return cast("PlainTermGoal | None", _convert(result, PlainTermGoal | None))
 
     async def _rpc_session(self, uri: str, timeout: float | None) -> RpcSessionId:
         session = self._rpc.get(uri)
@@ -651,7 +651,7 @@ class LeanClient:
         pending = self._rpc_connecting.get(uri)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._rpc_connecting[uri] = future
         try:
             result = await self._request(methods.LEAN_RPC_CONNECT, {"uri": uri}, timeout)

@@ -24,9 +24,9 @@ def setup_logging(log_file: Path | None = None, level: str | int = "INFO") -> Pa
     """
     path = Path(log_file) if log_file else default_log_file()
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(

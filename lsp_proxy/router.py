@@ -96,7 +96,7 @@ class Router:
 
         self._init_params: bytes | None = None
         self._initialized_seen = False
-        self._initialize_result: dict | None = None
+        self._initialize_result: dict[str, Any] | None = None
         self._ready = asyncio.Event()  # the editor's `initialized` was delivered to Lean
         self._shutdown_requested = False
         self._exit_requested = False
@@ -131,7 +131,7 @@ class Router:
 
     # ==== LeanConnection ===================================================================
 
-    async def request(self, method: str, params: dict | list, *, timeout: float | None = None) -> Any:
+    async def request(self, method: str, params: dict[str, Any] | list[Any], *, timeout: float | None = None) -> Any:
         """Send a request to Lean with an id the editor cannot use; see LeanConnection."""
         _check_params(params)
         if timeout is None:
@@ -141,7 +141,7 @@ class Router:
         except asyncio.TimeoutError:
             raise LeanTimeout(f"Lean did not answer {method} within {timeout:g}s") from None
 
-    async def _request(self, method: str, params: dict | list) -> Any:
+    async def _request(self, method: str, params: dict[str, Any] | list[Any]) -> Any:
         await self._wait_ready()
         id_, future = self._to_lean.new()
         self._enqueue_lean(wire.request(id_, method, params), None, FROM_PROXY)
@@ -154,7 +154,7 @@ class Router:
         finally:
             self._to_lean.discard(id_)
 
-    async def notify(self, method: str, params: dict | list) -> None:
+    async def notify(self, method: str, params: dict[str, Any] | list[Any]) -> None:
         """Send a notification to Lean, in order with everything else sent to it."""
         _check_params(params)
         await self._wait_ready()
@@ -185,7 +185,7 @@ class Router:
             self._private.discard(uri)
 
     @property
-    def initialize_result(self) -> dict | None:
+    def initialize_result(self) -> dict[str, Any] | None:
         """Lean's own InitializeResult (before any initialize hook changed it)."""
         return self._initialize_result
 
@@ -367,6 +367,7 @@ class Router:
             params = wire.decode_any(env.params) if env.params else None
             hook = self.hooks.claim(method, params)
             if hook is not None:
+                assert env.id is not None  # a request
                 self._start_interceptor(hook, env.id, method, params)
                 return
         elif method.startswith(m.COMPANION_PREFIX):

@@ -150,7 +150,7 @@ def remove_stale_files(folder: Path, own_pid: int, suffix: str) -> list[Path]:
     return removed
 
 
-def write_private_json(path: Path, data: dict) -> None:
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` to ``path`` atomically (``<path>.tmp`` then rename), mode 0600."""
     temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -388,7 +388,7 @@ class SideChannel:
         await connection.flush()
         return True
 
-    def _hello_result(self) -> dict:
+    def _hello_result(self) -> dict[str, Any]:
         return {"version": self.version, "protocolVersion": PROTOCOL_VERSION}
 
     def _handle(self, body: bytes, connection: _Connection) -> None:

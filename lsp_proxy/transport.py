@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 stderr_logger = logging.getLogger("lsp_proxy.lean.stderr")
@@ -65,7 +65,7 @@ class ServerCommand:
         return " ".join(self.argv) + (f" (in {self.cwd})" if self.cwd else "")
 
 
-def _resolve_prctl():  # in the parent: no dlopen/import may happen between fork and exec
+def _resolve_prctl() -> Any:  # in the parent: no dlopen/import may happen between fork and exec
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -112,7 +112,7 @@ class LeanProcess:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         assert proc.stdin is not None and proc.stdout is not None
-        self.stdin: asyncio.StreamWriter = proc.stdin
+        self.stdin: ByteSink = proc.stdin
         self.stdout: asyncio.StreamReader = proc.stdout
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._stderr_task = asyncio.ensure_future(self._pump_stderr())
@@ -248,7 +248,7 @@ class _WritePipeProtocol(asyncio.streams.FlowControlMixin):
         super().__init__()
         self._lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
 
-    def connection_lost(self, exc: BaseException | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if not self._lost.done():
             self._lost.set_result(exc)

@@ -63,7 +63,8 @@ def incarnation() -> int:
     if not path:
         return 1
     try:
-        count = int(open(path).read() or 0) + 1
+        with open(path) as fh:
+            count = int(fh.read() or 0) + 1
     except FileNotFoundError:
         count = 1
     with open(path, "w") as fh:
