@@ -62,7 +62,8 @@ async def test_cancel_a_queued_request_on_a_crashed_worker():
     """A request queued on a crashed worker can still be cancelled: one -32800 reply."""
     d = await started("--worker-crash-on", "-- crash here")
     await d.open(URI, CRASHING)
-    await d.wait_for(lambda m: m.get("method") == "$/lean/fileProgress" and any(p["kind"] == 2 for p in m["params"]["processing"]))
+    await d.wait_for(lambda m: m.get("method") == "$/lean/fileProgress"
+                     and any(p["kind"] == 2 for p in m["params"]["processing"]))
     queued = await d.send_request("$/lean/plainGoal", goal_params())
     await d.notify("$/cancelRequest", {"id": queued})
     assert (await d.reply(queued))["error"] == {"code": -32800, "message": ""}

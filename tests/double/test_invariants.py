@@ -47,12 +47,15 @@ async def test_random_session_answers_every_request_exactly_once():
         elif op < 0.45 and sent:
             await d.notify("$/cancelRequest", {"id": rng.choice(sent)})
         else:
+            def at(uri: str = uri) -> dict:
+                return {"textDocument": {"uri": uri}, "position": {"line": rng.randrange(8), "character": rng.randrange(40)}}
+            whole = {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}
             method, params = rng.choice([
-                ("$/lean/plainGoal", {"textDocument": {"uri": uri}, "position": {"line": rng.randrange(8), "character": rng.randrange(40)}}),
-                ("$/lean/plainTermGoal", {"textDocument": {"uri": uri}, "position": {"line": rng.randrange(8), "character": rng.randrange(40)}}),
+                ("$/lean/plainGoal", at()),
+                ("$/lean/plainTermGoal", at()),
                 ("textDocument/waitForDiagnostics", {"uri": uri, "version": versions[uri]}),
-                ("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": rng.randrange(8), "character": rng.randrange(40)}}),
-                ("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}, "context": {"diagnostics": []}}),
+                ("textDocument/hover", at()),
+                ("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": []}}),
                 ("$/lean/rpc/connect", {"uri": uri}),
                 ("textDocument/documentSymbol", {"textDocument": {"uri": uri}}),
             ])

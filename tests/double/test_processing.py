@@ -26,22 +26,30 @@ def doc_messages(d: Driver) -> list[tuple[str, dict]]:
 
 
 async def test_progress_then_diagnostics_then_done_then_wait_reply():
-    """Open: processing [{range, kind 1}] at once, then diagnostics with version, then processing []."""
+    """Open, as real Lean 4.35: processing [{range, kind 1}] and an empty publish at once, then
+    processing [] twice, then the version's diagnostics, then the waitForDiagnostics reply."""
     d = await started()
     await d.open(URI, BAD)
     diags = await d.diagnostics(URI, 1)
     assert [x["message"] for x in diags] == ["unknown tactic"]
     seq = doc_messages(d)
-    assert [m for m, _ in seq] == ["$/lean/fileProgress", "textDocument/publishDiagnostics", "$/lean/fileProgress"]
+    assert [m for m, _ in seq] == ["$/lean/fileProgress", "textDocument/publishDiagnostics", "$/lean/fileProgress",
+                                   "$/lean/fileProgress", "textDocument/publishDiagnostics"]
+    assert seq[1][1] == {"uri": URI, "version": 1, "diagnostics": []}
+    assert seq[3][1]["processing"] == [] and len(seq[4][1]["diagnostics"]) == 1
     first = seq[0][1]
     assert first["textDocument"] == {"uri": URI, "version": 1}
     assert first["processing"] == [{"kind": 1, "range": {"start": {"line": 0, "character": 0},
                                                          "end": {"line": 2, "character": 0}}}]
-    assert seq[1][1]["version"] == 1 and seq[1][1]["uri"] == URI
     assert seq[2][1]["processing"] == []
     wait_index = next(i for i, m in enumerate(d.messages) if m.get("result") == {})
-    done_index = max(i for i, m in enumerate(d.messages) if m.get("method") == "$/lean/fileProgress")
-    assert wait_index > done_index  # the waitForDiagnostics reply comes after "done"
+    final_index = max(i for i, m in enumerate(d.messages) if m.get("method") == "textDocument/publishDiagnostics")
+    assert wait_index > final_index  # the waitForDiagnostics reply comes after the final publish
+    # an edit that elaborates quickly gets no kind-1 progress and no early publish
+    await d.change(URI, 2, [{"text": GOOD}])
+    await d.diagnostics(URI, 2)
+    assert [(m, p.get("processing"), len(p.get("diagnostics", []))) for m, p in doc_messages(d)[5:]] == [
+        ("$/lean/fileProgress", [], 0), ("$/lean/fileProgress", [], 0), ("textDocument/publishDiagnostics", None, 0)]
     assert await d.shutdown() == 0
 
 
@@ -52,11 +60,11 @@ async def test_superseded_versions_are_silenced():
     await d.change(URI, 2, [{"text": GOOD}])
     assert await d.diagnostics(URI, 2) == []
     published = d.notifications("textDocument/publishDiagnostics", URI)
-    assert [p["version"] for p in published] == [2]
+    assert [p["version"] for p in published] == [2]  # v1 was superseded before it published anything
     progress = d.notifications("$/lean/fileProgress", URI)
     # Version 1 may have announced "processing" before the edit arrived, but never finished.
     assert all(p["processing"] and p["processing"][0]["kind"] == 1 for p in progress if p["textDocument"]["version"] == 1)
-    assert [p["textDocument"]["version"] for p in progress if p["processing"] == []] == [2]
+    assert [p["textDocument"]["version"] for p in progress if p["processing"] == []] == [2, 2]
     assert await d.shutdown() == 0
 
 
@@ -114,9 +122,10 @@ async def test_per_declaration_delay_publishes_cumulatively():
     await d.open(URI, text)
     final = await d.diagnostics(URI, 1)
     counts = [len(p["diagnostics"]) for p in d.notifications("textDocument/publishDiagnostics", URI)]
-    assert counts == [1, 2, 2] and len(final) == 2
+    assert counts == [0, 1, 2, 2] and len(final) == 2  # the open's early empty publish first
     # Progress starts at the whole file and shrinks to the commands still to elaborate.
-    starts = [p["processing"][0]["range"]["start"]["line"] for p in d.notifications("$/lean/fileProgress", URI) if p["processing"]]
+    starts = [p["processing"][0]["range"]["start"]["line"]
+              for p in d.notifications("$/lean/fileProgress", URI) if p["processing"]]
     assert starts == [0, 3, 6]
     assert await d.shutdown() == 0
 

@@ -47,7 +47,7 @@ async def test_malformed_notification_params_are_ignored_and_the_session_survive
     await d.notify("textDocument/didOpen", {"nope": 1})
     await d.notify("textDocument/didChange", {"textDocument": {"uri": 5}, "contentChanges": [{"text": 3}]})
     reply = await d.request("$/lean/plainGoal", {"position": {"line": 0, "character": 0}})
-    assert reply["error"]["code"] == -32700
+    assert reply["error"]["code"] == -32602  # Lean: "Cannot parse request params: …"
     await d.open("file:///x.lean", "theorem t (n : Nat) : n + 0 = n := by\n  simp\n")
     assert await d.diagnostics("file:///x.lean", 1) == []
     assert await d.shutdown() == 0

@@ -26,18 +26,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "over stdio with a scripted mini-elaborator. It is not Lean.",
     )
     p.add_argument("--scenario", help="scenario file (.json or .toml); see tests/lean_double/README.md")
-    p.add_argument("--lean-version", default="4.30", help="imitate this Lean version's capabilities and wordings (default 4.30; e.g. 4.9)")
+    p.add_argument("--lean-version", default="4.30",
+        help="imitate this Lean version's capabilities and wordings (default 4.30; e.g. 4.9)")
     p.add_argument("--elab-delay-ms", type=int, default=None, help="delay before a version's diagnostics (default 200)")
     p.add_argument("--per-decl-delay-ms", type=int, default=None, help="extra delay per declaration (default 0)")
     p.add_argument("--restart-delay-ms", type=int, default=200, help="worker restart delay after an import change")
-    p.add_argument("--lenient-params", action="store_true", help="accept requests/notifications without params (Lean dies on them)")
+    p.add_argument("--lenient-params", action="store_true",
+        help="accept requests/notifications without params (Lean dies on them)")
     p.add_argument("--lake-early-empty", action="store_true", help="publish an empty diagnostics list before the real ones")
     p.add_argument("--refresh-requests", type=int, default=0, help="send N workspace/semanticTokens/refresh requests per version")
-    p.add_argument("--progress-done-twice", action="store_true", help="send fileProgress processing:[] twice, as Lean often does")
+    p.add_argument("--lean-refresh", action="store_true",
+        help="refresh requests at Lean 4.35's cadence while files are open (inlayHint ~0.5 s, semanticTokens ~2 s)")
+    p.add_argument("--progress-done-twice", action="store_true",
+        help="(always on now: Lean sends processing:[] twice) accepted for old command lines")
     p.add_argument("--rpc-expiry-s", type=float, default=30.0, help="RPC session expiry without keepAlive (default 30)")
-    p.add_argument("--sorry-wording", choices=("old", "new", "named"), help="'old': declaration uses 'sorry'; 'new': backticks; 'named': declaration `foo` uses `sorry` (default by version)")
-    p.add_argument("--try-this-format", choices=("old", "new"), help="'old': Try this: X; 'new': Try this:\\n  [apply] X (default by version)")
-    p.add_argument("--goals-accomplished", action="store_true", help="emit silent goalsAccomplished diagnostics to clients that support them")
+    p.add_argument("--sorry-wording", choices=("old", "new", "named"),
+        help="'old': declaration uses 'sorry'; 'new': backticks; 'named': declaration `foo` uses `sorry` (default by version)")
+    p.add_argument("--try-this-format", choices=("old", "new"),
+        help="'old': Try this: X; 'new': Try this:\\n  [apply] X (default by version)")
+    p.add_argument("--goals-accomplished", action="store_true",
+        help="emit silent goalsAccomplished diagnostics to clients that support them (default from Lean 4.19)")
+    p.add_argument("--no-goals-accomplished", action="store_true", help="never emit goalsAccomplished diagnostics")
     p.add_argument("--log", help="append one JSON line per message received and sent to this file")
     f = p.add_argument_group("fault injection")
     f.add_argument("--crash-after", type=int, help="exit abruptly when the Nth client message arrives")
@@ -47,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--garbage-after", type=int, help="write non-LSP bytes to stdout after the Nth client message")
     f.add_argument("--huge-diagnostic-bytes", type=int, help="add an information diagnostic of this many bytes to every publish")
     f.add_argument("--silent-eof-after", type=int, help="close stdout after the Nth client message")
-    f.add_argument("--silent-eof-mode", choices=("hang", "exit"), help="after --silent-eof-after: keep running (hang, default) or exit 0")
+    f.add_argument("--silent-eof-mode", choices=("hang", "exit"),
+        help="after --silent-eof-after: keep running (hang, default) or exit 0")
     f.add_argument("--shuffle-replies", action="store_true", help="delay replies at random so they come out of order")
     f.add_argument("--seed", type=int, help="random seed (session ids, shuffling)")
     return p
@@ -72,7 +82,8 @@ def build_config(args: argparse.Namespace, scenario: Scenario) -> Config:
         rpc_expiry_s=args.rpc_expiry_s,
         sorry_wording=args.sorry_wording or ("new" if version >= (4, 20) else "old"),
         try_this_format=args.try_this_format or ("new" if version >= (4, 22) else "old"),
-        goals_accomplished=args.goals_accomplished,
+        goals_accomplished=not args.no_goals_accomplished and (args.goals_accomplished or version >= (4, 19)),
+        lean_refresh=args.lean_refresh,
         faults=faults,
     )
 

@@ -24,6 +24,7 @@ Pos = tuple[int, int]  # (line, code-point column)
 
 DECL_KEYWORDS = frozenset({"theorem", "lemma", "example", "def", "abbrev", "instance", "opaque"})
 PROOF_KEYWORDS = frozenset({"theorem", "lemma", "example"})
+UNKNOWN_NAME_RE = re.compile(r"[Uu]nknown (identifier|constant) ")
 MODIFIERS = frozenset({"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "scoped", "local"})
 NAME_RE = re.compile(r"(?:«[^»]*»|[^\W\d][\w'!?]*)(?:\.(?:«[^»]*»|[\w'!?]+))*")
 COMMAND_START_RE = re.compile(r"[A-Za-z_@#«]")
@@ -69,8 +70,11 @@ class Diagnostic:
             "source": "Lean 4",
             "message": self.message,
         }
-        if self.code:
-            out["code"] = self.code
+        code = self.code
+        if code is None and self.severity == 1 and UNKNOWN_NAME_RE.match(self.message):
+            code = "lean.unknownIdentifier"  # Lean ≥ 4.22 names this error kind (§12)
+        if code:
+            out["code"] = code
         if self.tags:
             out["tags"] = list(self.tags)
         if self.lean_tags:
@@ -547,7 +551,7 @@ def _elaborate_command(cmd: Command, masked: str, masked_lines: list[str], index
                 cmd.diagnostics.append(Diagnostic(b_start, b_end, 1, "type mismatch\n" + "\n\n".join(outcome.goals)))
         if SORRY_RE.search(masked, body, body_end):
             runner.uses_sorry = True
-    _finish(cmd, runner, name_range, options)
+    _finish(cmd, runner, name_range, options, (index.line_col(start), index.line_col(body_end)))
 
 
 def _run_block(cmd: Command, runner: _Runner, masked_lines: list[str], index: LineIndex, by_offset: int, goal: str) -> None:
@@ -572,14 +576,17 @@ def _run_block(cmd: Command, runner: _Runner, masked_lines: list[str], index: Li
         final = runner.run_items(items, [goal])
         if final:
             runner.unsolved(by_start, end, final)
-        elif runner.options.goals_accomplished:
-            cmd.diagnostics.append(Diagnostic(by_start, (by_line, by_col + 2), 3, "Goals accomplished!",
-                                              lean_tags=[2], silent=True))
     except _Abort:
         pass
 
 
-def _finish(cmd: Command, runner: _Runner, name_range: tuple[Pos, Pos], options: ElabOptions) -> None:
+def _finish(cmd: Command, runner: _Runner, name_range: tuple[Pos, Pos], options: ElabOptions,
+            decl_range: tuple[Pos, Pos] | None = None) -> None:
+    if (options.goals_accomplished and decl_range is not None and cmd.keyword in PROOF_KEYWORDS
+            and not runner.uses_sorry and not any(d.severity == 1 for d in cmd.diagnostics)):
+        # Lean ≥ 4.19: a silent "Goals accomplished!" over the whole declaration, tactic or term proof
+        cmd.diagnostics.append(Diagnostic(decl_range[0], decl_range[1], 3, "Goals accomplished!",
+                                          lean_tags=[2], silent=True))
     if runner.uses_sorry:
         cmd.uses_sorry = True
         wording = SORRY_WORDING[options.sorry_wording].format(name=cmd.name or "_example")

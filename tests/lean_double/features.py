@@ -26,23 +26,45 @@ def hover_result(elab: Elaboration, scenario: Scenario, line: int, character: in
             ident = m.group().strip(".")
             if not ident or ident in HOVER_KEYWORDS or ident[0].isdigit():
                 return None
-            value = scenario.hover.get(ident, f"```lean\n{ident}\n```")
+            value = scenario.hover.get(ident) or f"```lean\n{signature(elab, ident)}\n```"
             return {"contents": {"kind": "markdown", "value": value},
                     "range": index.lsp_range((line, m.start()), (line, m.end()))}
     return None
 
 
-def completion_result(scenario: Scenario, line: int, character: int) -> dict[str, Any]:
-    """A CompletionList: per-position scripted items, global items, or an empty incomplete list."""
+def signature(elab: Elaboration, ident: str) -> str:
+    """``name binders : type`` for a theorem/def of the document (as Lean's hover shows it,
+    without Lean's pretty-printing), else the identifier alone."""
+    for cmd in elab.commands:
+        if cmd.name == ident and cmd.statement:
+            statement = " ".join(cmd.statement.split())
+            return f"{ident} {statement}" if statement.startswith((":", "(", "{", "[", "⦃")) else f"{ident} : {statement}"
+    return ident
+
+
+def completion_result(scenario: Scenario, uri: str, line: int, character: int) -> dict[str, Any]:
+    """A CompletionList (``isIncomplete: false``, as Lean 4.35 answers): per-position scripted
+    items or global items, each with Lean's ``data`` ``[uri, line, character, 0, "c<label>"]``
+    (what ``completionItem/resolve`` routes by) unless the scenario gives its own."""
     entries = scenario.completion
     if entries and all(isinstance(e, dict) and "items" in e and "line" in e for e in entries):
         for e in entries:
             if e["line"] == line and e.get("character", character) == character:
-                return {"isIncomplete": e.get("isIncomplete", False), "items": e["items"]}
-        return {"isIncomplete": True, "items": []}
-    if entries:
-        return {"isIncomplete": False, "items": entries}
-    return {"isIncomplete": True, "items": []}
+                return {"isIncomplete": e.get("isIncomplete", False), "items": _with_data(e["items"], uri, line, character)}
+        return {"isIncomplete": False, "items": []}
+    return {"isIncomplete": False, "items": _with_data(entries or [], uri, line, character)}
+
+
+def _with_data(items: list[Any], uri: str, line: int, character: int) -> list[Any]:
+    """Items get Lean's ``data``; a scenario item with ``"data": null`` has none (older Lean)."""
+    out = []
+    for item in items:
+        if isinstance(item, dict) and "data" not in item:
+            item = {**item, "data": [uri, line, character, 0, f"c{item.get('label', '')}"]}
+        elif isinstance(item, dict) and item.get("data") is None:
+            item = {k: v for k, v in item.items() if k != "data"}
+        out.append(item)
+    return out
 
 
 def code_actions(elab: Elaboration, uri: str, version: int, rng: dict[str, Any]) -> list[dict[str, Any]]:

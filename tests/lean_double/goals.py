@@ -80,9 +80,7 @@ def goal_matches(pattern: str, goal: str) -> bool:
         return False
     if any(h not in g.hyps for h in p.hyps):
         return False
-    if p.case is not None and p.case != g.case:
-        return False
-    return True
+    return p.case is None or p.case == g.case
 
 
 def with_parent_tag(child: str, parent: str) -> str:

@@ -10,7 +10,7 @@ class MessageLog:
     """Appends ``{"t", "dir": "recv"|"send"|"send-raw", "method", "id", "params", ...}`` lines."""
 
     def __init__(self, path: str | None) -> None:
-        self.file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1) if path else None
+        self.file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1) if path else None  # noqa: SIM115 - open for the process's life
 
     def record(self, direction: str, message: dict[str, Any] | None = None, **extra: Any) -> None:
         if self.file is None:

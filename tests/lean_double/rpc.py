@@ -10,16 +10,17 @@ from .goals import RefMaker, interactive_goal, tagged
 from .state import Session
 
 
-def open_session(sessions: dict[int, Session], rng: random.Random, wire_format: str, numeric_refs: bool) -> int:
-    """A new session with a random 64-bit id (top bit set, so it exceeds 2^53)."""
-    session_id = rng.getrandbits(64) | (1 << 63)
+def open_session(sessions: dict[str, Session], rng: random.Random, wire_format: str, numeric_refs: bool) -> str:
+    """A new session with a random 64-bit id (top bit set, so it exceeds 2^53), as Lean sends it:
+    a JSON string of decimal digits (lean-lsp-protocol.md §12)."""
+    session_id = str(rng.getrandbits(64) | (1 << 63))
     sessions[session_id] = Session(time.monotonic(), RefMaker(wire_format, numeric=numeric_refs))
     return session_id
 
 
-def touch_session(sessions: dict[int, Session], session_id: Any, expiry_s: float) -> Session | None:
+def touch_session(sessions: dict[str, Session], session_id: Any, expiry_s: float) -> Session | None:
     """The live session with that id (its expiry clock restarted), or None if unknown/expired."""
-    session = sessions.get(session_id) if isinstance(session_id, int) else None
+    session = sessions.get(session_id) if isinstance(session_id, str) else None
     if session is None:
         return None
     now = time.monotonic()

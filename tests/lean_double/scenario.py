@@ -184,7 +184,7 @@ def _diagnostic(entry: Any, where: str) -> ScriptedDiagnostic:
     diag.severity = _int(entry.get("severity", 1), f"{where}.severity")
     if diag.severity not in (1, 2, 3):
         raise ScenarioError(f"{where}.severity: Lean sends only 1, 2 or 3")
-    diag.code = entry.get("code")
+    diag.code = entry.get("code") if entry.get("code", "?") is not None else ""  # null: no code at all
     diag.tags = entry.get("tags")
     diag.lean_tags = entry.get("leanTags")
     diag.uri = entry.get("uri")

@@ -7,6 +7,8 @@ out of order, and each gets exactly one reply (a result, an error, or -32800 whe
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import random
 import traceback
@@ -14,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import jsonrpc
+from . import jsonrpc, navigation
 from .capabilities import initialize_result
 from .documents import LineIndex, apply_change, normalize_newlines
 from .elaborator import Diagnostic, ElabOptions, Elaboration, elaborate
@@ -39,6 +41,8 @@ from .state import Document, Eof, Fatal, Pending, RequestError, Run, Session
 
 CLOSED_FILE = "Cannot process request to closed file '{uri}'"
 TERMINATED = "The file worker for {uri} has been terminated."
+PROGRESS_DELAY_MS = 100
+REFRESH_TICK_S = 0.5  # an edit's kind-1 fileProgress only when elaboration takes longer
 WORKER_EXITED = "Server process for {uri} crashed, see stderr for exception."
 WORKER_CRASHED = "Server process for {uri} crashed, likely due to a stack overflow or a bug."
 GARBAGE = b"\x00\xff lean-double injected garbage: this is not an LSP frame \r\n\r\n"
@@ -60,6 +64,7 @@ class Config:
     sorry_wording: str = "new"
     try_this_format: str = "old"
     goals_accomplished: bool = False
+    lean_refresh: bool = False
     faults: Faults = field(default_factory=Faults)
 
 
@@ -80,6 +85,26 @@ def _uri_resolve(params: Any) -> str:
     return params["data"]["params"]["textDocument"]["uri"]
 
 
+def is_lean_completion_data(params: Any) -> bool:
+    """Lean's completion items carry ``data: [fileSource, line, character, 0, ("c<Name>")]``."""
+    data = params.get("data") if isinstance(params, dict) else None
+    return isinstance(data, list) and len(data) >= 4 and isinstance(data[0], str)
+
+
+# Resolve requests whose data Lean did not make: Lean routes them by a file it cannot find.
+FOREIGN_RESOLVE = frozenset({"codeAction/resolve", "completionItem/resolve"})
+
+
+def compact(value: Any) -> str:
+    """JSON as Lean prints it in error messages (compact, keys sorted)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def is_position(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("line"), int) and value["line"] >= 0
+            and isinstance(value.get("character"), int) and value["character"] >= 0)
+
+
 class Server:
     """The simulated watchdog plus one simulated worker per open document."""
 
@@ -92,6 +117,7 @@ class Server:
         self.pending: dict[tuple[str, int | str], list[Pending]] = {}
         self.received = 0
         self.server_ids = 0
+        self.refresher: asyncio.Task | None = None
         self.changed_modules: set[str] = set()  # URIs saved/changed since their importers last built
         self.client_caps: dict[str, Any] = {}
         self.rng = random.Random(config.faults.seed)
@@ -106,16 +132,16 @@ class Server:
             "$/lean/waitForILeans": (None, self.empty_object),
             "textDocument/hover": (_uri_text_document, self.hover),
             "textDocument/completion": (_uri_text_document, self.completion),
-            "completionItem/resolve": (None, self.echo),
+            "completionItem/resolve": (None, self.completion_resolve),
             "textDocument/codeAction": (_uri_text_document, self.code_action),
             "codeAction/resolve": (_uri_resolve, self.code_action_resolve),
             "workspace/symbol": (None, self.empty_list),
         }
-        for method in ("definition", "declaration", "typeDefinition", "references", "documentHighlight",
-                       "documentSymbol", "foldingRange", "inlayHint", "documentColor"):
+        for method in ("typeDefinition", "references", "foldingRange", "inlayHint", "documentColor"):
             self.handlers[f"textDocument/{method}"] = (_uri_text_document, self.empty_list_after_elab)
-        for method in ("semanticTokens/full", "semanticTokens/range"):
-            self.handlers[f"textDocument/{method}"] = (_uri_text_document, self.empty_tokens)
+        for method in ("definition", "declaration", "documentHighlight", "documentSymbol",
+                       "semanticTokens/full", "semanticTokens/range"):
+            self.handlers[f"textDocument/{method}"] = (_uri_text_document, functools.partial(self.navigation, method))
         self.handlers["textDocument/signatureHelp"] = (_uri_text_document, self.null_result)
 
     # ------------------------------------------------------------ main loop
@@ -175,6 +201,8 @@ class Server:
                 "registrations": [{"id": "lean_watcher", "method": "workspace/didChangeWatchedFiles",
                                    "registerOptions": {"watchers": [{"globPattern": "**/*.lean"},
                                                                     {"globPattern": "**/*.ilean"}]}}]}))
+            if self.config.lean_refresh:
+                self.refresher = asyncio.create_task(self.refresh_loop())
             return None
         if msg.kind in ("response", "error"):
             return None  # Lean ignores replies to its own requests
@@ -198,6 +226,26 @@ class Server:
             self.fatal(f"notification {msg.method!r} without params is an invalid JSON-RPC message")
         self.on_notification(msg)
         return None
+
+    # ------------------------------------------------------------ server -> client requests
+
+    def send_refresh(self, method: str) -> None:
+        """A refresh request: integer ids from 0 (per server process), no ``params``."""
+        self.out.send(jsonrpc.request(self.server_ids, method))
+        self.server_ids += 1
+
+    async def refresh_loop(self) -> None:
+        """``--lean-refresh``: Lean 4.35's cadence while files are open (§12): an
+        ``inlayHint/refresh`` every ~0.5 s and a ``semanticTokens/refresh`` every ~2 s."""
+        tick = 0
+        while self.state == "running":
+            await asyncio.sleep(REFRESH_TICK_S)
+            if not self.docs or self.state != "running":
+                continue
+            tick += 1
+            if tick % 4 == 0:
+                self.send_refresh("workspace/semanticTokens/refresh")
+            self.send_refresh("workspace/inlayHint/refresh")
 
     # ------------------------------------------------------------ replies
 
@@ -252,7 +300,10 @@ class Server:
                 if not isinstance(pend.uri, str):
                     raise TypeError("uri is not a string")
             except (KeyError, TypeError, IndexError) as exc:
-                self.fail(pend, -32700, f"Cannot parse request params: {msg.method}: {exc!r}")
+                if msg.method in FOREIGN_RESOLVE:
+                    self.fail(pend, -32801, CLOSED_FILE.format(uri=""))
+                    return
+                self.fail(pend, -32602, f"Cannot parse request params: {compact(msg.params)}\n{exc!r}")
                 return
             doc = self.docs.get(pend.uri)
             if doc is None:
@@ -272,7 +323,8 @@ class Server:
         except asyncio.CancelledError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            await self.finish(pend, jsonrpc.error_response(pend.msg.id, -32700, f"Cannot parse request params: {exc!r}"))
+            await self.finish(pend, jsonrpc.error_response(
+                pend.msg.id, -32602, f"Cannot parse request params: {compact(pend.msg.params)}\n{exc!r}"))
             return
         except Exception as exc:  # a bug in the double: report it like Lean's internal errors
             stderr("handler failed:\n" + traceback.format_exc())
@@ -290,7 +342,7 @@ class Server:
         while True:
             run = doc.run
             assert run is not None
-            await doc.wait(lambda: run.finished or run.superseded or run.upto_line >= line)
+            await doc.wait(lambda run=run: run.finished or run.superseded or run.upto_line >= line)
             if not run.superseded or doc.generation == generation or doc.run is run:
                 return run
             generation = doc.generation
@@ -337,7 +389,7 @@ class Server:
     async def completion(self, params: dict, doc: Document) -> Any:
         line, character = int(params["position"]["line"]), int(params["position"]["character"])
         await self.wait_command(doc, line)
-        return completion_result(self.scenario, line, character)
+        return completion_result(self.scenario, doc.uri, line, character)
 
     async def code_action(self, params: dict, doc: Document) -> Any:
         run = await self.wait_command(doc, int(params["range"]["end"]["line"]))
@@ -346,11 +398,19 @@ class Server:
     async def code_action_resolve(self, params: dict, doc: Document) -> Any:
         data = params["data"]
         if not is_lean_resolve_data(data):
-            raise RequestError(-32801, CLOSED_FILE.format(uri=doc.uri))
+            raise RequestError(-32801, CLOSED_FILE.format(uri=""))  # Lean cannot decode the data (§12)
         await self.wait_command(doc, int(data["params"]["range"]["end"]["line"]))
         return params
 
     async def echo(self, params: Any, doc: Any) -> Any:
+        return params
+
+    async def completion_resolve(self, params: Any, doc: Any) -> Any:
+        if not is_lean_completion_data(params):
+            # Lean routes by the item's data; for data it did not make it finds no file (and
+            # prints a PANIC line on stderr)
+            stderr("PANIC at Lean.Lsp.CompletionItem.getFileSource! (foreign completion item data)")
+            raise RequestError(-32801, CLOSED_FILE.format(uri=""))
         return params
 
     async def empty_object(self, params: Any, doc: Any) -> Any:
@@ -368,8 +428,23 @@ class Server:
         await doc.wait(lambda: run.finished or run.superseded)
         return []
 
-    async def empty_tokens(self, params: Any, doc: Document) -> Any:
-        return {"data": []}
+    async def navigation(self, method: str, params: Any, doc: Document) -> Any:
+        """Symbols, definitions, highlights, semantic tokens (tests/lean_double/navigation.py)."""
+        run = doc.run
+        assert run is not None
+        await doc.wait(lambda: run.finished or run.superseded)
+        elab = run.elab
+        if method == "documentSymbol":
+            return navigation.document_symbols(elab)
+        if method == "semanticTokens/full":
+            return navigation.semantic_tokens(elab)
+        if method == "semanticTokens/range":
+            rng = params["range"]
+            return navigation.semantic_tokens(elab, int(rng["start"]["line"]), int(rng["end"]["line"]))
+        line, character = int(params["position"]["line"]), int(params["position"]["character"])
+        if method == "documentHighlight":
+            return navigation.highlights(elab, line, character)
+        return navigation.definition(elab, doc.uri, line, character)
 
     # ------------------------------------------------------------ RPC
 
@@ -381,6 +456,9 @@ class Server:
         return {"sessionId": open_session(doc.sessions, self.rng, wire, self.config.lean_version < (4, 29))}
 
     async def rpc_call(self, params: dict, doc: Document) -> Any:
+        if not isinstance(params.get("sessionId"), str):
+            raise RequestError(-32602, f"Cannot parse request params: {compact(params)}\n"
+                                       "Lean.Lsp.RpcCallParams.sessionId: String expected")
         session = self.session(doc, params.get("sessionId"))
         if session is None:
             raise RequestError(-32900, "Outdated RPC session")
@@ -400,7 +478,12 @@ class Server:
             await self.wait_command(doc, int(position["line"]))
             return {"widgets": list(self.scenario.widgets)}
         if method == "Lean.Widget.getWidgetSource":
-            digest = str(inner.get("hash"))
+            digest = inner.get("hash")
+            problem = ("hash: String expected" if not isinstance(digest, str)
+                       else None if is_position(inner.get("pos")) else "pos: Lean.Lsp.Position.line: Natural number expected")
+            if problem is not None:
+                raise RequestError(-32602, f"Cannot decode params in RPC call '{method}({compact(params.get('params'))})'\n"
+                                           f"Lean.Widget.GetWidgetSourceParams.{problem}")
             if digest not in self.scenario.widget_sources:
                 raise RequestError(-32602, f"No widget module with hash {digest} registered")
             return {"sourcetext": self.scenario.widget_sources[digest]}
@@ -419,6 +502,9 @@ class Server:
         raise RequestError(-32601, f"No RPC method '{method}' found")
 
     def rpc_notification(self, method: str, params: dict) -> None:
+        if method == "$/lean/rpc/keepAlive" and not isinstance(params.get("sessionId"), str):
+            self.fatal(f"Cannot parse notification params of {method}: sessionId: String expected")
+            return
         doc = self.docs.get(params.get("uri", ""))
         if doc is None or doc.crashed:
             return
@@ -476,6 +562,8 @@ class Server:
         if not same_id:
             return
         pend = same_id[-1]
+        if pend.msg.method == "textDocument/waitForDiagnostics":
+            return  # Lean ignores this cancellation: answered only when the file closes (§12)
         for doc in self.docs.values():
             if pend in doc.queue:
                 doc.queue.remove(pend)
@@ -490,7 +578,7 @@ class Server:
         mode = params.get("dependencyBuildMode", "always")
         doc.build_mode = mode
         self.docs[uri] = doc
-        self.start_run(doc, self.config.elab_delay_ms)
+        self.start_run(doc, self.config.elab_delay_ms, fresh_worker=True)
         doc.build_mode = "never" if mode == "once" else mode
 
     def did_change(self, params: dict) -> None:
@@ -507,7 +595,7 @@ class Server:
             doc.crashed = False
             doc.stale = False
             doc.generation += 1
-            self.start_run(doc, self.config.elab_delay_ms)
+            self.start_run(doc, self.config.elab_delay_ms, fresh_worker=True)
             queued, doc.queue = doc.queue, []
             for pend in queued:
                 entry = self.handlers[pend.msg.method or ""]
@@ -520,6 +608,7 @@ class Server:
             doc.generation += 1
             doc.sessions.clear()
             doc.stale = False
+            run.fresh_worker = True
             self.restart_run(doc, run)
 
     def restart_run(self, doc: Document, run: Run) -> None:
@@ -551,7 +640,7 @@ class Server:
 
     # ------------------------------------------------------------ simulated worker
 
-    def start_run(self, doc: Document, delay_ms: int) -> Run:
+    def start_run(self, doc: Document, delay_ms: int, fresh_worker: bool = False) -> Run:
         if doc.run is not None:
             doc.run.superseded = True
             if doc.run.task is not None:
@@ -561,7 +650,7 @@ class Server:
         except Exception:  # a bug in the mini-elaborator must not take the session down
             stderr(f"[{doc.uri}] mini-elaborator failed (reporting no diagnostics):\n" + traceback.format_exc())
             elab = Elaboration(doc.text, LineIndex(doc.text), "", [])
-        run = Run(doc.version, elab, build_mode=doc.build_mode)
+        run = Run(doc.version, elab, build_mode=doc.build_mode, fresh_worker=fresh_worker)
         doc.run = run
         doc.notify()
         run.task = asyncio.create_task(self.elaborate_run(doc, run, delay_ms))
@@ -572,6 +661,11 @@ class Server:
             return
         self.out.send(jsonrpc.notification("$/lean/fileProgress", {
             "textDocument": {"uri": doc.uri, "version": run.version}, "processing": processing}))
+
+    def shown(self, diagnostics: list[Diagnostic]) -> bool:
+        """Whether this client sees any of these (silent ones only with silentDiagnosticSupport)."""
+        silent_ok = bool((self.client_caps.get("lean") or {}).get("silentDiagnosticSupport"))
+        return any(silent_ok or not d.silent for d in diagnostics)
 
     def publish(self, doc: Document, run: Run, diagnostics: list[Any], full: bool = False) -> None:
         """Publish the cumulative list for a version (§4.2). Clients that declared
@@ -598,13 +692,21 @@ class Server:
     async def elaborate_run(self, doc: Document, run: Run, delay_ms: int) -> None:
         index: LineIndex = run.elab.index
         whole = {"start": {"line": 0, "character": 0}, "end": index.end_position()}
-        self.progress(doc, run, [{"range": whole, "kind": 1}])
-        if self.config.lake_early_empty:
+        if run.fresh_worker:
+            # a new worker reports the whole file at once and publishes the header's (empty) list
+            self.progress(doc, run, [{"range": whole, "kind": 1}])
+            self.publish(doc, run, [])
+        elif self.config.lake_early_empty:
             self.publish(doc, run, [])
         for k in range(self.config.refresh_requests):
             kind = "semanticTokens" if k % 2 == 0 else "inlayHint"
-            self.out.send(jsonrpc.request(self.server_ids, f"workspace/{kind}/refresh"))
-            self.server_ids += 1
+            self.send_refresh(f"workspace/{kind}/refresh")
+        if not run.fresh_worker and delay_ms > PROGRESS_DELAY_MS:
+            # after an edit Lean reports progress only when elaboration takes a while; a version
+            # superseded before then shows nothing at all
+            await asyncio.sleep(PROGRESS_DELAY_MS / 1000)
+            self.progress(doc, run, [{"range": whole, "kind": 1}])
+            delay_ms -= PROGRESS_DELAY_MS
         await asyncio.sleep(delay_ms / 1000)
         marker = self.config.faults.worker_crash_on
         if marker and marker in doc.text:
@@ -624,15 +726,15 @@ class Server:
             so_far.extend(cmd.diagnostics)
             run.upto_line = cmd.last_line
             doc.notify()
-            if pause and cmd.diagnostics:
+            if pause and self.shown(cmd.diagnostics):
                 self.publish(doc, run, so_far)
             if pause and k + 1 < len(commands):  # progress shrinks to what is left, as Lean's does
                 rest = {"start": {"line": commands[k + 1].first_line, "character": 0}, "end": index.end_position()}
                 self.progress(doc, run, [{"range": rest, "kind": 1}])
-        self.publish(doc, run, so_far)
+        # Lean 4.35 reports "done" (twice) *before* the version's final publish (§12)
         self.progress(doc, run, [])
-        if self.config.progress_done_twice:
-            self.progress(doc, run, [])
+        self.progress(doc, run, [])
+        self.publish(doc, run, so_far)
         run.finished = True
         doc.finished_version = max(doc.finished_version, run.version)
         doc.notify()

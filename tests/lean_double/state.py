@@ -47,6 +47,7 @@ class Run:
     task: asyncio.Task | None = None
     published: int | None = None  # diagnostics already sent for this version (incremental mode)
     build_mode: str = "always"  # dependencyBuildMode this worker start uses
+    fresh_worker: bool = False  # the first run of a worker (open, restart): header progress at once
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Document:
     text: str
     version: int
     generation: int = 0  # bumped whenever the worker restarts
-    sessions: dict[int, Session] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
     crashed: bool = False
     queue: list[Pending] = field(default_factory=list)  # requests held while crashed
     run: Run | None = None

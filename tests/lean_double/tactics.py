@@ -15,9 +15,20 @@ from .scenario import Scenario
 SORRY_RE = re.compile(r"(?<![\w.'])(sorry|admit)(?![\w'])")
 
 # Heads a Lean user (or a model) plausibly writes; anything else is "unknown tactic".
-KNOWN_TACTICS = frozenset(
-    ["abel", "absurd", "aesop", "all_goals", "any_goals", "apply", "apply?", "apply_fun", "assumption", "bound", "by_cases", "by_contra", "calc", "case", "case'", "cases", "change", "clear", "congr", "constructor", "contradiction", "contrapose", "conv", "convert", "decide", "done", "dsimp", "erw", "exact", "exact?", "exact_mod_cast", "exfalso", "exists", "ext", "fail", "field_simp", "fin_cases", "first", "focus", "funext", "gcongr", "generalize", "grind", "group", "have", "hint", "induction", "infer_instance", "interval_cases", "intro", "intros", "iterate", "left", "let", "linarith", "linear_combination", "module", "native_decide", "next", "nlinarith", "nofun", "nomatch", "norm_cast", "norm_num", "obtain", "observe", "omega", "polyrith", "positivity", "push_cast", "push_neg", "qify", "rcases", "refine", "refine'", "rename_i", "repeat", "rfl", "right", "ring", "ring_nf", "rintro", "rw", "rw?", "rwa", "set", "show", "simp", "simp?", "simp_all", "simp_arith", "simpa", "skip", "sorry", "admit", "specialize", "split", "split_ifs", "subst", "suffices", "symm", "tauto", "trivial", "try", "unfold", "use", "zify"]
-)
+KNOWN_TACTICS = frozenset([
+    'abel', 'absurd', 'aesop', 'all_goals', 'any_goals', 'apply', 'apply?', 'apply_fun', 'assumption',
+    'bound', 'by_cases', 'by_contra', 'calc', 'case', "case'", 'cases', 'change', 'clear', 'congr',
+    'constructor', 'contradiction', 'contrapose', 'conv', 'convert', 'decide', 'done', 'dsimp', 'erw',
+    'exact', 'exact?', 'exact_mod_cast', 'exfalso', 'exists', 'ext', 'fail', 'field_simp', 'fin_cases',
+    'first', 'focus', 'funext', 'gcongr', 'generalize', 'grind', 'group', 'have', 'hint', 'induction',
+    'infer_instance', 'interval_cases', 'intro', 'intros', 'iterate', 'left', 'let', 'linarith',
+    'linear_combination', 'module', 'native_decide', 'next', 'nlinarith', 'nofun', 'nomatch', 'norm_cast',
+    'norm_num', 'obtain', 'observe', 'omega', 'polyrith', 'positivity', 'push_cast', 'push_neg', 'qify',
+    'rcases', 'refine', "refine'", 'rename_i', 'repeat', 'rfl', 'right', 'ring', 'ring_nf', 'rintro', 'rw',
+    'rw?', 'rwa', 'set', 'show', 'simp', 'simp?', 'simp_all', 'simp_arith', 'simpa', 'skip', 'sorry', 'admit',
+    'specialize', 'split', 'split_ifs', 'subst', 'suffices', 'symm', 'tauto', 'trivial', 'try', 'unfold',
+    'use', 'zify'
+])
 
 FAILURE_MESSAGES = {
     "linarith": "linarith failed to find a contradiction",
