@@ -31,9 +31,7 @@ Answer = Callable[[dict[str, Any]], Any]
 
 
 def frame(message: dict[str, Any]) -> bytes:
-    """``Content-Length`` framing of a message (compact UTF-8 JSON, ``"jsonrpc"`` added if absent)."""
-    if "jsonrpc" not in message:
-        message = {"jsonrpc": "2.0", **message}
+    """``Content-Length`` framing of exactly this message (UTF-8 JSON; nothing added)."""
     body = json.dumps(message, ensure_ascii=False).encode("utf-8")
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
@@ -115,7 +113,7 @@ class LspClient:
     def _on_message(self, message: dict[str, Any]) -> None:
         """Hook for subclasses; answers server→client requests when ``answer`` is set."""
         if self.answer is not None and "method" in message and "id" in message:
-            self.send({"id": message["id"], "result": self.answer(message)})
+            self._write({"id": message["id"], "result": self.answer(message)})
 
     @property
     def closed(self) -> bool:
@@ -178,14 +176,20 @@ class LspClient:
     # ---------------------------------------------------------------- writing
 
     def send_raw(self, data: bytes) -> None:
+        self._write_raw(data)
+
+    def _write_raw(self, data: bytes) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(data)
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message (``"jsonrpc": "2.0"`` added when absent)."""
-        data = frame(message)
+        self._write(message)
+
+    def _write(self, message: dict[str, Any]) -> None:
+        data = frame(message if "jsonrpc" in message else {"jsonrpc": "2.0", **message})
         self.sent.append(data[data.index(b"\r\n\r\n") + 4:])
-        self.send_raw(data)
+        self._write_raw(data)
 
     async def drain(self) -> None:
         assert self.proc.stdin is not None
@@ -195,7 +199,7 @@ class LspClient:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not UNSET:
             message["params"] = params
-        self.send(message)
+        self._write(message)
 
     def send_request(self, method: str, params: Any = UNSET, id_: Any = None) -> Any:
         """Write a request; returns its id (the next integer unless ``id_`` is given)."""
@@ -204,7 +208,7 @@ class LspClient:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "method": method}
         if params is not UNSET:
             message["params"] = params
-        self.send(message)
+        self._write(message)
         return id_
 
     async def request(self, method: str, params: Any = UNSET, *, timeout: float = 10.0,

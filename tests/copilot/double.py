@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from lsp_proxy.headless import start_lean
 from lsp_proxy.lean_client import LeanClient
+from tests import lean_double
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def double_command(scenario: Path | str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tests.lean_double", "--scenario", str(scenario), *args]
+    """The one helper (tests.lean_double.double_command), with the scenario first."""
+    return lean_double.double_command(*args, scenario=scenario)
 
 
 def write_scenario(path: Path, data: dict[str, Any]) -> Path:

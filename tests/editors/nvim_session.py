@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests import lean_double
 from tests.conftest import REPO_ROOT
 
 SESSION_SCRIPT = REPO_ROOT / "tests" / "editors" / "nvim" / "session.lua"
@@ -77,7 +78,8 @@ def make_project(tmp: Path, text: str = LEAN_FILE) -> Path:
 
 
 def double_command(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "tests.lean_double", "--scenario", str(SCENARIO), *extra]
+    """The one helper (tests.lean_double.double_command) with this module's scenario."""
+    return lean_double.double_command(*extra, scenario=SCENARIO)
 
 
 def crash_once_wrapper(tmp: Path, crash_after: int) -> Path:

@@ -2,7 +2,7 @@
 
 It plays the editor: handshake, didOpen/didChange, requests, and answers the proxy's requests to
 the editor (``workspace/applyEdit`` is recorded and applied to its own copy of the text). Every
-message received is kept.
+message received is kept. The wire is the shared raw-bytes client, tests/lsp_client.py.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from lsp_proxy.documents import Document
-from lsp_proxy.framing import FrameReader, encode_frame
-from tests.lean_double import MAIN
+from tests.lean_double import double_command
 from tests.lean_double.msglog import read_log
+from tests.lsp_client import LspClient
 
 REPO = Path(__file__).resolve().parents[2]
 UNSET = object()
@@ -45,23 +45,16 @@ def project(tmp_path: Path, *, models: dict[str, dict] | None = None, config: st
 
 
 class Session:
-    """One proxy process and the editor side of its connection."""
+    """One proxy process and the editor side of its connection (wire I/O: tests/lsp_client.py)."""
 
     def __init__(self, proc: asyncio.subprocess.Process, tmp_path: Path, root: Path) -> None:
         self.proc = proc
         self.tmp_path = tmp_path
         self.root = root
-        self.messages: list[dict] = []
-        self.notifications: list[dict] = []
-        self.server_requests: list[dict] = []
         self.applied_edits: list[dict] = []
         self.apply_result: dict = {"applied": True}
         self.docs: dict[str, Document] = {}
-        self._pending: dict[Any, asyncio.Future] = {}
-        self._arrived = asyncio.Event()
-        self._next = 1
-        assert proc.stdout is not None
-        self._reader = asyncio.ensure_future(self._read(FrameReader(proc.stdout)))
+        self.client = LspClient(proc, answer=self._answer)
 
     @classmethod
     async def start(cls, tmp_path: Path, *, scenario: Path, models: dict[str, dict] | None = None,
@@ -84,8 +77,8 @@ class Session:
             if name.startswith("LEAN_COMPANION_") and "__" in name:
                 del environ[name]
         argv = [sys.executable, "-m", "copilot.cli", "serve", "--log-file", str(tmp_path / "proxy.log"),
-                "--log-level", "DEBUG", "--", sys.executable, str(MAIN), "--scenario", str(scenario),
-                "--log", str(tmp_path / "double.jsonl"), *double_args]
+                "--log-level", "DEBUG", "--",
+                *double_command("--log", str(tmp_path / "double.jsonl"), *double_args, scenario=scenario)]
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(root), env=environ, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=2**24)
@@ -96,39 +89,30 @@ class Session:
 
     # ---------------------------------------------------------------- wire
 
+    @property
+    def messages(self) -> list[dict]:
+        return self.client.messages
+
+    @property
+    def notifications(self) -> list[dict]:
+        return [m for m in self.client.messages if "method" in m and "id" not in m]
+
+    @property
+    def server_requests(self) -> list[dict]:
+        return [m for m in self.client.messages if "method" in m and "id" in m]
+
     def send(self, message: dict) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(encode_frame(json.dumps({"jsonrpc": "2.0", **message}, ensure_ascii=False).encode()))
+        self.client.send(message)
 
-    async def _read(self, reader: FrameReader) -> None:
-        while True:
-            body = await reader.read_frame()
-            if body is None:
-                self._arrived.set()
-                return
-            message = json.loads(body)
-            self.messages.append(message)
-            if "method" in message and "id" in message:
-                self._answer(message)
-            elif "method" in message:
-                self.notifications.append(message)
-            else:
-                future = self._pending.pop(message.get("id"), None)
-                if future is not None and not future.done():
-                    future.set_result(message)
-            self._arrived.set()
-            self._arrived = asyncio.Event()
-
-    def _answer(self, message: dict) -> None:
-        self.server_requests.append(message)
-        result: Any = None
-        if message["method"] == "workspace/applyEdit":
-            edit = message["params"]["edit"]
-            self.applied_edits.append(edit)
-            if self.apply_result.get("applied"):
-                self._apply(edit)
-            result = self.apply_result
-        self.send({"id": message["id"], "result": result})
+    def _answer(self, message: dict) -> Any:
+        """The editor's answer to a request from the proxy (``workspace/applyEdit`` is applied)."""
+        if message["method"] != "workspace/applyEdit":
+            return None
+        edit = message["params"]["edit"]
+        self.applied_edits.append(edit)
+        if self.apply_result.get("applied"):
+            self._apply(edit)
+        return self.apply_result
 
     def _apply(self, edit: dict) -> None:
         for change in edit.get("documentChanges", []):
@@ -140,42 +124,18 @@ class Session:
 
     async def request(self, method: str, params: Any, timeout: float = 20.0) -> dict:
         """Send a request; the whole reply message (``result`` or ``error``)."""
-        id_ = self._next
-        self._next += 1
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending[id_] = future
-        self.send({"id": id_, "method": method, "params": params})
-        return await asyncio.wait_for(future, timeout)
+        return await self.client.request(method, params, timeout=timeout)
 
     def start_request(self, method: str, params: Any) -> tuple[int, asyncio.Future]:
-        id_ = self._next
-        self._next += 1
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending[id_] = future
-        self.send({"id": id_, "method": method, "params": params})
-        return id_, future
+        id_ = self.client.send_request(method, params)
+        return id_, asyncio.ensure_future(self.client.reply(id_, timeout=3600))
 
     def notify(self, method: str, params: Any) -> None:
-        self.send({"method": method, "params": params})
+        self.client.notify(method, params)
 
     async def wait_for(self, predicate, timeout: float = 20.0) -> dict:
         """The first notification (already received or coming) matching ``predicate``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen = 0
-        while True:
-            for message in self.notifications[seen:]:
-                if predicate(message):
-                    return message
-            seen = len(self.notifications)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError("no matching notification")
-            event = self._arrived
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+        return await self.client.wait_for(lambda m: "method" in m and "id" not in m and predicate(m), timeout=timeout)
 
     async def until(self, check, timeout: float = 20.0, interval: float = 0.1) -> Any:
         """Poll an async ``check()`` until it returns something truthy."""
@@ -243,7 +203,4 @@ class Session:
         except (asyncio.TimeoutError, ConnectionError, AssertionError):
             return None
         finally:
-            if self.proc.returncode is None:
-                self.proc.kill()
-                await self.proc.wait()
-            self._reader.cancel()
+            await self.client.kill()

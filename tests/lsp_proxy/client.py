@@ -1,16 +1,19 @@
-"""A minimal async LSP client over a subprocess's pipes, for end-to-end proxy tests."""
+"""The proxy tests' client: the shared raw-bytes LSP client (tests/lsp_client.py) read in order.
+
+``message()``/``body()``/``until()``/``reply_to()`` consume messages one by one from a cursor;
+``raw`` is every body consumed so far (what byte-faithfulness tests compare).
+"""
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from lsp_proxy.framing import FrameReader, encode_frame
+from tests.lsp_client import REPO, LspClient
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "TINY", "Client", "proxy_argv"]
 
 
 def proxy_argv(log_file: Path, *server: str) -> list[str]:
@@ -20,40 +23,29 @@ def proxy_argv(log_file: Path, *server: str) -> list[str]:
 TINY = [sys.executable, "-m", "tests.lsp_proxy.tiny_server"]
 
 
-class Client:
-    """Spawns a command and talks LSP to it; keeps every raw body it received."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        assert proc.stdout is not None
-        self._reader = FrameReader(proc.stdout)
-        self.raw: list[bytes] = []
+class Client(LspClient):
+    """Spawns a command and talks LSP to it; ``raw`` keeps every body read so far."""
 
     @classmethod
-    async def start(cls, argv: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> Client:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=str(cwd), env={**os.environ, **(env or {})}, limit=2**24,
-        )
-        return cls(proc)
+    async def start(cls, argv: list[str], env: dict[str, str] | None = None, cwd: Path = REPO,  # type: ignore[override]
+                    **kwargs: Any) -> Client:
+        return await super().start(argv, env=env, cwd=cwd, **kwargs)
 
-    def send_raw(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-
-    def send(self, message: dict) -> None:
-        self.send_raw(encode_frame(json.dumps({"jsonrpc": "2.0", **message}, ensure_ascii=False).encode()))
+    @property
+    def raw(self) -> list[bytes]:
+        return self.bodies[: self._cursor]
 
     async def body(self, timeout: float = 10) -> bytes:
-        body = await asyncio.wait_for(self._reader.read_frame(), timeout)
-        assert body is not None, "the server closed its output"
-        self.raw.append(body)
-        return body
+        try:
+            await self.next_message(timeout)
+        except EOFError:
+            raise AssertionError("the server closed its output") from None
+        return self.bodies[self._cursor - 1]
 
     async def message(self, timeout: float = 10) -> dict:
         return json.loads(await self.body(timeout))
 
-    async def until(self, predicate, timeout: float = 10) -> tuple[dict, list[dict]]:
+    async def until(self, predicate, timeout: float = 10) -> tuple[dict, list[dict]]:  # type: ignore[override]
         """Read until a message matches; returns it and everything read before it."""
         before = []
         while True:
@@ -65,23 +57,15 @@ class Client:
     async def reply_to(self, id_: Any, timeout: float = 10) -> tuple[dict, list[dict]]:
         return await self.until(lambda m: m.get("id") == id_ and "method" not in m, timeout)
 
-    async def handshake(self, capabilities: dict | None = None) -> dict:
-        self.send({"id": 0, "method": "initialize", "params": {"capabilities": capabilities or {}}})
+    async def handshake(self, capabilities: dict | None = None, **kwargs: Any) -> dict:  # type: ignore[override]
+        self.send({"id": 0, "method": "initialize", "params": {"capabilities": capabilities or {}, **kwargs}})
         reply, _ = await self.reply_to(0)
         self.send({"method": "initialized", "params": {}})
         return reply
 
-    async def shutdown(self, timeout: float = 10) -> int:
+    async def shutdown(self, timeout: float = 10) -> int:  # type: ignore[override]
         self.send({"id": "bye", "method": "shutdown", "params": None})
-        await self.reply_to("bye")
+        await self.reply_to("bye", timeout)
         self.send({"method": "exit"})
+        await self.drain()
         return await asyncio.wait_for(self.proc.wait(), timeout)
-
-    async def stderr(self) -> bytes:
-        assert self.proc.stderr is not None
-        return await asyncio.wait_for(self.proc.stderr.read(), 5)
-
-    async def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
