@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from lsp_proxy.connection import EditorSession
 from lsp_proxy.logs import setup_logging
 from lsp_proxy.router import Router
 from lsp_proxy.side_channel import start_side_channel
@@ -25,7 +26,7 @@ from lsp_proxy.transport import LeanProcess, ServerCommand, open_stdio
 
 logger = logging.getLogger(__name__)
 
-Install = Callable[[Router], object]
+Install = Callable[[EditorSession], object]
 LAKEFILES = ("lakefile.lean", "lakefile.toml")
 
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from lsp_proxy.documents import DocumentMirror
+    from lsp_proxy.hooks import HookRegistry
 
 # A pseudo-notification delivered to subscribers (never sent on the wire) right after Lean
 # was restarted and re-initialised, so clients can re-open their private documents.
@@ -43,6 +47,21 @@ class LeanConnection(Protocol):
 
     @property
     def initialize_result(self) -> dict[str, Any] | None: ...
+
+
+class EditorSession(LeanConnection, Protocol):
+    """What features get from the proxy (implemented by :class:`lsp_proxy.router.Router`):
+    the LeanConnection, the hook registry, the document mirror and the editor side."""
+
+    @property
+    def hooks(self) -> HookRegistry: ...
+
+    @property
+    def documents(self) -> DocumentMirror: ...
+
+    async def request_editor(self, method: str, params: Any, *, timeout: float | None = None) -> Any: ...
+
+    async def notify_editor(self, method: str, params: Any) -> None: ...
 
 
 class Subscribers:

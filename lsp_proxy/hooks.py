@@ -54,6 +54,7 @@ ResponseTransformer = Callable[[Any, Any], Awaitable[Any]]
 NotificationTransformer = Callable[[Any], Any]
 Observer = Callable[[str, Any], None]
 InitializeHook = Callable[[dict[str, Any]], dict[str, Any] | None]
+InitializeObserver = Callable[[Any], None]
 Unregister = Callable[[], None]
 
 
@@ -91,6 +92,7 @@ class HookRegistry:
     notifications: dict[tuple[Direction, str], list[Hook]] = field(default_factory=dict)
     observers: dict[tuple[Direction, str], list[Hook]] = field(default_factory=dict)
     initialize: list[Hook] = field(default_factory=list)
+    initialize_observers: list[Hook] = field(default_factory=list)
 
     # -- registration ---------------------------------------------------------------------
 
@@ -121,6 +123,27 @@ class HookRegistry:
         entry = Hook(hook, _name(hook))
         self.initialize.append(entry)
         return lambda: self.initialize.remove(entry) if entry in self.initialize else None
+
+    def observe_initialize(self, observer: InitializeObserver) -> Unregister:
+        """Call ``observer(params)`` with the editor's ``initialize`` params when it arrives
+        (project root, client capabilities); the request goes to Lean as it is. Exceptions
+        are logged and count against the observer."""
+        entry = Hook(observer, _name(observer))
+        self.initialize_observers.append(entry)
+        return lambda: self.initialize_observers.remove(entry) if entry in self.initialize_observers else None
+
+    def notify_initialize(self, params: Any) -> None:
+        """Run the ``initialize`` observers (the router calls this; never raises)."""
+        for hook in list(self.initialize_observers):
+            if not hook.enabled:
+                continue
+            try:
+                hook.fn(params)
+            except Exception:
+                logger.warning("initialize observer %s raised", hook.name, exc_info=True)
+                hook.failed("exception")
+            else:
+                hook.succeeded()
 
     @staticmethod
     def _add(table: dict[Any, list[Hook]], key: Any, hook: Hook) -> Unregister:

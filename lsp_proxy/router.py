@@ -363,6 +363,11 @@ class Router:
             return
         if is_reserved(env.id):
             body, env = self._alias_request(body, env)
+        if method == m.INITIALIZE and self.hooks.initialize_observers:
+            try:
+                self.hooks.notify_initialize(wire.decode_any(env.params) if env.params else None)
+            except msgspec.DecodeError:
+                pass  # forwarded as it is; Lean answers it
         if self.hooks.has_request_hook(method):
             params = wire.decode_any(env.params) if env.params else None
             hook = self.hooks.claim(method, params)

@@ -9,8 +9,8 @@
 * a ``publishDiagnostics`` transformer merging "Try this"-style diagnostics into Lean's lists;
 * observers: editor edits cancel stale work, closed documents are forgotten, and Lean's
   ``fileProgress`` starts the background sweep of a file's ``sorry`` s;
-* an ``initialize`` hook advertising the fill command, and a predicate that reads the
-  editor's ``initialize`` params (project root, client capabilities) without claiming it;
+* an ``initialize`` hook advertising the fill command, and an ``initialize`` observer that reads
+  the editor's params (project root, client capabilities);
 * the problem board (:mod:`copilot.features.problems`): a broken configuration, an ignored
   editor setting, a model that cannot be used or an unwritable folder is shown once as a
   ``window/showMessage`` warning and listed in ``status``.
@@ -27,7 +27,7 @@ from copilot.features import protocol as P
 from copilot.features.context import CompanionContext
 from copilot.features.diagnostics import MergedDiagnostics
 from copilot.features.suggest import cancel_stale
-from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED
+from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, EditorSession
 from lsp_proxy.hooks import DROP, Direction
 from lsp_proxy.lean_client import LeanClient
 
@@ -40,7 +40,7 @@ CODE_ACTION_DEADLINE = 0.25
 RPC_DEADLINE = 0.25
 
 
-def install(router: Any) -> CompanionContext:
+def install(router: EditorSession) -> CompanionContext:
     """Register every feature's hooks on ``router``; returns the shared context."""
     client = LeanClient(router, request_timeout=30.0)
     ctx = CompanionContext(router=router, client=client)
@@ -50,17 +50,16 @@ def install(router: Any) -> CompanionContext:
     board = _install_problem_board(ctx)
     custom_requests.set_problem_source(ctx, board.status)
 
-    # -- the editor's initialize: read it, never claim it --------------------------------
-    def read_initialize(params: Any) -> bool:
+    # -- the editor's initialize: observed, never claimed --------------------------------
+    def read_initialize(params: Any) -> None:
         if isinstance(params, dict):
             capabilities = params.get("capabilities")
             ctx.client_capabilities = capabilities if isinstance(capabilities, dict) else {}
             root = CompanionContext.project_root_from(params)
             if root != ctx.project_root:
                 ctx.load(root)
-        return False
 
-    hooks.intercept_request("initialize", _never, when=read_initialize)
+    hooks.observe_initialize(read_initialize)
 
     def advertise(result: dict) -> dict:
         capabilities = result.setdefault("capabilities", {})
@@ -101,8 +100,9 @@ def install(router: Any) -> CompanionContext:
         def transformer(params: Any) -> Any:
             try:
                 handler(ctx, params)
-            finally:
-                return DROP  # noqa: B012 - never forwarded to Lean, whatever happened
+            except Exception:  # logged, not swallowed silently; cancellation is not caught
+                logger.warning("handling %r failed", params, exc_info=True)
+            return DROP  # never forwarded to Lean, whatever happened
         return transformer
 
     hooks.transform_notification(P.CONFIGURE, companion_notification(custom_requests.configure),
@@ -207,6 +207,3 @@ async def _check_environment(ctx: CompanionContext, board: problems.ProblemBoard
     for problem in await asyncio.to_thread(problems.configured_model_problems, ctx.config, roles=("embedding",)):
         board.report(problem)
 
-
-async def _never(params: Any) -> Any:  # pragma: no cover - its predicate never claims
-    raise RuntimeError("initialize is never intercepted")

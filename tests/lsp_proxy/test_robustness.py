@@ -144,3 +144,21 @@ def rpc_reply(server, message: dict) -> None:
     if message.get("method") == "$/lean/rpc/call":
         server.send_raw(encode_frame(
             b'{"id":%d,"jsonrpc":"2.0","result":[{"info":{"p":"7"}},{"info":{"__rpcref":"8"}}]}' % message["id"]))
+
+
+async def test_initialize_observer_sees_the_params_and_lean_gets_the_request_unchanged():
+    """observe_initialize: observers read the editor's initialize params (one that raises is
+    logged and changes nothing); the request reaches Lean as it was sent."""
+    s = Session()
+    seen = []
+    s.router.hooks.observe_initialize(seen.append)
+
+    def broken(params):
+        raise ValueError("observer bug")
+
+    s.router.hooks.observe_initialize(broken)
+    await s.handshake()
+    assert seen == [{"capabilities": {}}]
+    assert s.server.received[0] == {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}}
+    await echo_works(s, 1)
+    await s.close()
