@@ -199,6 +199,20 @@ def test_unreachable_hub_is_a_network_error(config: Config, monkeypatch) -> None
     assert "nothing was downloaded" in str(err.value) and "partial download" not in str(err.value)
 
 
+def test_dns_failure_says_nothing_was_downloaded(config: Config, monkeypatch) -> None:
+    """A name that does not resolve is a 'network' error that does not claim a partial download."""
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.lean-companion-test.example")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(DownloadError) as err:
+        pull(_entry(ModelFile(name="model.gguf")), config, progress=False)
+    assert err.value.kind == "network" and "hub.lean-companion-test.example" in str(err.value)
+    assert "nothing was downloaded" in str(err.value) and "kept" not in str(err.value)
+
+
 def test_network_failure_says_what_was_kept(config: Config, monkeypatch) -> None:
     """With bytes of an earlier interrupted pull on disk, the network error says they are kept for resuming."""
     with socket.socket() as sock:
