@@ -41,7 +41,9 @@ from .runner import (
     FileJob,
     Options,
     _Fill,
+    _final_gate,
     _load_generators,
+    _not_attempted,
     _premise_lookup,
     _read_toolchain,
     _relative,
@@ -51,7 +53,7 @@ from .runner import (
     default_server_cmd,
     discover_files,
 )
-from .writer import ConcurrentModification, Snapshot, atomic_write, read_snapshot, unified_diff
+from .writer import ConcurrentModification, ReadOnlyFile, Snapshot, atomic_write, check_writable, read_snapshot, unified_diff
 
 log = logging.getLogger(__name__)
 
@@ -281,12 +283,19 @@ def split_units(rel: str, snapshot: Snapshot, split_above: int, ids: itertools.c
 
 @dataclass
 class _FileState:
+    """One file on the driver. ``written``/``original``/``new_text``/``results`` are what the
+    runner's ``--final-check`` gate reads (and reverts) on a :class:`FileJob`."""
+
     path: Path
     rel: str
     snapshot: Snapshot
     searches_left: int = 0
     fills: list[SorryResult] = field(default_factory=list)
     done: bool = False
+    results: list[SorryResult] = field(default_factory=list)
+    written: bool = False
+    original: Snapshot | None = None
+    new_text: str | None = None
 
 
 @dataclass
@@ -316,8 +325,6 @@ class _Driver:
         self.start_failures: list[str] = []
         self.spawned = 0
         self.files: dict[str, _FileState] = {}
-        self.results: list[SorryResult] = []
-        self.written: list[str] = []
         self.queue: deque[tuple[Unit, int]] = deque()  # (unit, attempt)
         self.in_flight: dict[asyncio.Future, tuple[_Worker, Unit, int, Any]] = {}
         self.actor_class: Any = None
@@ -372,7 +379,8 @@ class _Driver:
             return
         if not self.workers:
             server = " ".join(self.options.server_cmd or default_server_cmd(self.options.project))
-            self.report.errors.append(f"could not run Lean ({server}) on any Ray worker: {self.start_failures[0]}")
+            self.report.error = f"could not run Lean ({server}) on any Ray worker: {self.start_failures[0]}"
+            self.report.errors.append(self.report.error)
         else:
             self.report.errors.extend(f"Ray {failure} did not start; the others carried on" for failure in self.start_failures)
 
@@ -436,11 +444,11 @@ class _Driver:
         try:
             outcome: UnitResult = future.result()
         except ray.exceptions.RayActorError as exc:
-            if worker.alive:
+            if worker.alive:  # not an error of the run: its units are retried (a second loss is one)
                 worker.alive = False
                 lost = [u.rel for (w, u, _, _) in self.in_flight.values() if w is worker] + [unit.rel]
-                self.report.errors.append(f"Ray worker {worker.name} died; its {len(lost)} unit(s) in flight "
-                                          f"are retried once on another worker ({_first_line(exc)})")
+                log.warning("Ray worker %s died; its %d unit(s) in flight are retried once on another worker (%s)",
+                            worker.name, len(lost), _first_line(exc))
                 self.hooks.worker_died(worker.name, lost)
             if attempt == 0:
                 self.queue.appendleft((unit, 1))
@@ -459,15 +467,15 @@ class _Driver:
         verb = "re-checked" if unit.kind == "recheck" else "searched"
         records = _undecided(unit, [], status="error", message=f"not {verb}: {why}")
         for record in records:
-            self._decided(record)
+            self._decided(state, record)
         if unit.kind == "search":
             state.searches_left -= 1
             self._maybe_recheck(state)
         else:
             state.done = True
 
-    def _decided(self, result: SorryResult) -> None:
-        self.results.append(result)
+    def _decided(self, state: _FileState, result: SorryResult) -> None:
+        state.results.append(result)
         self.events.sorry_done(result)
 
     def _accept(self, unit: Unit, outcome: UnitResult) -> None:
@@ -478,7 +486,7 @@ class _Driver:
         self.report.errors.extend(outcome.errors)
         if unit.kind == "search":
             for result in outcome.results:
-                self._decided(result)
+                self._decided(state, result)
             state.fills.extend(outcome.fills)
             state.searches_left -= 1
             self._maybe_recheck(state)
@@ -486,7 +494,7 @@ class _Driver:
         filled = [r for r in outcome.results if r.status == "filled"]
         for result in outcome.results:
             if result.status != "filled":
-                self._decided(result)
+                self._decided(state, result)
         self._write(state, filled)
 
     def _maybe_recheck(self, state: _FileState) -> None:
@@ -511,15 +519,15 @@ class _Driver:
         diff = unified_diff(state.rel, snapshot.text, new_text)
         if self.options.mode == "in-place":
             try:
-                atomic_write(snapshot, new_text)
-                self.written.append(state.rel)
-            except ConcurrentModification as exc:
+                atomic_write(snapshot, new_text, force=self.options.force)
+                state.written, state.original, state.new_text = True, snapshot, new_text
+            except (ConcurrentModification, ReadOnlyFile) as exc:
                 self.report.errors.append(str(exc))
                 for result in filled:
-                    self._decided(msgspec.structs.replace(result, status="error", message=str(exc)))
+                    self._decided(state, msgspec.structs.replace(result, status="error", message=str(exc)))
                 return
         for result in filled:
-            self._decided(result)
+            self._decided(state, result)
         self.events.file_done(state.path, diff if self.options.mode == "diff" else None)
 
     def add_files(self, files: Sequence[Path]) -> None:
@@ -589,10 +597,24 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     report = Report(project=str(options.project), tool_version=_version(),
                     started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config)
     files = discover_files(options)
-    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8", errors="replace"))) for path in files}
+    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8-sig", errors="replace"))) for path in files}
     files = [path for path in files if counts[path]]
     events.files_found(files, sum(counts.values()))
+    refused: list[SorryResult] = []
+    if options.mode == "in-place" and not options.force:  # as the local run: refuse before searching
+        for path in list(files):
+            try:
+                check_writable(path)
+            except ReadOnlyFile as exc:
+                files.remove(path)
+                report.errors.append(str(exc))
+                refused.extend(_not_attempted(path, options, "the file is read-only: not searched (--force writes it)"))
+            except FileNotFoundError:
+                files.remove(path)
+                report.errors.append(f"{_relative(path, options.project)}: deleted during the run; not searched")
     if not files:
+        report.results = refused
+        report.summary = summarize(refused, seconds=time.monotonic() - started_wall)
         report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return report
     cache = ResumeCache(options.cache_path or default_cache_path(options.project)) if options.resume else None
@@ -612,16 +634,20 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
         interrupted = True
         driver.cancel_in_flight()
     except (OSError, ValueError, ray.exceptions.RayError, ConnectionError) as exc:  # ValueError: a bad runtime_env
-        report.errors.append(f"Ray failed: {_first_line(exc)}")
+        report.error = f"Ray failed: {_first_line(exc)}"
+        report.errors.append(report.error)
     finally:
         await asyncio.shield(_stop(driver, ray, started_ray))
     driver.report_start_failures()
-    results = list(driver.results)
+    states = list(driver.files.values())
+    if options.final_check and options.mode == "in-place" and not interrupted and any(s.written for s in states):
+        await _final_gate(options, server_cmd, states, report)  # type: ignore[arg-type]  # duck-typed FileJobs
+    results = [*refused, *(r for state in states for r in state.results)]
     if interrupted:
         results.extend(_unattempted(files, results, options))
     report.results = sorted(results, key=lambda r: (r.file, r.line, r.column))
-    report.files_written = sorted(driver.written)
-    report.complete = not interrupted
+    report.files_written = sorted(state.rel for state in states if state.written)
+    report.complete = not interrupted and report.error is None
     if interrupted:
         report.errors.append("interrupted by the user: partial report")
     report.summary = summarize(report.results, files_written=len(report.files_written), seconds=time.monotonic() - started_wall)
@@ -642,7 +668,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--ray`` flags, shared by ``fill-sorries`` and ``lean-companion bench``."""
     group = parser.add_argument_group("Ray cluster (needs lean-companion[ray]; see docs/ray.md)")
     group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                       help="run on a Ray cluster: ADDRESS (e.g. auto, ray://head:10001) or, without one, a local cluster")
+                       help="run on a Ray cluster: ADDRESS (auto, or the head's HOST:PORT) or, without one, a local cluster")
     group.add_argument("--workers", type=int, metavar="N",
                        help="Ray workers, each with its own Lean server (default: CPUs / --cpus-per-worker)")
     group.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="N", help="CPUs reserved per worker (default 1)")
