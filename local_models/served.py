@@ -93,6 +93,13 @@ class _Collected:
             self.choices.append(_Choice(item.text, item.logprob, len(self.choices)))
 
 
+def _trust_env(base_url: str) -> bool:
+    """Use the environment's proxy settings, except for a server on this machine (a proxy set
+    without NO_PROXY would otherwise swallow requests to Ollama on 127.0.0.1)."""
+    host = httpx.URL(base_url).host
+    return host not in ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -164,7 +171,7 @@ class ServedGenerator:
             for other in [lp for lp in self._clients if lp.is_closed()]:
                 self._clients.pop(other, None)  # clients of finished loops: their sockets are gone
             limits = httpx.Limits(max_connections=MAX_CONCURRENCY * 2, max_keepalive_connections=MAX_CONCURRENCY)
-            client = httpx.AsyncClient(base_url=self.base_url, limits=limits, trust_env=False)
+            client = httpx.AsyncClient(base_url=self.base_url, limits=limits, trust_env=_trust_env(self.base_url))
             self._clients[loop] = client
         return client
 
@@ -476,7 +483,8 @@ def _logprob(logprobs: Any) -> float | None:
 def served_models(base_url: str, headers: dict[str, str], timeout: float = LIST_TIMEOUT_SECONDS) -> list[str] | None:
     """The model names ``GET {base_url}/models`` lists, or None when the server cannot be asked (blocking)."""
     try:
-        response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout, trust_env=False)
+        response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout,
+                             trust_env=_trust_env(base_url))
     except httpx.HTTPError:
         return None
     if response.status_code in (401, 403):

@@ -289,6 +289,21 @@ async def test_bad_answers_are_one_line_errors(mode, expected):
     assert expected in str(err.value) and "\n" not in str(err.value) and str(err.value).startswith("srv: ")
 
 
+async def test_a_proxy_in_the_environment_does_not_capture_loopback_servers(monkeypatch):
+    """HTTP(S)_PROXY without NO_PROXY must not send requests for a server on 127.0.0.1 to the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with FakeOpenAI(answers=["omega"]) as fake:
+        g = served.load(entry(fake.base_url))
+        try:
+            assert [c.text for c in await g.generate(request(1))] == ["omega"]
+        finally:
+            g.close()
+    assert served._trust_env("http://gpu-box:8000/v1") and not served._trust_env("http://localhost:11434/v1")
+
+
 def test_unknown_model_name_is_a_load_error_listing_what_the_server_has():
     with FakeOpenAI(models=["llama3:latest", "qwen3:8b"]) as fake, pytest.raises(ModelLoadError) as err:
         served.load(entry(fake.base_url, model="ollama:bfs-prover"))
