@@ -156,14 +156,75 @@ class MergedDiagnostics:
                 continue
             sl, sc = offset_to_lsp(text, location.start)
             el, ec = offset_to_lsp(text, location.end)
+            where = {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}}
+            offered = await lean_offers(self.ctx, uri, where)
+            closing = [c for c in closing if _collapse(c.tactic) not in offered]
+            if not closing:
+                continue  # Lean itself suggests each of them (e.g. autoTry.onSorry): no duplicate
             message = f"Try this: {closing[0].tactic}"
             if len(closing) > 1:
                 message += "\n(also closes the goal: " + ", ".join(s.tactic for s in closing[1:4]) + ")"
             found.append({
-                "range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}},
+                "range": where,
                 "severity": 3,
                 "source": SOURCE,
                 "code": "leanCompanion.tryThis",
                 "message": message + "\nChecked by Lean (Lean Companion).",
             })
         await self.set(uri, version, found)
+
+
+LEAN_OFFERS_TIMEOUT = 5.0
+MAX_RESOLVES = 5
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    def key(p: dict) -> tuple[int, int]:
+        return (p["line"], p["character"])
+    return key(a["start"]) <= key(b["end"]) and key(b["start"]) <= key(a["end"])
+
+
+def _edit_texts(action: dict, where: dict) -> list[str]:
+    """New texts of an action's edits that touch ``where``."""
+    edit = action.get("edit") if isinstance(action.get("edit"), dict) else {}
+    edits = [e for change in edit.get("documentChanges") or [] if isinstance(change, dict)
+             for e in change.get("edits") or []]
+    edits += [e for group in (edit.get("changes") or {}).values() for e in group or []]
+    return [e["newText"] for e in edits if isinstance(e, dict) and isinstance(e.get("newText"), str)
+            and isinstance(e.get("range"), dict) and _overlaps(e["range"], where)]
+
+
+async def lean_offers(ctx: CompanionContext, uri: str, where: dict) -> set[str]:
+    """Tactics Lean itself offers at ``where`` (its "Try this"/"Try these" suggestions, e.g.
+    ``autoTry.onSorry``), read from its code actions rather than its message text (whose
+    format changes between versions, lean-lsp-protocol.md §11.4); whitespace-collapsed."""
+    params = {"textDocument": {"uri": uri}, "range": where, "context": {"diagnostics": [], "only": ["quickfix"]}}
+    try:
+        actions = await ctx.router.request("textDocument/codeAction", params, timeout=LEAN_OFFERS_TIMEOUT)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.info("no code actions from Lean at %s: %s", uri, exc)
+        return set()
+    offered: set[str] = set()
+    resolves = 0
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, dict) or action.get("kind", "quickfix") != "quickfix":
+            continue
+        if "edit" not in action and "data" in action and resolves < MAX_RESOLVES:
+            resolves += 1  # Lean's lazy actions carry their edit only after codeAction/resolve
+            try:
+                action = await ctx.router.request("codeAction/resolve", action, timeout=LEAN_OFFERS_TIMEOUT)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.info("codeAction/resolve failed at %s: %s", uri, exc)
+                continue
+            if not isinstance(action, dict):
+                continue
+        offered.update(_collapse(text) for text in _edit_texts(action, where))
+    return offered

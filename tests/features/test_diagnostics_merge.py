@@ -85,3 +85,36 @@ async def test_a_newer_version_drops_ours() -> None:
     router.documents[URI].version = 2
     assert merge.transform(publish(2, [])) is None
     assert merge.ours == {}
+
+
+# -- end to end: Lean's own suggestions on a sorry (autoTry.onSorry) are not repeated ---------------
+
+TWO_SORRIES = ("theorem offered (m : Nat) : m + 0 = m := by\n  sorry\n\n"
+               "theorem plain (n : Nat) : n + 0 = n := by\n  sorry\n")
+
+
+async def test_leans_own_suggestion_on_a_sorry_is_not_repeated(tmp_path) -> None:
+    """Where Lean already offers a tactic for a ``sorry`` (here: the double scripted like
+    ``autoTry.onSorry``, a "Try this" quickfix on the first ``sorry``), the companion's diagnostic
+    does not repeat it; on the second ``sorry``, where Lean offers nothing, it is shown."""
+    from tests.features.session import Session
+    from tests.lean_double import write_scenario
+
+    scenario = write_scenario(tmp_path / "autotry.json", tactics=[
+        {"goal": "⊢ m + 0 = m", "tactic": "sorry", "result": {"goals": [], "info": "Try this: simp"}},
+        {"goal": "⊢ m + 0 = m", "tactic": "simp", "result": []},
+    ])
+    session = await Session.start(tmp_path, scenario=scenario)
+    try:
+        uri = session.open("A.lean", TWO_SORRIES)
+        publish = await session.wait_for(lambda m: m["method"] == "textDocument/publishDiagnostics" and any(
+            d.get("source") == "lean-companion" for d in m["params"]["diagnostics"]), timeout=60)
+        ours = [d for d in publish["params"]["diagnostics"] if d.get("source") == "lean-companion"]
+        assert [d["range"]["start"]["line"] for d in ours] == [4], ours  # only the `plain` theorem's sorry
+        lean = (await session.request("textDocument/codeAction", {
+            "textDocument": {"uri": uri}, "range": {"start": {"line": 1, "character": 2},
+                                                    "end": {"line": 1, "character": 7}},
+            "context": {"diagnostics": []}}))["result"]
+        assert any(a["title"].startswith("Try this:") for a in lean)  # Lean's own offer is still there
+    finally:
+        await session.close()
