@@ -92,6 +92,7 @@ def read_snapshot_text(text: str):
     return Snapshot(Path("F.lean"), text, sha256_bytes(text.encode()))
 
 
+@pytest.mark.slow
 def test_same_results_as_jobs_one_and_resume_across_runners(cluster, reference, tmp_path):
     """Two Ray workers (files split by declaration, re-checked together) decide and write exactly
     what the sequential local run does; each one's resume cache serves the other."""
@@ -141,6 +142,7 @@ class _KillFirst(RayEvents):
         self.died.append((worker, list(files)))
 
 
+@pytest.mark.slow
 def test_killed_worker_loses_only_its_unit_which_is_retried_elsewhere(cluster, reference, tmp_path):
     """ray.kill of a worker mid-file: that file is searched again on the other worker (once),
     and the run ends with the same decisions as an undisturbed one."""
@@ -170,6 +172,35 @@ def _driver(project: Path, tmp_path: Path, cluster: str, *extra: str, delay_ms: 
     )
 
 
+class _KillEveryA(_KillFirst):
+    """Kills every worker that gets Proj/A.lean, 0.5 s into it."""
+
+    def unit_dispatched(self, worker, file, attempt):
+        import ray
+
+        self.dispatched.append((worker, file, attempt))
+        if file == "Proj/A.lean":
+            asyncio.get_running_loop().call_later(0.5, ray.kill, ray.get_actor(worker))
+
+
+@pytest.mark.slow
+def test_a_unit_is_retried_only_once(cluster, reference, tmp_path):
+    """A file whose worker dies twice gets `error` records (no third try); the other files are
+    decided as usual (by fresh workers if both first ones are gone by then)."""
+    project = _project(tmp_path)
+    events = _KillEveryA()
+    env = _double_env("--per-decl-delay-ms", "100")
+    report = asyncio.run(run_on_ray(Options(project=project, budget=30, mode="in-place", use_index=False),
+                                    RayOptions(workers=2, runtime_env={"env_vars": env}), events))
+    assert [attempt for _, file, attempt in events.dispatched if file == "Proj/A.lean"] == [0, 1]
+    a = [r for r in report.results if r.file == "Proj/A.lean"]
+    assert len(a) == 3 and all(r.status == "error" and "died twice" in r.message for r in a), a
+    others = [d for d in _decisions(reference[0]) if d[0] != "Proj/A.lean"]
+    assert [d for d in _decisions(report) if d[0] != "Proj/A.lean"] == others
+    assert (project / "Proj" / "A.lean").read_text() == A_LEAN
+
+
+@pytest.mark.slow
 def test_uploaded_project_copy_gives_the_same_results(cluster, reference, tmp_path):
     """--ray-upload-project: the workers run Lean in Ray's copy of the project (job-level
     runtime_env working_dir), the driver writes the real files, the decisions are the local run's."""
@@ -187,6 +218,7 @@ def test_uploaded_project_copy_gives_the_same_results(cluster, reference, tmp_pa
     assert (Path(copy) / "Proj" / "A.lean").read_text() == A_LEAN, "the workers' copy is never written"
 
 
+@pytest.mark.slow
 def test_read_only_file_is_refused_as_in_a_local_run(cluster, tmp_path):
     """--in-place without --force: a read-only file is not searched, reported as in a local run;
     the other files are filled and written by the driver."""
@@ -209,6 +241,7 @@ def test_read_only_file_is_refused_as_in_a_local_run(cluster, tmp_path):
     assert any("read-only" in e for e in on_ray.errors)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_cluster_work_and_writes_a_partial_report(cluster, tmp_path):
     """SIGINT to a driver (a subprocess connected to the cluster) once its worker is searching:
     exit 0/1, the report is valid, incomplete, and lists the sorries never decided as skipped."""
@@ -244,6 +277,7 @@ def test_missing_ray_extra_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert (project / "Proj" / "A.lean").read_text() == A_LEAN
 
 
+@pytest.mark.slow
 def test_lean_that_cannot_start_on_the_workers_is_an_error(cluster, tmp_path):
     """A server command that the workers cannot run: exit 2, the report says so."""
     project = _project(tmp_path)
@@ -254,6 +288,7 @@ def test_lean_that_cannot_start_on_the_workers_is_an_error(cluster, tmp_path):
     assert any("could not run Lean" in e for e in report.errors)
 
 
+@pytest.mark.slow
 def test_bench_on_ray_gives_the_local_table(cluster, tmp_path, capsys):
     """`lean-companion bench --ray` over a small miniF2F layout: the same decisions and table as
     the local run, and the checkout untouched."""
@@ -284,6 +319,7 @@ def test_bench_on_ray_gives_the_local_table(cluster, tmp_path, capsys):
 
 
 @pytest.mark.real_lean
+@pytest.mark.slow
 def test_real_lean_on_the_workers_reads_the_same_goals_and_decides_alike(cluster, real_lean, tmp_path):
     """Each Ray worker runs real Lean 4.35 (`lean --server`, prelude mode): the goals its Lean
     reports and the decisions are those of the local run. (Prelude Lean has no tactics, so the
