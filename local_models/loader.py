@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import inspect
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -129,8 +130,12 @@ def _looks_like(head: bytes) -> str:
 
 
 def check_files(resolved: ResolvedModel) -> None:
-    """Refuse truncated or wrong-format files before handing them to a backend."""
+    """Refuse truncated or wrong-format files before handing them to a backend (a served model:
+    a missing API-key variable; the server itself is asked when the model loads)."""
     entry = resolved.entry
+    if entry.endpoint is not None and entry.endpoint.api_key_env and not os.environ.get(entry.endpoint.api_key_env):
+        raise ModelLoadError(f"{entry.id}: environment variable {entry.endpoint.api_key_env} (api_key_env) is not set; "
+                             "export it before starting the editor (docs/served-models.md)")
     sizes = {f.name: f.size for f in entry.files if f.size is not None}
     for file in resolved.files:
         actual = file.stat().st_size

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -334,6 +335,18 @@ async def test_api_key_comes_from_the_named_variable(monkeypatch):
             g.close()
     assert [c.text for c in out] == ["omega"]
     assert fake.headers[-1]["Authorization"] == "Bearer sk-test-123"
+
+
+def test_cheap_checks_name_a_missing_key_variable(monkeypatch):
+    """check_files (what doctor and the editor's problem report run) names an unset api_key_env."""
+    from local_models.loader import ResolvedModel, check_files
+
+    e = entry("http://gpu-box:8000/v1", api_key_env="LC_TEST_MISSING_KEY")
+    monkeypatch.delenv("LC_TEST_MISSING_KEY", raising=False)
+    with pytest.raises(ModelLoadError, match="LC_TEST_MISSING_KEY .api_key_env. is not set"):
+        check_files(ResolvedModel(e, Path(), ()))
+    monkeypatch.setenv("LC_TEST_MISSING_KEY", "x")
+    check_files(ResolvedModel(e, Path(), ()))
 
 
 def test_loader_loads_a_served_model_without_files(tmp_path, monkeypatch):
