@@ -62,7 +62,7 @@ LEAN_CAPABILITIES: dict[str, Any] = {
     "workspace": {"inlayHint": {"refreshSupport": True}, "semanticTokens": {"refreshSupport": True},
                   "didChangeWatchedFiles": {"dynamicRegistration": True}},
     "window": {"workDoneProgress": False},
-    "lean": {"silentDiagnosticSupport": True, "rpcWireFormat": "v1"},
+    "lean": {"silentDiagnosticSupport": True, "rpcWireFormat": "v1", "incrementalDiagnosticSupport": True},
 }
 
 
