@@ -682,6 +682,12 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
 def ray_options_from_args(args: argparse.Namespace) -> RayOptions | None:
     """:class:`RayOptions` from parsed flags, or None when ``--ray`` was not given."""
     if args.ray is None:
+        flags = (("--workers", args.workers is not None), ("--cpus-per-worker", args.cpus_per_worker != 1.0),
+                 ("--gpus-per-worker", args.gpus_per_worker != 0.0), ("--ray-upload-project", args.ray_upload_project),
+                 ("--worker-project", args.worker_project is not None))
+        given = [flag for flag, on in flags if on]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply with --ray")
         return None
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be positive")

@@ -265,6 +265,15 @@ def test_ctrl_c_stops_the_cluster_work_and_writes_a_partial_report(cluster, tmp_
     assert (project / "Proj" / "B.lean").read_text() == B_LEAN
 
 
+def test_ray_flags_without_ray_are_refused(tmp_path, capsys):
+    """--workers and friends without --ray are a mistake: exit 2 before anything runs."""
+    project = _project(tmp_path)
+    assert main(["--project", str(project), "--no-index", "-q", "--workers", "4"]) == 2
+    assert "--workers only apply with --ray" in " ".join(capsys.readouterr().err.split())
+    assert main(["--project", str(project), "--no-index", "-q", "--ray", "--workers", "0"]) == 2
+    assert "--workers must be positive" in capsys.readouterr().err
+
+
 def test_missing_ray_extra_is_a_clear_error(tmp_path, monkeypatch, capsys):
     """Without `ray` installed, --ray exits 2 naming the extra to install; nothing else runs."""
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
