@@ -5,7 +5,7 @@ headless connection that spawns Lean itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -30,9 +30,10 @@ class LeanConnection(Protocol):
       :class:`~lsp_proxy.errors.LeanExited` if the server went away. Cancelling the awaiting
       task sends ``$/cancelRequest`` for it. Ids never collide with the editor's.
     * ``params`` is always an object or array (Lean kills the server otherwise).
-    * ``subscribe`` registers a callback for every server->client notification (decoded
-      method and params) plus the pseudo-notifications above; it returns an unsubscribe
-      function. Callbacks run on the event loop and must not block.
+    * ``subscribe`` registers a callback for server->client notifications (decoded method
+      and params) plus the pseudo-notifications above: those in ``methods``, or all of them
+      when ``methods`` is None. It returns an unsubscribe function. Callbacks run on the event
+      loop and must not block. A notification nobody subscribed to is never decoded.
     * ``set_private_uri`` marks a document as ours (a shadow file): Lean's notifications
       about it go to subscribers only and never reach the editor. A no-op headless.
     """
@@ -41,7 +42,9 @@ class LeanConnection(Protocol):
 
     async def notify(self, method: str, params: dict[str, Any] | list[Any]) -> None: ...
 
-    def subscribe(self, callback: NotificationCallback) -> Callable[[], None]: ...
+    def subscribe(
+        self, callback: NotificationCallback, methods: Collection[str] | None = None
+    ) -> Callable[[], None]: ...
 
     def set_private_uri(self, uri: str, private: bool = True) -> None: ...
 
@@ -65,26 +68,50 @@ class EditorSession(LeanConnection, Protocol):
 
 
 class Subscribers:
-    """The notification callbacks of a connection: ``add`` returns the unsubscribe function,
-    ``deliver`` calls each one, logging (never raising) a callback's failure."""
+    """The notification callbacks of a connection, per method (``None``: every method):
+    ``add`` returns the unsubscribe function, ``wants`` says whether a method has any
+    subscriber (so the caller decodes only those), ``deliver`` calls them, logging (never
+    raising) a callback's failure."""
 
     def __init__(self) -> None:
-        self._callbacks: list[NotificationCallback] = []
+        self._callbacks: list[tuple[NotificationCallback, frozenset[str] | None]] = []
+        self._all = 0  # subscribers to every method
+        self._methods: dict[str, int] = {}
 
     def __bool__(self) -> bool:
         return bool(self._callbacks)
 
-    def add(self, callback: NotificationCallback) -> Callable[[], None]:
-        self._callbacks.append(callback)
+    def wants(self, method: str) -> bool:
+        """Whether any subscriber takes ``method`` (a cheap check before decoding)."""
+        return self._all > 0 or method in self._methods
+
+    def add(self, callback: NotificationCallback, methods: Collection[str] | None = None) -> Callable[[], None]:
+        entry = (callback, frozenset(methods) if methods is not None else None)
+        self._callbacks.append(entry)
+        self._count(entry[1], +1)
 
         def unsubscribe() -> None:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
+            if entry in self._callbacks:
+                self._callbacks.remove(entry)
+                self._count(entry[1], -1)
 
         return unsubscribe
 
+    def _count(self, methods: frozenset[str] | None, delta: int) -> None:
+        if methods is None:
+            self._all += delta
+            return
+        for method in methods:
+            count = self._methods.get(method, 0) + delta
+            if count:
+                self._methods[method] = count
+            else:
+                self._methods.pop(method, None)
+
     def deliver(self, method: str, params: Any) -> None:
-        for callback in list(self._callbacks):
+        for callback, methods in list(self._callbacks):
+            if methods is not None and method not in methods:
+                continue
             try:
                 callback(method, params)
             except Exception:

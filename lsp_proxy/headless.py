@@ -18,7 +18,7 @@ import itertools
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +82,8 @@ class HeadlessConnection:
     def returncode(self) -> int | None:
         return self._process.returncode
 
-    def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
-        return self._subscribers.add(callback)
+    def subscribe(self, callback: NotificationCallback, methods: Collection[str] | None = None) -> Callable[[], None]:
+        return self._subscribers.add(callback, methods)
 
     def set_private_uri(self, uri: str, private: bool = True) -> None:
         """No editor here: nothing to hide."""

@@ -303,6 +303,9 @@ class _RpcSession:
 
 # --------------------------------------------------------------------------- client
 
+# The only notifications LeanClient reads: the proxy decodes nothing else on its behalf.
+_SUBSCRIBED = (methods.PUBLISH_DIAGNOSTICS, methods.LEAN_FILE_PROGRESS, SERVER_RESTARTED, SERVER_EXITED)
+
 
 class LeanClient:
     """Typed async API over a :class:`LeanConnection` (router or headless).
@@ -326,7 +329,7 @@ class LeanClient:
         self._listeners: list[Callable[[str, str], None]] = []
         self._exited = False
         self._reopen_task: asyncio.Task[Any] | None = None
-        self._unsubscribe = connection.subscribe(self._on_notification)
+        self._unsubscribe = connection.subscribe(self._on_notification, _SUBSCRIBED)
 
     # ------------------------------------------------------------------ events
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import msgspec
@@ -173,9 +173,10 @@ class Router:
         if self._stopping or self._stop_event.is_set():
             raise LeanExited("the Lean server has been stopped")
 
-    def subscribe(self, callback: NotificationCallback) -> Callable[[], None]:
-        """Call ``callback(method, params)`` for every Lean notification and pseudo-notification."""
-        return self._subscribers.add(callback)
+    def subscribe(self, callback: NotificationCallback, methods: Collection[str] | None = None) -> Callable[[], None]:
+        """Call ``callback(method, params)`` for Lean's notifications of ``methods`` (default:
+        all) and the pseudo-notifications; only those are decoded."""
+        return self._subscribers.add(callback, methods)
 
     def set_private_uri(self, uri: str, private: bool = True) -> None:
         """Lean's notifications about ``uri`` go to subscribers only, never to the editor."""
@@ -752,7 +753,7 @@ class Router:
                 self._enqueue_lean(wire.response(env.id, None), None, INTERNAL)
                 return
             self._send_editor(self._request_to_editor(body, env.id))
-        elif not self._private and not self._subscribers and not self.hooks.has_notification_hook(
+        elif not self._private and not self._subscribers.wants(method) and not self.hooks.has_notification_hook(
             Direction.FROM_LEAN, method
         ):
             self._send_editor(body)
@@ -828,7 +829,7 @@ class Router:
         # hooks share the decoded value and must not mutate it (transformers return new values).
         decoded = False
         params: Any = None
-        if self._subscribers:
+        if self._subscribers.wants(method):
             params, decoded = (wire.decode_any(env.params) if env.params else None), True
             self._notify_subscribers(method, params)
         if self._private and wire.document_uri(env.params) in self._private:

@@ -150,7 +150,7 @@ def install(router: EditorSession) -> CompanionContext:
             ctx.lean_running = True
             ctx.cache.clear()
 
-    router.subscribe(lean_state)
+    router.subscribe(lean_state, (SERVER_EXITED, SERVER_RESTARTED))
     logger.info("lean-companion features installed (pid %s, project %s)", ctx.pid, ctx.project_root)
     return ctx
 

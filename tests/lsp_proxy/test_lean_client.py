@@ -39,7 +39,8 @@ class FakeConnection:
     async def notify(self, method: str, params) -> None:
         self.sent.append(("notify", method, params))
 
-    def subscribe(self, callback):
+    def subscribe(self, callback, methods=None):
+        self.subscribed_methods = methods
         self.callbacks.append(callback)
         return lambda: self.callbacks.remove(callback)
 

@@ -162,3 +162,25 @@ async def test_initialize_observer_sees_the_params_and_lean_gets_the_request_unc
     assert s.server.received[0] == {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}}
     await echo_works(s, 1)
     await s.close()
+
+
+async def test_subscribers_per_method_and_nothing_else_decoded(monkeypatch):
+    """A subscriber gets only the methods it asked for, and a Lean notification that no
+    subscriber or hook wants is forwarded without being decoded."""
+    from lsp_proxy import envelope
+
+    s = Session()
+    got = []
+    s.router.subscribe(lambda method, params: got.append(method), ["textDocument/publishDiagnostics"])
+    await s.handshake()
+    decoded = []
+    real = envelope.decode_any
+    monkeypatch.setattr(envelope, "decode_any", lambda raw: decoded.append(bytes(raw)) or real(raw))
+    log = b'{"jsonrpc":"2.0","method":"window/logMessage","params":{"type":3,"message":"m"}}'
+    s.server.send_raw(encode_frame(log))
+    assert await s.editor.body() == log
+    assert decoded == []
+    s.server.send({"method": "textDocument/publishDiagnostics", "params": {"uri": URI, "diagnostics": []}})
+    await s.editor.body()
+    assert got == ["textDocument/publishDiagnostics"] and len(decoded) == 1
+    await s.close()
