@@ -113,6 +113,7 @@ class Unit:
     kind: UnitKind = "file"
     declarations: tuple[str | None, ...] | None = None  # search units: only these declarations
     fills: tuple[SorryResult, ...] = ()  # recheck units: the fills to re-check together
+    bom: bool = False  # the file starts with a UTF-8 byte-order mark (not in ``text``)
 
 
 @dataclass
@@ -156,7 +157,7 @@ class _UnitJob(FileJob):
         self.found: list[SorryResult] = []
 
     def _read(self) -> Snapshot:
-        return Snapshot(self.path, self.unit.text, self.unit.sha256)
+        return Snapshot(self.path, self.unit.text, self.unit.sha256, self.unit.bom)
 
     def _mine(self, result: SorryResult) -> bool:
         if self.unit.kind == "recheck":
@@ -267,17 +268,17 @@ def split_units(rel: str, snapshot: Snapshot, split_above: int, ids: itertools.c
     for loc in locations:
         groups[loc.declaration] = groups.get(loc.declaration, 0) + 1
     if len(locations) <= split_above or len(groups) < 2:
-        return [Unit(next(ids), rel, snapshot.text, snapshot.sha256)]
+        return [Unit(next(ids), rel, snapshot.text, snapshot.sha256, bom=snapshot.bom)]
     units: list[Unit] = []
     chunk: list[str | None] = []
     size = 0
     for declaration, count in groups.items():
         if chunk and size + count > split_above:
-            units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk)))
+            units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk), bom=snapshot.bom))
             chunk, size = [], 0
         chunk.append(declaration)
         size += count
-    units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk)))
+    units.append(Unit(next(ids), rel, snapshot.text, snapshot.sha256, "search", tuple(chunk), bom=snapshot.bom))
     return units
 
 
@@ -505,7 +506,7 @@ class _Driver:
             return
         fills = tuple(sorted(state.fills, key=lambda r: (r.line, r.column)))
         unit = Unit(next(self.ids), state.rel, state.snapshot.text, state.snapshot.sha256, "recheck",
-                    tuple(dict.fromkeys(r.declaration for r in fills)), fills)
+                    tuple(dict.fromkeys(r.declaration for r in fills)), fills, bom=state.snapshot.bom)
         self.queue.append((unit, 0))
 
     def _write(self, state: _FileState, filled: list[SorryResult]) -> None:

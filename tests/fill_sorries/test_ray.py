@@ -221,17 +221,21 @@ def test_uploaded_project_copy_gives_the_same_results(cluster, reference, tmp_pa
 @pytest.mark.slow
 def test_read_only_file_is_refused_as_in_a_local_run(cluster, tmp_path):
     """--in-place without --force: a read-only file is not searched, reported as in a local run;
-    the other files are filled and written by the driver."""
-    reports = []
+    the other files are filled and written by the driver (B.lean with a byte-order mark, which
+    stays, and the same columns as locally)."""
+    reports, written = [], []
     for kind in ("local", "ray"):
         project = _project(tmp_path / kind)
+        (project / "Proj" / "B.lean").write_bytes(b"\xef\xbb\xbf" + B_LEAN.encode())
         (project / "Proj" / "A.lean").chmod(0o444)
         options = Options(project=project, budget=10, mode="in-place", use_index=False)
         with mock.patch.dict(os.environ, _double_env()):
             reports.append(asyncio.run(run(options) if kind == "local" else
                                        run_on_ray(options, RayOptions(workers=1, runtime_env={"env_vars": _double_env()}))))
         assert (project / "Proj" / "A.lean").read_text() == A_LEAN
+        written.append((project / "Proj" / "B.lean").read_bytes())
     local, on_ray = reports
+    assert written[1] == written[0] and written[1].startswith(b"\xef\xbb\xbf") and b"exact hp" in written[1]
     assert [(r.file, r.line, r.status, r.message) for r in on_ray.results if r.file == "Proj/A.lean"] == \
         [(r.file, r.line, r.status, r.message) for r in local.results if r.file == "Proj/A.lean"]
     assert {r.status for r in on_ray.results if r.file == "Proj/A.lean"} == {"error"}
