@@ -218,7 +218,7 @@ async def test_deadline_returns_early_and_closes_the_request():
         g = served.load(entry(fake.base_url))
         try:
             t0 = time.monotonic()
-            out = await g.generate(request(2, deadline=time.monotonic() + 0.5))
+            out = await g.generate(request(2, deadline=time.monotonic() + 1.0))
             took = time.monotonic() - t0
             for _ in range(40):
                 if fake.hangups:
@@ -226,8 +226,8 @@ async def test_deadline_returns_early_and_closes_the_request():
                 await asyncio.sleep(0.05)
         finally:
             g.close()
-    assert out == [] and 0.4 <= took < 2.0
-    assert g.last_stats.finish == "deadline"
+    assert out == [] and 0.9 <= took < 3.0
+    assert g.last_stats.finish == "deadline" and len(fake.requests) == 1
     assert fake.hangups == 1, "the HTTP request was closed, not left running on the server"
 
 
@@ -238,11 +238,14 @@ async def test_cancel_closes_the_http_request():
         cancel = asyncio.Event()
         try:
             task = asyncio.ensure_future(g.generate(request(2), cancel))
-            await asyncio.sleep(0.3)
+            for _ in range(200):  # until the request is on the server (a loaded machine may take a while)
+                if fake.requests:
+                    break
+                await asyncio.sleep(0.02)
             t0 = time.monotonic()
             cancel.set()
             out = await asyncio.wait_for(task, 2.0)
-            assert time.monotonic() - t0 < 0.5
+            assert time.monotonic() - t0 < 1.0
             for _ in range(40):
                 if fake.hangups:
                     break
