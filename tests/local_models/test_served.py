@@ -273,7 +273,7 @@ async def test_event_loop_keeps_running_during_a_request():
         finally:
             t.cancel()
             g.close()
-    assert ticks >= 15
+    assert ticks >= 10  # 0.6 s of 20 ms sleeps: ~30 on an idle machine, 0 if the loop were blocked
 
 
 @pytest.mark.parametrize("mode, expected", [

@@ -131,7 +131,7 @@ async def test_deadline_against_the_real_server(llama_server):
     try:
         t0 = time.monotonic()
         await g.generate(GenerationRequest(goal="a cat", n=1, max_tokens=1500, deadline=time.monotonic() + 0.4))
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 3.0  # 0.4 s deadline; generous for a loaded machine
         assert g.last_stats.finish == "deadline"
         again = await g.generate(GenerationRequest(goal=GOAL, n=1, max_tokens=4))
         assert g.last_stats.finish == "done" and again is not None
