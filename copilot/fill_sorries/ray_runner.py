@@ -624,6 +624,7 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     interrupted = False
     try:
         started_ray = await asyncio.to_thread(_connect, ray, ray_options, options.project)
+        _check_feasible(ray, ray_options)
         driver.add_files(files)
         driver.prepare(run_config)
         cpus = ray.cluster_resources().get("CPU", 1)
@@ -654,6 +655,17 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     report.summary = summarize(report.results, files_written=len(report.files_written), seconds=time.monotonic() - started_wall)
     report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return report
+
+
+def _check_feasible(ray: Any, ray_options: RayOptions) -> None:
+    """A worker that no node can hold would wait for resources forever: refuse at once."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    for key, need, flag in (("CPU", ray_options.cpus_per_worker, "--cpus-per-worker"),
+                            ("GPU", ray_options.gpus_per_worker, "--gpus-per-worker")):
+        most = max((resources.get(key, 0.0) for resources in nodes), default=0.0)
+        if need and most < need:
+            raise ValueError(f"no node of the Ray cluster has {need:g} {key}(s) for a worker (the most on one node: "
+                             f"{most:g}); lower {flag}")
 
 
 async def _stop(driver: _Driver, ray: Any, started_ray: bool) -> None:

@@ -291,6 +291,15 @@ def test_missing_ray_extra_is_a_clear_error(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
+def test_workers_no_node_can_hold_are_refused_at_once(cluster, tmp_path):
+    """--gpus-per-worker on a cluster without GPUs would wait forever: a clear error instead."""
+    report = asyncio.run(run_on_ray(Options(project=_project(tmp_path), budget=10, use_index=False),
+                                    RayOptions(gpus_per_worker=1)))
+    assert report.error is not None and "GPU" in report.error and "--gpus-per-worker" in report.error
+    assert not report.results and not report.complete
+
+
+@pytest.mark.slow
 def test_lean_that_cannot_start_on_the_workers_is_an_error(cluster, tmp_path):
     """A server command that the workers cannot run: exit 2, the report says so."""
     project = _project(tmp_path)
