@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterable
 
 from lsp_proxy.errors import FrameTooLarge, MalformedHeader, TruncatedFrame
 
@@ -32,6 +33,16 @@ _LENGTH_LINE = re.compile(rb"(?i)content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?
 def encode_frame(body: bytes) -> bytes:
     """Frame one message body: ``Content-Length: <bytes>\\r\\n\\r\\n<body>``."""
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def encode_frames(bodies: Iterable[bytes]) -> bytes:
+    """Frame several bodies into one buffer (one write for a batch); with :func:`encode_frame`
+    the only place a header is written."""
+    parts: list[bytes] = []
+    for body in bodies:
+        parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        parts.append(body)
+    return b"".join(parts)
 
 
 class FrameReader:

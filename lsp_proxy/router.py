@@ -41,7 +41,7 @@ from lsp_proxy.errors import (
     LeanTimeout,
     ResponseError,
 )
-from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader
+from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader, encode_frame, encode_frames
 from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry
 from lsp_proxy.pending import ALIAS_PREFIX, SERVER_ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
 from lsp_proxy.supervisor import CrashTracker, RestartPolicy
@@ -513,14 +513,8 @@ class Router:
         sink = self._lean_direct
         if sink is not None and self._lean_queue.empty():
             self._deliver(body, env, origin)
-            try:
-                sink.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            except (ConnectionError, OSError, RuntimeError) as exc:
-                logger.info("writing to Lean failed (%s); it has exited", exc)
-                self._lean_direct = None
-                return
-            if _buffered(sink) > _DIRECT_LIMIT:
-                self._lean_direct = None  # let the writer task drain (back-pressure)
+            if not self._write_direct(sink, encode_frame(body), to_editor=False):
+                self._lean_direct = None  # failed, or let the writer task drain (back-pressure)
             return
         self._lean_queue.put_nowait((body, env, origin))
 
@@ -534,18 +528,9 @@ class Router:
             for item in batch:
                 self._lean_queue.put_nowait(item)
             return
-        parts = []
         for body, env, origin in batch:
             self._deliver(body, env, origin)
-            parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
-            parts.append(body)
-        try:
-            sink.write(b"".join(parts))
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            logger.info("writing to Lean failed (%s); it has exited", exc)
-            self._lean_direct = None
-            return
-        if _buffered(sink) > _DIRECT_LIMIT:
+        if not self._write_direct(sink, encode_frames(item[0] for item in batch), to_editor=False):
             self._lean_direct = None
 
     def _deliver(self, body: bytes, env: Envelope | None, origin: int) -> None:
@@ -618,15 +603,14 @@ class Router:
                         self._lean_direct = None
                 else:
                     body, env, origin = await queue.get()
-                parts = []
+                bodies = []
                 while True:
                     self._deliver(body, env, origin)
-                    parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
-                    parts.append(body)
-                    if len(parts) >= _BATCH or queue.empty():
+                    bodies.append(body)
+                    if len(bodies) >= _BATCH or queue.empty():
                         break
                     body, env, origin = queue.get_nowait()
-                stdin.write(b"".join(parts))
+                stdin.write(encode_frames(bodies))
                 await stdin.drain()
         except (ConnectionError, OSError) as exc:
             logger.info("writing to Lean failed (%s); it has exited", exc)
@@ -685,7 +669,7 @@ class Router:
             for doc in self.documents.documents():
                 frames.append(wire.notification(m.DID_OPEN, {"textDocument": {
                     "uri": doc.uri, "languageId": doc.language_id, "version": doc.version, "text": doc.text}}))
-        server.stdin.write(b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(f), f) for f in frames))
+        server.stdin.write(encode_frames(frames))
         await server.stdin.drain()
         logger.info("Lean restarted: re-initialised and re-opened %d document(s)", len(self.documents))
         self._notify_subscribers(SERVER_RESTARTED, {"incarnation": self.incarnation})
@@ -859,14 +843,7 @@ class Router:
             return
         sink = self._editor_direct
         if sink is not None and self._editor_queue.empty():
-            try:
-                sink.write(b"".join((b"Content-Length: %d\r\n\r\n" % len(body), body)))
-            except (ConnectionError, OSError, RuntimeError) as exc:
-                logger.warning("writing to the editor failed (%s); stopping", exc)
-                self._editor_direct = None
-                self.request_stop()
-                return
-            if _buffered(sink) > _DIRECT_LIMIT:
+            if not self._write_direct(sink, encode_frame(body), to_editor=True):
                 self._editor_direct = None
             return
         self._editor_queue.put_nowait(body)
@@ -881,19 +858,23 @@ class Router:
             for body in batch:
                 self._editor_queue.put_nowait(body)
             return
-        parts = []
-        for body in batch:
-            parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
-            parts.append(body)
+        if not self._write_direct(sink, encode_frames(batch), to_editor=True):
+            self._editor_direct = None
+
+    def _write_direct(self, sink: ByteSink, data: bytes, *, to_editor: bool) -> bool:
+        """Write framed bytes straight to an idle writer's sink (one event-loop hop less).
+        False when direct writing must stop: the sink failed (towards the editor: the session
+        ends), or it buffers more than _DIRECT_LIMIT (the writer task drains: back-pressure)."""
         try:
-            sink.write(b"".join(parts))
+            sink.write(data)
         except (ConnectionError, OSError, RuntimeError) as exc:
-            logger.warning("writing to the editor failed (%s); stopping", exc)
-            self._editor_direct = None
-            self.request_stop()
-            return
-        if _buffered(sink) > _DIRECT_LIMIT:
-            self._editor_direct = None
+            if to_editor:
+                logger.warning("writing to the editor failed (%s); stopping", exc)
+                self.request_stop()
+            else:
+                logger.info("writing to Lean failed (%s); it has exited", exc)
+            return False
+        return _buffered(sink) <= _DIRECT_LIMIT
 
     async def _editor_writer(self) -> None:
         queue = self._editor_queue
@@ -912,16 +893,15 @@ class Router:
                 if body is None:
                     await out.drain()
                     return
-                parts = [b"Content-Length: %d\r\n\r\n" % len(body), body]
+                bodies = [body]
                 done = False
-                while len(parts) < _BATCH and not queue.empty():
+                while len(bodies) < _BATCH and not queue.empty():
                     body = queue.get_nowait()
                     if body is None:
                         done = True
                         break
-                    parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
-                    parts.append(body)
-                out.write(b"".join(parts))
+                    bodies.append(body)
+                out.write(encode_frames(bodies))
                 await out.drain()
                 if done:
                     return

@@ -162,3 +162,12 @@ async def test_oversize_frame_with_a_real_body_is_skipped_whole():
     with pytest.raises(FrameTooLarge):
         await reader.read_frame()
     assert await read_all(reader) == [b"{}"]
+
+
+async def test_encode_frames_is_the_concatenation_of_single_frames():
+    """The batch writer's framing equals frame-by-frame framing and reads back the same bodies."""
+    from lsp_proxy.framing import encode_frames
+
+    assert encode_frames(BODIES) == b"".join(encode_frame(b) for b in BODIES)
+    assert await read_all(reader_over([encode_frames(BODIES)])) == BODIES
+    assert encode_frames([]) == b""
