@@ -26,18 +26,6 @@ class Envelope(msgspec.Struct):
     result: msgspec.Raw = _EMPTY
     error: msgspec.Raw = _EMPTY
 
-    @property
-    def is_request(self) -> bool:
-        return self.method is not None and self.id is not None
-
-    @property
-    def is_notification(self) -> bool:
-        return self.method is not None and self.id is None
-
-    @property
-    def is_response(self) -> bool:
-        return self.method is None and self.id is not None and (bool(self.result) or bool(self.error))
-
 
 class TextDocumentIdentifier(msgspec.Struct):
     uri: str = ""

@@ -40,10 +40,6 @@ class LeanTimeout(LeanError, TimeoutError):
     """Lean did not answer in time (a crashed worker never answers, §8.16)."""
 
 
-class LeanProtocolError(LeanError):
-    """Lean sent something that is not valid LSP."""
-
-
 class LeanRequestError(LeanError):
     """Lean answered a request with a JSON-RPC error."""
 
