@@ -113,89 +113,115 @@ def namespace_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else ""
 
 
-def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the ``k`` best positive ``scores`` among ``mask``, best first."""
-    cand = np.flatnonzero((scores > 0) & mask)
+def _top(scores: np.ndarray, mask: np.ndarray | None, k: int, touched: np.ndarray | None = None) -> np.ndarray:
+    """Ids of the ``k`` best positive ``scores`` among ``mask`` (``None``: all), best first.
+
+    ``touched`` (the documents that can score above zero) keeps the work off the full array.
+    """
+    if touched is None:
+        cand = np.flatnonzero(scores > 0 if mask is None else (scores > 0) & mask)
+    else:
+        cand = touched[scores[touched] > 0]
+        if mask is not None:
+            cand = cand[mask[cand]]
     if len(cand) > k:
         cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
     return cand[np.argsort(-scores[cand], kind="stable")]
 
 
-def similarity(c: Corpus, q: Query) -> np.ndarray:
-    """Cosine of idf-weighted statement features between the query and every document."""
-    if not q.features:
-        return np.zeros(c.n_docs, np.float32)
-    weights = {f: c.feats.idf(f) ** 2 for f in q.features}
-    qnorm = float(np.sqrt(sum(weights.values()))) or 1.0
-    sims, _ = c.feats.overlap(weights)
-    sims = sims / (c.feats.norm() * qnorm + 1e-6)
-    if q.hide >= 0:
-        sims[q.hide] = 0.0
-    return sims
-
-
-def knn_scores(
-    c: Corpus, q: Query, sims: np.ndarray, k: int | None = None, *, local: bool = False
-) -> np.ndarray:
-    """k-NN votes per document (MaSh): the neighbours' premises, and the neighbours themselves.
-
-    With ``local`` only neighbours of the query's own file vote.
-    """
-    k = k or K_NEIGHBOURS
-    out = np.zeros(c.n_docs, np.float32)
-    proved = c.graph.proved()
-    if local:
-        if q.file_id is None:
-            return out
-        proved = proved & (c.doc_file == q.file_id)
-    if q.hide >= 0 and proved[q.hide]:
-        proved = proved.copy()
-        proved[q.hide] = False
-    idx: list[np.ndarray] = []
-    val: list[np.ndarray] = []
-    for t in _top(sims, proved, k).tolist():
-        s = float(sims[t])
-        prem = c.graph.premises_of(t)
-        idx += [prem, np.asarray([t])]
-        val += [np.full(len(prem), s, np.float32), np.asarray([SELF_VOTE * s], np.float32)]
-    if idx:
-        out += np.bincount(np.concatenate(idx), weights=np.concatenate(val), minlength=c.n_docs)[: c.n_docs].astype(np.float32)
-    if q.hide >= 0:
-        out[q.hide] = 0.0
+def _scatter(n: int, docs: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """A dense float32 array of length ``n``: summed ``vals`` at ``docs``, zero elsewhere."""
+    out = np.zeros(n, np.float32)
+    if len(docs):
+        u, inv = np.unique(docs, return_inverse=True)
+        out[u] = np.bincount(inv, weights=vals).astype(np.float32)
     return out
 
 
-def mepo_scores(c: Corpus, q: Query) -> np.ndarray:
-    """Symbol relevance per document (MePo), one iteration through the best hits' constants."""
+def similarity(c: Corpus, q: Query) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of idf-weighted statement features between the query and every document, and the
+    documents it touched (the only ones that can be non-zero)."""
+    if not q.features:
+        return np.zeros(c.n_docs, np.float32), np.zeros(0, np.int64)
+    weights = {f: c.feats.idf(f) ** 2 for f in q.features}
+    qnorm = float(np.sqrt(sum(weights.values()))) or 1.0
+    sims, _ = c.feats.overlap(weights)
+    touched = np.flatnonzero(sims)
+    sims[touched] /= c.feats.norm()[touched] * qnorm + 1e-6
+    if q.hide >= 0:
+        sims[q.hide] = 0.0
+    return sims, touched
+
+
+def knn_scores(
+    c: Corpus, q: Query, sims: np.ndarray, touched: np.ndarray, k: int | None = None, *, local: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-NN votes per document (MaSh): the neighbours' premises, and the neighbours themselves;
+    and the documents voted for. With ``local`` only neighbours of the query's own file vote."""
+    k = k or K_NEIGHBOURS
+    empty = np.zeros(0, np.int64)
+    if local and q.file_id is None:
+        return np.zeros(c.n_docs, np.float32), empty
+    cand = touched[c.graph.proved()[touched]]
+    if local:
+        cand = cand[c.doc_file[cand] == q.file_id]
+    if q.hide >= 0:
+        cand = cand[cand != q.hide]
+    idx: list[np.ndarray] = []
+    val: list[np.ndarray] = []
+    for t in _top(sims, None, k, touched=cand).tolist():
+        s = float(sims[t])
+        prem = c.graph.premises_of(t)
+        idx += [prem.astype(np.int64), np.asarray([t])]
+        val += [np.full(len(prem), s), np.asarray([SELF_VOTE * s])]
+    if not idx:
+        return np.zeros(c.n_docs, np.float32), empty
+    docs = np.concatenate(idx)
+    out = _scatter(c.n_docs, docs, np.concatenate(val))
+    if q.hide >= 0:
+        out[q.hide] = 0.0
+    return out, np.unique(docs)
+
+
+def mepo_scores(c: Corpus, q: Query) -> tuple[np.ndarray, np.ndarray]:
+    """Symbol relevance per document (MePo), one iteration through the best hits' constants;
+    and the documents it touched."""
     consts = constants_only(q.features)
-    n_const = c.feats.n_const().astype(np.float32)
+    n_const = c.feats.n_const()
 
     def weight(f: str) -> float:
         return 1.0 + 2.0 / np.log(c.feats.base.df(f) + len(c.feats._delta_postings.get(f, ())) + 2.0)
 
     w = {f: weight(f) for f in consts}
     if not w:
-        return np.zeros(c.n_docs, np.float32)
+        return np.zeros(c.n_docs, np.float32), np.zeros(0, np.int64)
 
-    def rel(r: np.ndarray, shared: np.ndarray) -> np.ndarray:
-        irrelevant = np.maximum(n_const - shared, 0)
-        return np.where(r > 0, r / (r + irrelevant + 1e-6), 0).astype(np.float32)
+    def rel(r: np.ndarray, shared: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        irrelevant = np.maximum(n_const[docs] - shared, 0)
+        return (r / (r + irrelevant + 1e-6)).astype(np.float32)
 
     r, shared = c.feats.overlap(w, count=True)
     assert shared is not None
-    first = rel(r, shared)
+    touched = np.flatnonzero(r)
+    out = np.zeros(c.n_docs, np.float32)
+    out[touched] = rel(r[touched], shared[touched], touched)
     if q.hide >= 0:
-        first[q.hide] = 0
+        out[q.hide] = 0
     extra: dict[str, float] = {}
-    for d in _top(first, first > 0, MEPO_EXPAND).tolist():
+    for d in _top(out, None, MEPO_EXPAND, touched=touched).tolist():
         for f in constants_only(declaration_features(c.decl(d))):
             if f not in w:
                 extra[f] = MEPO_EXPAND_WEIGHT * weight(f)
     if not extra:
-        return first
+        return out, touched
     r2, shared2 = c.feats.overlap(extra, count=True)  # only the added constants: the rest is known
     assert shared2 is not None
-    return np.maximum(first, rel(r + r2, shared + shared2))
+    more = np.union1d(touched, np.flatnonzero(r2))
+    second = rel(r[more] + r2[more], shared[more] + shared2[more], more)
+    out[more] = np.maximum(out[more], second)
+    if q.hide >= 0:
+        out[q.hide] = 0
+    return out, more
 
 
 @dataclass
@@ -223,7 +249,10 @@ def candidates(c: Corpus, q: Query, depth: int = DEPTH, *, signals: dict[str, np
     """Candidates from every signal (top ``depth`` each, nearest same-file, exact matches) and their features."""
     s = signals if signals is not None else compute_signals(c, q)
     allowed = q.allowed
-    pools = [_top(s[name], allowed, depth) for name in ("lex", "knn", "mepo", "sim", "knn_local")]
+    pools = [
+        _top(s[name], allowed, depth, touched=s.get(f"{name}_docs"))
+        for name in ("lex", "knn", "mepo", "sim", "knn_local")
+    ]
     if q.dense is not None:
         pools.append(_top(q.dense - q.dense.min() + 1e-6, allowed, depth))
     if q.file_id is not None:
@@ -255,7 +284,7 @@ def candidates(c: Corpus, q: Query, depth: int = DEPTH, *, signals: dict[str, np
     if q.hide >= 0:  # the hidden proof's own uses do not count
         own = c.graph.premises_of(q.hide)
         pop -= np.isin(docs, own)
-    x[:, col["popularity"]] = np.log1p(np.maximum(pop, 0)) / np.log1p(max(float(c.graph.usage.max(initial=0)), 1.0))
+    x[:, col["popularity"]] = np.log1p(np.maximum(pop, 0)) / np.log1p(max(c.graph.max_usage, 1.0))
     if q.file_id is not None:
         same = c.doc_file[docs] == q.file_id
         x[:, col["same_file"]] = same
@@ -308,11 +337,16 @@ def _prefix_overlap(parts: list[str], ns: str) -> float:
 
 
 def compute_signals(c: Corpus, q: Query) -> dict[str, np.ndarray]:
-    """Every signal's score per document for ``q``."""
-    sims = similarity(c, q)
+    """Every signal's score per document for ``q`` (and, as ``name_docs``, the documents each
+    one touched: the only ones where it can be non-zero)."""
+    sims, sim_docs = similarity(c, q)
+    knn, knn_docs = knn_scores(c, q, sims, sim_docs)
+    local, local_docs = knn_scores(c, q, sims, sim_docs, local=True)
+    mepo, mepo_docs = mepo_scores(c, q)
     return {
-        "lex": q.lex, "knn": knn_scores(c, q, sims), "mepo": mepo_scores(c, q), "sim": sims,
-        "knn_local": knn_scores(c, q, sims, local=True),
+        "lex": q.lex, "lex_docs": np.flatnonzero(q.lex), "knn": knn, "knn_docs": knn_docs,
+        "mepo": mepo, "mepo_docs": mepo_docs, "sim": sims, "sim_docs": sim_docs,
+        "knn_local": local, "knn_local_docs": local_docs,
     }
 
 

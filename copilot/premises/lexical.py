@@ -81,6 +81,7 @@ class LexicalIndex:
     def __post_init__(self) -> None:
         if self.tombstones is None:
             self.tombstones = np.zeros(self.base.n_docs, dtype=bool)
+        self._dead = np.flatnonzero(self.tombstones)
         self._rebuild_delta()
 
     @property
@@ -91,6 +92,7 @@ class LexicalIndex:
         """Tombstone ``remove_base`` documents and make ``delta_tokens`` the whole delta."""
         if len(remove_base):
             self.tombstones[np.asarray(remove_base, dtype=np.int64)] = True
+        self._dead = np.flatnonzero(self.tombstones)  # callers set `tombstones`, then call this
         self.delta_tokens = delta_tokens
         self._rebuild_delta()
 
@@ -157,8 +159,8 @@ class LexicalIndex:
         idx = np.concatenate(idx_parts)
         vals = np.concatenate(val_parts)
         out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
-        if n_base and self._any_tombstone:
-            out[:n_base][self.tombstones] = 0.0
+        if len(self._dead):
+            out[self._dead] = 0.0
         return out
 
     # -- persistence -------------------------------------------------------------------

@@ -163,11 +163,20 @@ class FeatureIndex:
         vals = np.concatenate(val_parts)
         out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
         cnt = np.bincount(idx, minlength=total).astype(np.float32) if count else None
-        if n_base and self.tombstones.any():
-            out[:n_base][self.tombstones] = 0.0
+        dead = self.dead()
+        if len(dead):
+            out[dead] = 0.0
             if cnt is not None:
-                cnt[:n_base][self.tombstones] = 0.0
+                cnt[dead] = 0.0
         return out, cnt
+
+    def dead(self) -> np.ndarray:
+        """Ids of the tombstoned base documents (cached until the tombstones change)."""
+        cached = getattr(self, "_dead", None)
+        if cached is None or cached[0] is not self.tombstones:
+            cached = (self.tombstones, np.flatnonzero(self.tombstones))
+            self._dead = cached
+        return cached[1]
 
     # -- persistence -------------------------------------------------------------------
 
@@ -249,6 +258,7 @@ class ProofGraph:
             for p in prem:
                 usage[p] += 1
         self.usage = usage
+        self.max_usage = float(usage.max(initial=0.0))
 
     def premises_of(self, doc: int) -> np.ndarray:
         """Premise documents of ``doc`` (remapped past replaced files)."""
