@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import os
 import signal
@@ -29,6 +28,7 @@ from lsp_proxy.connection import SERVER_EXITED, NotificationCallback, Subscriber
 from lsp_proxy.errors import FramingError, LeanExited, LeanRequestError, LeanTimeout
 from lsp_proxy.framing import FrameReader, encode_frame
 from lsp_proxy.lean_client import LeanClient
+from lsp_proxy.pending import TO_LEAN_PREFIX, PendingRequests
 from lsp_proxy.transport import LeanProcess, ServerCommand
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ class HeadlessConnection:
         self._process = process
         self._reader = FrameReader(process.stdout, max_size=max_frame)
         self._write_lock = asyncio.Lock()
-        self._ids = itertools.count(1)
-        self._pending: dict[int | str, asyncio.Future[Any]] = {}
+        self._pending = PendingRequests(TO_LEAN_PREFIX)  # the router's own book-keeping
         self._subscribers = Subscribers()
         self._initialize_result: dict[str, Any] | None = None
         self._closed = False
@@ -98,9 +97,7 @@ class HeadlessConnection:
             raise TypeError("params must be an object or array (Lean dies otherwise, §8.2)")
         if self._closed:
             raise LeanExited("Lean has exited")
-        request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        request_id, future = self._pending.new()
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
@@ -120,11 +117,11 @@ class HeadlessConnection:
                 task.add_done_callback(self._background.discard)
             raise
         finally:
-            self._pending.pop(request_id, None)
+            self._pending.discard(request_id)
 
     # ------------------------------------------------------------------ plumbing
 
-    async def _cancel(self, request_id: int) -> None:
+    async def _cancel(self, request_id: str) -> None:
         if self._closed:
             return
         with contextlib.suppress(LeanExited, ConnectionError):
@@ -176,16 +173,15 @@ class HeadlessConnection:
         if method is not None:
             self._deliver(method, message.get("params"))
             return
-        future = self._pending.get(message.get("id"))  # type: ignore[arg-type]
-        if future is None or future.done():
+        request_id = message.get("id")
+        if not self._pending.owns(request_id):
             return
         error = message.get("error")
-        if error is not None:
-            future.set_exception(
-                LeanRequestError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
-            )
+        if isinstance(error, dict):
+            failure = LeanRequestError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+            self._pending.resolve(request_id, error=failure)
         else:
-            future.set_result(message.get("result"))
+            self._pending.resolve(request_id, result=message.get("result"))
 
     def _deliver(self, method: str, params: Any) -> None:
         self._subscribers.deliver(method, params)
@@ -197,10 +193,7 @@ class HeadlessConnection:
         code = None
         with contextlib.suppress(asyncio.TimeoutError):
             code = await asyncio.wait_for(self._process.wait(), 5)
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(LeanExited(f"Lean exited (code {code})"))
-                future.exception()
+        self._pending.fail_all(LeanExited, f"Lean exited (code {code})")
         level = logging.INFO if self._shutting_down else logging.WARNING
         logger.log(level, "Lean server exited with code %s", code)
         self._deliver(SERVER_EXITED, {"exitCode": code})

@@ -48,9 +48,11 @@ class PendingRequests:
     def discard(self, id_: str) -> None:
         self._futures.pop(id_, None)
 
-    def resolve(self, id_: Id, result: Any = None, error: BaseException | None = None) -> bool:
+    def resolve(self, id_: Id | None, result: Any = None, error: BaseException | None = None) -> bool:
         """Complete the request ``id_``; False if it is unknown (late reply after cancel/timeout)."""
-        future = self._futures.pop(id_, None)  # type: ignore[arg-type]
+        if not isinstance(id_, str):
+            return False
+        future = self._futures.pop(id_, None)
         if future is None or future.done():
             return False
         if error is not None:
@@ -65,4 +67,5 @@ class PendingRequests:
         for future in futures.values():
             if not future.done():
                 future.set_exception(make_error(message))
+                future.exception()  # retrieved: nobody may be awaiting it any more
         return len(futures)

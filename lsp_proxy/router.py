@@ -477,9 +477,9 @@ class Router:
     def _resolve_editor_reply(self, env: Envelope) -> None:
         if env.error:
             err = wire.decode_error(env.error)
-            self._to_editor.resolve(env.id, error=EditorRequestError(err.code, err.message, err.data))  # type: ignore[arg-type]
+            self._to_editor.resolve(env.id, error=EditorRequestError(err.code, err.message, err.data))
         else:
-            self._to_editor.resolve(env.id, result=wire.decode_any(env.result) if env.result else None)  # type: ignore[arg-type]
+            self._to_editor.resolve(env.id, result=wire.decode_any(env.result) if env.result else None)
 
     def _start_interceptor(self, hook: Hook, id_: Id, method: str, params: Any) -> None:
         task = self._spawn_task(self._run_interceptor(hook, id_, method, params), f"intercept:{method}")
