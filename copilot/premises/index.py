@@ -79,6 +79,8 @@ class PremiseIndex:
         self._all_line = np.zeros(0, np.int32)
         self._graph: dict[str, list[str]] | None = None
         self._mask_cache: dict[tuple, np.ndarray] = {}  # import-closure file masks
+        self._allowed_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # per-document masks of those
+        self._file_docs_cache: tuple[np.ndarray, np.ndarray] | None = None
         self.build_seconds = 0.0
         self.rebuilt_reason: str | None = None
         self.use_lean = False
@@ -250,6 +252,7 @@ class PremiseIndex:
             raise store.IndexCorrupt(f"learned ranker unreadable: {e}") from e
         self.build_seconds = m.build_seconds
         self._install(m.files, decls, doc_file, doc_line, vectors, lex, orders, model)
+        model.names(decls)  # the name table proofs resolve against: now, not on the first save
         delta = store.read_delta(folder)
         with self._lock:
             self._delta = delta
@@ -306,6 +309,8 @@ class PremiseIndex:
         if self._dense is not None:
             self._dense.set_delta(self._encode_delta(ddecls))
         self._alive = np.concatenate([~tomb, np.ones(len(ddecls), bool)])
+        self._file_docs_cache = None
+        self._allowed_cache = {}
         self._all_file = np.concatenate([self._base_file, self._delta_file])
         self._all_line = np.concatenate([self._base_line, self._delta_line])
         if self._model is not None:
@@ -513,11 +518,41 @@ class PremiseIndex:
             key=int(self._model.key[doc]), hide=doc, name=d.name,
         )
 
+    def _file_docs(self, fid: int) -> np.ndarray:
+        """The live documents of file ``fid`` (a file-sorted order, cached until the next delta)."""
+        if self._file_docs_cache is None:
+            order = np.argsort(self._all_file, kind="stable")
+            bounds = np.searchsorted(self._all_file[order], np.arange(len(self._files) + 1))
+            self._file_docs_cache = (order, bounds)
+        order, bounds = self._file_docs_cache
+        if fid + 1 >= len(bounds):
+            return np.zeros(0, np.int64)
+        docs = order[bounds[fid] : bounds[fid + 1]]
+        return docs[self._alive[docs]]
+
+    def _allowed_mask(self, access) -> np.ndarray:
+        """``_visible`` for every document, with the import part cached per file mask."""
+        allowed_file, fid, line, _ = access
+        key = (id(allowed_file), len(self._alive))
+        cached = self._allowed_cache.get(key)
+        if cached is not None and cached[0] is allowed_file:  # holding it keeps its id unique
+            base = cached[1]
+        else:
+            base = (allowed_file[self._all_file] if len(allowed_file) else np.zeros(len(self._alive), bool)) & self._alive
+            if len(self._allowed_cache) > 8:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = (allowed_file, base)
+        mask = base.copy()
+        if fid is not None:
+            docs = self._file_docs(fid)
+            mask[docs] = True if line is None else self._all_line[docs] < line
+        return mask
+
     def _namespace_at(self, fid: int | None, line: int | None) -> str:
         """The namespace at ``line`` of file ``fid``, read off the nearest theorem/def above it."""
         if fid is None:
             return ""
-        docs = np.flatnonzero((self._all_file == fid) & self._alive)
+        docs = self._file_docs(fid)
         if line is not None:
             docs = docs[self._all_line[docs] < line]
         for doc in docs[np.argsort(-self._all_line[docs], kind="stable")][:8].tolist():
@@ -541,10 +576,11 @@ class PremiseIndex:
         dense = None
         if self._dense is not None and self.encoder is not None and dense_text.strip():
             dense = self._dense.scores(self.encoder.encode([dense_text])[0])
-        allowed = self._visible(np.arange(len(self._alive)), access) if access is not None else self._alive
+        allowed = self._allowed_mask(access) if access is not None else self._alive
         q = Query(
             features=query_features(text, name), lex=lex, allowed=allowed, file_id=fid, line=line,
             namespace=namespace, key=key_hash(statement_key(text)), dense=dense, name=name,
+            file_docs=self._file_docs(fid) if fid is not None else None,
         )
         ranked = learned_rank(self._corpus(), q, self._model.fusion, k)
         return [PremiseHit.from_declaration(self._decl(d), s) for d, s in ranked]

@@ -103,6 +103,7 @@ class Query:
     dense: np.ndarray | None = None
     hide: int = -1  # a document whose own proof is hidden (leave-one-out)
     name: str = ""  # the name being proved, when known
+    file_docs: np.ndarray | None = None  # the live documents of ``file_id`` (saves a full pass)
 
 
 def kind_code(kind: str) -> int:
@@ -256,10 +257,10 @@ def candidates(c: Corpus, q: Query, depth: int = DEPTH, *, signals: dict[str, np
     if q.dense is not None:
         pools.append(_top(q.dense - q.dense.min() + 1e-6, allowed, depth))
     if q.file_id is not None:
-        same = allowed & (c.doc_file == q.file_id)
+        near = q.file_docs if q.file_docs is not None else np.flatnonzero(c.doc_file == q.file_id)
+        near = near[allowed[near]]
         if q.line is not None:
-            same &= c.doc_line < q.line
-        near = np.flatnonzero(same)
+            near = near[c.doc_line[near] < q.line]
         if len(near) > NEAR:
             near = near[np.argsort(-c.doc_line[near], kind="stable")[:NEAR]]
         pools.append(near)

@@ -85,6 +85,12 @@ class PremiseModel:
         model._base_table = table
         return model
 
+    def names(self, base_decls: Sequence[Declaration]) -> NameTable:
+        """The base documents' name table (built once)."""
+        if self._base_table is None:
+            self._base_table = NameTable.of(base_decls)
+        return self._base_table
+
     def corpus(self, decl: Callable[[int], Declaration], doc_file: np.ndarray, doc_line: np.ndarray) -> Corpus:
         """The signals' view, over the index's current documents."""
         return Corpus(decl, doc_file, doc_line, self.kind, self.ns, self.ns_names, self.key, self.feats, self.graph)
@@ -144,9 +150,7 @@ class PremiseModel:
             self.graph.set_delta({}, tombstones, {}, n)
             self.kind, self.ns, self.key = self.base_kind, self.base_ns, self.base_key
             return
-        if self._base_table is None:
-            self._base_table = NameTable.of(base_decls)
-        table = NameTable(self._base_table, tombstones)
+        table = NameTable(self.names(base_decls), tombstones)
         for j, d in enumerate(delta_decls):
             table.add(nb + j, d)
 
