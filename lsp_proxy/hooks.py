@@ -26,7 +26,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lsp_proxy.errors import METHOD_NOT_FOUND, ResponseError
+from lsp_proxy import envelope as wire
+from lsp_proxy.envelope import Id
+from lsp_proxy.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, REQUEST_CANCELLED, ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -262,15 +264,7 @@ class HookRegistry:
         hook = self.claim(method, params)
         if hook is None:
             raise ResponseError(METHOD_NOT_FOUND, f"No request handler found for '{method}'")
-        try:
-            result = await hook.fn(params)
-        except (asyncio.CancelledError, ResponseError):
-            raise
-        except Exception:
-            hook.failed("exception")
-            raise
-        hook.succeeded()
-        return result
+        return await run_request_hook(hook, params)
 
     def dispatch_notification(self, method: str, params: Any) -> bool:
         """Run the editor-direction observers and transformers of a notification that arrived
@@ -297,3 +291,32 @@ class HookRegistry:
             if new is not None:
                 result, changed = new, True
         return result, changed
+
+
+async def run_request_hook(hook: Hook, params: Any) -> Any:
+    """Run a claimed interceptor: a ``ResponseError`` or cancellation propagates as it is; any
+    other exception counts as a failure of the hook and propagates too."""
+    try:
+        result = await hook.fn(params)
+    except (asyncio.CancelledError, ResponseError):
+        raise
+    except Exception:
+        hook.failed("exception")
+        raise
+    hook.succeeded()
+    return result
+
+
+async def reply_to_request(call: Awaitable[Any], id_: Id | None, method: str) -> bytes:
+    """The JSON-RPC reply to a request the proxy answers itself (the router's interceptors and
+    the side channel share it): the result; a ``ResponseError`` as that error; cancellation as
+    -32800 with message ``""`` (the request was cancelled by the client); anything else -32603."""
+    try:
+        return wire.response(id_, await call)
+    except asyncio.CancelledError:
+        return wire.error_response(id_, REQUEST_CANCELLED, "")
+    except ResponseError as exc:
+        return wire.error_response(id_, exc.code, exc.message, exc.data)
+    except Exception as exc:
+        logger.warning("answering %s failed", method, exc_info=True)
+        return wire.error_response(id_, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")

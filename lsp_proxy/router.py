@@ -32,17 +32,15 @@ from lsp_proxy.errors import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    REQUEST_CANCELLED,
     WORKER_CRASHED,
     EditorRequestError,
     FramingError,
     LeanExited,
     LeanRequestError,
     LeanTimeout,
-    ResponseError,
 )
 from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader, encode_frame, encode_frames
-from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry
+from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry, reply_to_request, run_request_hook
 from lsp_proxy.pending import ALIAS_PREFIX, SERVER_ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
 from lsp_proxy.supervisor import CrashTracker, RestartPolicy
 from lsp_proxy.transport import ByteSink, ServerHandle
@@ -488,16 +486,7 @@ class Router:
     async def _run_interceptor(self, hook: Hook, id_: Id, method: str, params: Any) -> None:
         reply_id = self._editor_id(id_)
         try:
-            result = await hook.fn(params)
-            body = wire.response(reply_id, result)
-        except asyncio.CancelledError:
-            body = wire.error_response(reply_id, REQUEST_CANCELLED, "")
-        except ResponseError as exc:
-            body = wire.error_response(reply_id, exc.code, exc.message, exc.data)
-        except Exception as exc:
-            logger.warning("request handler %s for %s raised", hook.name, method, exc_info=True)
-            hook.failed("exception")
-            body = wire.error_response(reply_id, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")
+            body = await reply_to_request(run_request_hook(hook, params), reply_id, method)
         finally:
             self._intercepted.pop(id_, None)
         self._send_editor(body)

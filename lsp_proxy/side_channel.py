@@ -43,16 +43,13 @@ import platformdirs
 
 from lsp_proxy import envelope as wire
 from lsp_proxy.errors import (
-    INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    REQUEST_CANCELLED,
     FramingError,
-    ResponseError,
 )
 from lsp_proxy.framing import FrameReader, encode_frame
-from lsp_proxy.hooks import HookRegistry
+from lsp_proxy.hooks import HookRegistry, reply_to_request
 from lsp_proxy.methods import CANCEL_REQUEST, COMPANION_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -442,16 +439,8 @@ class SideChannel:
             logger.debug("side channel: no hook for notification %s", method)
 
     async def _request(self, method: str, id_: Any, params: Any, connection: _Connection) -> None:
-        try:
-            result = await self.hooks.dispatch_request(method, params)
-            body = wire.response(id_, result)
-        except asyncio.CancelledError:
-            body = wire.error_response(id_, REQUEST_CANCELLED, "")
-        except ResponseError as exc:
-            body = wire.error_response(id_, exc.code, exc.message, exc.data)
-        except Exception as exc:
-            logger.warning("side channel: %s failed", method, exc_info=True)
-            body = wire.error_response(id_, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")
+        try:  # the same reply mapping as the router's interceptors
+            body = await reply_to_request(self.hooks.dispatch_request(method, params), id_, method)
         finally:
             connection.tasks.pop(id_, None)
         try:
