@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from copilot.fill_sorries.ray_runner import RayEvents, RayOptions, import_ray, run_on_ray
+from copilot.fill_sorries.ray_runner import RayEvents, RayOptions, import_ray, keep_local_cluster_on_loopback, run_on_ray
 from copilot.fill_sorries.runner import Options, run
 from tests.lean_double import double_command
 
@@ -112,6 +112,7 @@ def cluster_start_cost(ray, cpus: int, repeats: int) -> tuple[list[float], list[
     starts, stops = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
+        keep_local_cluster_on_loopback()
         ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         ray.get(ray.remote(lambda: 1).remote())  # the cluster answers a task (first worker process started)
         t1 = time.perf_counter()
@@ -153,6 +154,7 @@ def main() -> None:
     startup: dict[str, list[float]] = {name: [] for name, _, _ in layouts}
     filled: dict[str, int] = {}
     worker_starts: list[float] = []
+    keep_local_cluster_on_loopback()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
         with tempfile.TemporaryDirectory() as tmp:

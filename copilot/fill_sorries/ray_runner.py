@@ -558,6 +558,22 @@ def _first_line(exc: BaseException | object) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def keep_local_cluster_on_loopback() -> None:
+    """Make a local cluster (``ray.init()`` with no address) bind and talk on 127.0.0.1.
+
+    Ray otherwise picks the machine's outward-facing address for its GCS and workers even for a
+    single-node cluster. Its loopback mode is switched by ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
+    (``ray._private.ray_constants.ENABLE_RAY_CLUSTER``, read when ``ray`` is imported and
+    inherited by the processes Ray starts); a user's own setting wins."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray._private.ray_constants as constants
+    except ImportError:  # a Ray without that module: nothing to adjust
+        return
+    if os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0":
+        constants.ENABLE_RAY_CLUSTER = False
+
+
 def _connect(ray: Any, ray_options: RayOptions, project: Path) -> bool:
     """Connect to the cluster (or start a local one); True when this call started Ray.
 
@@ -576,6 +592,7 @@ def _connect(ray: Any, ray_options: RayOptions, project: Path) -> bool:
     else:
         kwargs["include_dashboard"] = False
         kwargs.update(ray_options.init_kwargs)
+        keep_local_cluster_on_loopback()
     ray.init(**kwargs)
     return True
 

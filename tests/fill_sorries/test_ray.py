@@ -24,7 +24,15 @@ import jsonschema
 import pytest
 
 from copilot.fill_sorries.cli import main
-from copilot.fill_sorries.ray_runner import RayEvents, RayOptions, RayUnavailable, import_ray, run_on_ray, split_units
+from copilot.fill_sorries.ray_runner import (
+    RayEvents,
+    RayOptions,
+    RayUnavailable,
+    import_ray,
+    keep_local_cluster_on_loopback,
+    run_on_ray,
+    split_units,
+)
 from copilot.fill_sorries.report import from_json, json_schema
 from copilot.fill_sorries.runner import Options, run
 from tests.conftest import REPO_ROOT
@@ -46,10 +54,13 @@ def cluster():
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
+    keep_local_cluster_on_loopback()  # tests talk to servers on loopback only
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
              object_store_memory=100 * 1024 * 1024)
     try:
-        yield ray.get_runtime_context().gcs_address
+        address = ray.get_runtime_context().gcs_address
+        assert address.startswith("127.0.0.1:"), f"the test cluster left loopback: {address}"
+        yield address
     finally:
         ray.shutdown()
 
