@@ -12,6 +12,9 @@ from typing import Any
 
 from lsp_proxy.envelope import Id
 
+# Who put a message on the Lean queue (the router's and the supervisor's book-keeping).
+FROM_EDITOR, FROM_PROXY, INTERNAL = 0, 1, 2
+
 TO_LEAN_PREFIX = "lcp:"
 TO_EDITOR_PREFIX = "lcp-e:"
 ALIAS_PREFIX = "lcp-a:"

@@ -1,14 +1,15 @@
-"""The router: two pumps, one writer per direction, hooks, injected requests and supervision.
+"""The router: two pumps, one writer per direction, hooks, ids and injected requests.
 
 Editor -> proxy -> Lean and Lean -> proxy -> editor. Each message is framed by
 :mod:`lsp_proxy.framing`, its envelope decoded (:mod:`lsp_proxy.envelope`), and unless a hook
 wants it, its **original bytes** are queued for the single writer of that direction, so order is
 preserved. A message counts as *delivered to Lean* when the Lean writer takes it off its queue:
 that is when the document mirror is updated and an editor request becomes in-flight. When Lean
-dies, everything delivered is accounted for (documents re-opened from the mirror, in-flight
-requests answered with errors) and everything still queued goes to the restarted server.
+dies, the :class:`~lsp_proxy.supervisor.Supervisor` accounts for everything delivered (documents
+re-opened from the mirror, in-flight requests answered with errors) and everything still queued
+goes to the restarted server.
 
-:class:`Router` implements :class:`lsp_proxy.connection.LeanConnection` for features.
+:class:`Router` implements :class:`lsp_proxy.connection.EditorSession` (a LeanConnection) for features.
 """
 from __future__ import annotations
 
@@ -22,17 +23,15 @@ import msgspec
 
 from lsp_proxy import envelope as wire
 from lsp_proxy import methods as m
-from lsp_proxy.connection import SERVER_EXITED, SERVER_RESTARTED, NotificationCallback, Subscribers
+from lsp_proxy.connection import SERVER_EXITED, NotificationCallback, Subscribers
 from lsp_proxy.documents import DocumentMirror
 from lsp_proxy.envelope import Envelope, Id
 from lsp_proxy.errors import (
     CODES_LEAN_ACCEPTS,
-    CONTENT_MODIFIED,
     INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    WORKER_CRASHED,
     EditorRequestError,
     FramingError,
     LeanExited,
@@ -41,14 +40,22 @@ from lsp_proxy.errors import (
 )
 from lsp_proxy.framing import DEFAULT_MAX_SIZE, FrameReader, encode_frame, encode_frames
 from lsp_proxy.hooks import DROP, Direction, Hook, HookRegistry, reply_to_request, run_request_hook
-from lsp_proxy.pending import ALIAS_PREFIX, SERVER_ALIAS_PREFIX, TO_EDITOR_PREFIX, TO_LEAN_PREFIX, PendingRequests, is_reserved
-from lsp_proxy.supervisor import CrashTracker, RestartPolicy
+from lsp_proxy.pending import (
+    ALIAS_PREFIX,
+    FROM_EDITOR,
+    FROM_PROXY,
+    INTERNAL,
+    SERVER_ALIAS_PREFIX,
+    TO_EDITOR_PREFIX,
+    TO_LEAN_PREFIX,
+    PendingRequests,
+    is_reserved,
+)
+from lsp_proxy.supervisor import RestartPolicy, Supervisor
 from lsp_proxy.transport import ByteSink, ServerHandle
 
 logger = logging.getLogger(__name__)
 
-# Who put a message on the Lean queue.
-FROM_EDITOR, FROM_PROXY, INTERNAL = 0, 1, 2
 _MIRRORED = frozenset({m.DID_OPEN, m.DID_CHANGE, m.DID_CLOSE})
 _BATCH = 512
 
@@ -74,7 +81,7 @@ class Router:
         self._editor_in = editor_in
         self._editor_out = editor_out
         self._spawn = spawn
-        self._crashes = CrashTracker(policy or RestartPolicy())
+        self._supervisor = Supervisor(self, policy or RestartPolicy())
         self._max_frame = max_frame
         self._stop_grace = stop_grace
 
@@ -100,8 +107,6 @@ class Router:
         self._exit_requested = False
         self._stopping = False
         self._stop_event = asyncio.Event()
-        self._edit_event = asyncio.Event()
-        self._offline = False
         self._swallow_watcher = False
         # Lean's server->client requests, by the id the editor sees -> Lean's own id. Lean's ids
         # restart at 0 in each new server process, so from the second one on the editor sees
@@ -120,12 +125,16 @@ class Router:
         # written with one syscall (no suspension point in between, so order is unaffected).
         self._lean_batch: list[tuple[bytes, Envelope | None, int]] | None = None
         self._editor_batch: list[bytes] | None = None
-        self._server: ServerHandle | None = None
-        self._server_rc: int | None = None
         self._failed = False  # a core task died
-        self._pending_message: str | None = None  # shown once the editor can take it
-        self.incarnation = 0  # how many Lean processes were started
-        self.restarts = 0
+
+    @property
+    def incarnation(self) -> int:
+        """How many Lean processes were started."""
+        return self._supervisor.incarnation
+
+    @property
+    def restarts(self) -> int:
+        return self._supervisor.restarts
 
     # ==== LeanConnection ===================================================================
 
@@ -211,7 +220,7 @@ class Router:
     async def run(self) -> int:
         """Serve until the editor exits (or closes stdin) or a stop is requested; returns the exit code."""
         editor_writer = self._spawn_task(self._editor_writer(), "editor-writer")
-        supervisor = self._spawn_task(self._supervise(), "supervisor")
+        supervisor = self._spawn_task(self._supervisor.run(), "supervisor")
         editor_pump = self._spawn_task(self._editor_pump(), "editor-pump")
         stop_wait = self._spawn_task(self._stop_event.wait(), "stop-wait")
         watched = {editor_pump, supervisor, stop_wait}
@@ -224,17 +233,17 @@ class Router:
             # The editor said `exit`: Lean is exiting by itself; give it a moment.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(supervisor), self._stop_grace)
-        server = self._server
+        server = self._supervisor.server
         if server is not None:
             rc = await server.stop(self._stop_grace)
-            if self._server_rc is None:
-                self._server_rc = rc
+            if self._supervisor.server_rc is None:
+                self._supervisor.server_rc = rc
         for task in (supervisor, editor_pump, stop_wait):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._to_lean.fail_all(LeanExited, "the Lean server has been stopped")
-        self._notify_subscribers(SERVER_EXITED, {"exitCode": self._server_rc})
+        self._notify_subscribers(SERVER_EXITED, {"exitCode": self._supervisor.server_rc})
         self._editor_queue.put_nowait(None)
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(editor_writer, self._stop_grace)
@@ -242,8 +251,8 @@ class Router:
             task.cancel()
         if self._failed:
             code = 70  # EX_SOFTWARE: a pump or writer died
-        elif self._exit_requested and self._server_rc is not None:
-            code = self._server_rc
+        elif self._exit_requested and self._supervisor.server_rc is not None:
+            code = self._supervisor.server_rc
         else:
             code = 0 if self._shutdown_requested else 1
         logger.info("proxy stopping with exit code %s", code)
@@ -538,14 +547,14 @@ class Router:
         params: Any = None
         if method in _MIRRORED:
             params = self._mirror(method, env.params)
-            if self._offline and method != m.DID_CLOSE:
-                self._edit_event.set()
+            if method != m.DID_CLOSE:
+                self._supervisor.edit_arrived()
         elif method == m.INITIALIZED:
             self._initialized_seen = True
             self._ready.set()
         elif method == m.EXIT:
             self._exit_requested = True
-            if self._offline:
+            if self._supervisor.offline:
                 self.request_stop()
         if self.hooks.observers and self.hooks.has_notification_hook(Direction.FROM_EDITOR, method):
             if params is None:
@@ -581,7 +590,7 @@ class Router:
         stdin = server.stdin
         try:
             if replay:
-                await self._replay(server)
+                await self._supervisor.replay(server)
             direct_ok = not getattr(stdin, "write_needs_drain", False)
             while True:
                 if queue.empty() and direct_ok:
@@ -603,65 +612,6 @@ class Router:
                 await stdin.drain()
         except (ConnectionError, OSError) as exc:
             logger.info("writing to Lean failed (%s); it has exited", exc)
-
-    async def _offline_writer(
-        self, reason: str = "The Lean server is not running (it crashed repeatedly); edit a file to restart it.",
-    ) -> None:
-        """While Lean is down: keep the mirror current, answer requests with errors (``initialize``
-        with an empty capability set and ``shutdown`` with null, so the session stays sane)."""
-        queue = self._lean_queue
-        while True:
-            body, env, origin = await queue.get()
-            self._deliver(body, env, origin)
-            if env is not None and env.id is not None and env.method is not None and origin == FROM_EDITOR:
-                self._inflight.pop(env.id, None)
-                reply_id = self._editor_id(env.id)
-                if env.method == m.INITIALIZE:
-                    self._send_editor(wire.response(reply_id, {
-                        "capabilities": {}, "serverInfo": {"name": "Lean Companion (Lean's server is not running)"}}))
-                    self._show_pending_message()
-                elif env.method == m.SHUTDOWN:
-                    self._send_editor(wire.response(reply_id, None))
-                else:
-                    self._send_editor(wire.error_response(reply_id, CONTENT_MODIFIED, reason))
-
-    def _show_pending_message(self) -> None:
-        message, self._pending_message = self._pending_message, None
-        if message is not None:
-            self._send_editor(wire.notification(m.SHOW_MESSAGE, {"type": 1, "message": message}))
-
-    async def _cannot_start(self, exc: OSError) -> None:
-        """The server command cannot be executed at all (ENOENT, EACCES): not a crash, so no
-        restart loop. One error message tells the user the cause and the fix; the session
-        stays up (requests answered with errors) until the editor exits."""
-        what = exc.filename or "the server command"
-        cause = "was not found" if isinstance(exc, FileNotFoundError) else "is not executable"
-        message = (f"Lean Companion could not start Lean's server: {what} {cause} ({exc.strerror}). Install Lean "
-                   "with elan (https://github.com/leanprover/elan) and check that `lake`/`lean` is on the PATH "
-                   "your editor starts language servers with, then restart the Lean server.")
-        logger.error("%s", message)
-        self._pending_message = message
-        if self._init_params is not None:  # the editor already initialised: tell it now
-            self._show_pending_message()
-        await self._wait_offline(reason=f"Lean's server is not running: {what} {cause}.")
-
-    async def _replay(self, server: ServerHandle) -> None:
-        """Re-initialise a restarted server and re-open the editor's documents."""
-        if self._init_params is None:
-            return
-        init_id = f"{TO_LEAN_PREFIX}init-{self.incarnation}"
-        self._internal_ids.add(init_id)
-        frames = [wire.request(init_id, m.INITIALIZE, msgspec.Raw(self._init_params))]
-        if self._initialized_seen:
-            frames.append(wire.notification(m.INITIALIZED, {}))
-            self._swallow_watcher = True
-            for doc in self.documents.documents():
-                frames.append(wire.notification(m.DID_OPEN, {"textDocument": {
-                    "uri": doc.uri, "languageId": doc.language_id, "version": doc.version, "text": doc.text}}))
-        server.stdin.write(encode_frames(frames))
-        await server.stdin.drain()
-        logger.info("Lean restarted: re-initialised and re-opened %d document(s)", len(self.documents))
-        self._notify_subscribers(SERVER_RESTARTED, {"incarnation": self.incarnation})
 
     # ==== Lean -> editor ===================================================================
 
@@ -897,122 +847,6 @@ class Router:
         except (ConnectionError, OSError) as exc:
             logger.warning("writing to the editor failed (%s); stopping", exc)
             self.request_stop()
-
-    # ==== supervision ======================================================================
-
-    async def _supervise(self) -> None:
-        while not self._stopping:
-            rc: int | None = None
-            try:
-                server = await self._spawn()
-            except (FileNotFoundError, PermissionError) as exc:
-                await self._cannot_start(exc)
-                return
-            except OSError as exc:
-                logger.error("could not start the Lean server: %s", exc)
-                server = None
-            if server is not None:
-                replay = self.incarnation > 0
-                self.incarnation += 1
-                self._server = server
-                writer = self._spawn_task(self._lean_writer(server, replay), "lean-writer")
-                pump = self._spawn_task(self._lean_pump(server), "lean-pump")
-                rc = await self._wait_server(server, pump)
-                with contextlib.suppress(Exception):
-                    await server.stop(0)  # whatever it left in its process group goes too
-                for task in (writer, pump):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                self._server = None
-                self._server_rc = rc
-            if self._stopping or self._exit_requested:
-                logger.info("Lean server exited with code %s", rc)
-                return
-            self._server_lost(rc)
-            if self._shutdown_requested:
-                logger.info("Lean exited after shutdown (code %s); waiting for the editor's exit", rc)
-                await self._wait_offline()
-                return
-            delay = self._crashes.record()
-            if delay is None:
-                await self._give_up_until_edit()
-            else:
-                logger.warning("Lean server exited unexpectedly (code %s); restarting in %.2fs", rc, delay)
-                await asyncio.sleep(delay)
-            self.restarts += 1
-
-    async def _wait_server(self, server: ServerHandle, pump: asyncio.Task[None]) -> int:
-        """Wait until the server is gone: it exited, or it closed its stdout (then it is stopped)."""
-        exited = asyncio.ensure_future(server.wait())
-        await asyncio.wait({exited, pump}, return_when=asyncio.FIRST_COMPLETED)
-        if exited.done():
-            # Let the pump read what Lean wrote before exiting.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pump), 2.0)
-            return exited.result()
-        try:
-            return await asyncio.wait_for(asyncio.shield(exited), 1.0)
-        except asyncio.TimeoutError:
-            if not self._stopping:
-                logger.warning("Lean closed its output but is still running; stopping it")
-            return await server.stop(self._stop_grace)
-        finally:
-            if not exited.done():
-                exited.cancel()
-
-    def _server_lost(self, rc: int | None) -> None:
-        """Answer what Lean will never answer now; fail the proxy's own requests."""
-        inflight, self._inflight = self._inflight, {}
-        for id_, (method, params) in inflight.items():
-            reply_id = self._editor_id(id_)
-            if method == m.SHUTDOWN:
-                self._send_editor(wire.response(reply_id, None))
-                continue
-            uri = wire.document_uri(params)
-            if uri:
-                body = wire.error_response(reply_id, CONTENT_MODIFIED, f"The file worker for {uri} has been terminated.")
-            else:
-                body = wire.error_response(reply_id, WORKER_CRASHED,
-                                           "Server process crashed, likely due to a stack overflow or a bug.")
-            self._send_editor(body)
-        if inflight:
-            logger.warning("answered %d in-flight editor request(s) with errors after Lean exited", len(inflight))
-        self._to_lean.fail_all(LeanExited, f"the Lean server exited (code {rc})")
-        self._internal_ids.clear()
-        self._swallow_watcher = False
-        self._stale_server_requests.update(self._server_requests)
-        self._server_requests.clear()
-
-    async def _give_up_until_edit(self) -> None:
-        message = (
-            f"The Lean server crashed {self._crashes.recent} times in the last minute, so Lean Companion "
-            "stopped restarting it. Edit a file to try again; see the proxy log for Lean's error output."
-        )
-        logger.error("%s", message)
-        self._send_editor(wire.notification(m.SHOW_MESSAGE, {"type": 1, "message": message}))
-        self._edit_event.clear()
-        self._offline = True
-        offline = self._spawn_task(self._offline_writer(), "offline-writer")
-        try:
-            await self._edit_event.wait()
-        finally:
-            offline.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await offline
-            self._offline = False
-        self._crashes.reset()
-        logger.info("an edit arrived; restarting the Lean server")
-
-    async def _wait_offline(self, reason: str | None = None) -> None:
-        self._offline = True
-        writer = self._offline_writer(reason) if reason else self._offline_writer()
-        offline = self._spawn_task(writer, "offline-writer")
-        try:
-            await asyncio.Event().wait()
-        finally:
-            offline.cancel()
-
 
 _DIRECT_LIMIT = 256 * 1024
 # Frames up to this size are passed through (those over ``max_frame`` undecoded); beyond it a
