@@ -168,6 +168,19 @@ class HookRegistry:
     def has_response_hook(self, method: str) -> bool:
         return method in self.responses
 
+    def has_transformer(self, direction: Direction, method: str) -> bool:
+        return (direction, method) in self.notifications
+
+    def has_observer(self, direction: Direction, method: str) -> bool:
+        observers = self.observers
+        return bool(observers) and ((direction, method) in observers or (direction, "*") in observers)
+
+    def transforms_initialize(self) -> bool:
+        return bool(self.initialize)
+
+    def observes_initialize(self) -> bool:
+        return bool(self.initialize_observers)
+
     def has_notification_hook(self, direction: Direction, method: str) -> bool:
         return (direction, method) in self.notifications or (direction, method) in self.observers or (
             direction,

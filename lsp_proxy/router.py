@@ -355,7 +355,7 @@ class Router:
                 return
             if not _params_ok(env, method) or env.jsonrpc != "2.0":
                 body, env = _repaired(body, method)
-            if (Direction.FROM_EDITOR, method) in self.hooks.notifications:
+            if self.hooks.has_transformer(Direction.FROM_EDITOR, method):
                 params, changed = self.hooks.transform_params(Direction.FROM_EDITOR, method, wire.decode_any(env.params))
                 if params is DROP:
                     return
@@ -371,7 +371,7 @@ class Router:
             return
         if is_reserved(env.id):
             body, env = self._alias_request(body, env)
-        if method == m.INITIALIZE and self.hooks.initialize_observers:
+        if method == m.INITIALIZE and self.hooks.observes_initialize():
             try:
                 self.hooks.notify_initialize(wire.decode_any(env.params) if env.params else None)
             except msgspec.DecodeError:
@@ -556,7 +556,7 @@ class Router:
             self._exit_requested = True
             if self._supervisor.offline:
                 self.request_stop()
-        if self.hooks.observers and self.hooks.has_notification_hook(Direction.FROM_EDITOR, method):
+        if self.hooks.has_observer(Direction.FROM_EDITOR, method):
             if params is None:
                 try:
                     params = wire.decode_any(env.params) if env.params else None
@@ -726,7 +726,7 @@ class Router:
             return body
         try:
             self._initialize_result = wire.decode_any(env.result)
-            if self.hooks.initialize:
+            if self.hooks.transforms_initialize():
                 result, changed = self.hooks.transform_initialize(wire.decode_any(env.result))
                 if changed:
                     return wire.encode({"jsonrpc": "2.0", "id": env.id, "result": result})
@@ -761,7 +761,7 @@ class Router:
             if not decoded:
                 params = wire.decode_any(env.params) if env.params else None
             self.hooks.notify_observers(Direction.FROM_LEAN, method, params)
-            if (Direction.FROM_LEAN, method) in self.hooks.notifications:
+            if self.hooks.has_transformer(Direction.FROM_LEAN, method):
                 params, changed = self.hooks.transform_params(Direction.FROM_LEAN, method, params)
                 if params is DROP:
                     return
