@@ -99,9 +99,11 @@ class Diagnostic(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
         )
 
 
-class _PublishParams(msgspec.Struct):
+class _PublishHead(msgspec.Struct):
+    """A publishDiagnostics without converting its diagnostics (done lazily, per URI asked)."""
+
     uri: str
-    diagnostics: list[Diagnostic]
+    diagnostics: list[Any]
     version: int | None = None
     isIncremental: bool | None = None
 
@@ -279,12 +281,32 @@ class _OwnDocument:
 
 
 class _DiagnosticsState:
-    __slots__ = ("arrived", "items", "version")
+    """One URI's diagnostics. They are kept as Lean's decoded JSON and converted to
+    :class:`Diagnostic` only when asked for (most URIs behind the proxy are never asked about,
+    and a publish can be megabytes)."""
+
+    __slots__ = ("_items", "arrived", "raw", "version")
 
     def __init__(self) -> None:
         self.version: int | None = None
-        self.items: list[Diagnostic] = []
+        self.raw: list[Any] = []
+        self._items: list[Diagnostic] | None = []
         self.arrived = False  # the final publish for ``version`` (one after its done progress) was seen
+
+    def set(self, raw: list[Any]) -> None:
+        self.raw, self._items = raw, None
+
+    @property
+    def items(self) -> list[Diagnostic]:
+        if self._items is None:
+            items = []
+            for entry in self.raw:
+                try:
+                    items.append(_convert(entry, Diagnostic))
+                except (msgspec.ValidationError, TypeError) as exc:
+                    logger.warning("ignored a malformed diagnostic from Lean: %s", exc)
+            self._items = items
+        return self._items
 
 
 # Real Lean's RPC session ids are JSON strings (a 64-bit number in decimal); a number sent
@@ -363,7 +385,7 @@ class LeanClient:
             logger.warning("ignored malformed %s from Lean: %s", method, exc)
 
     def _on_publish(self, params: Any) -> None:
-        publish: _PublishParams = _convert(params, _PublishParams)
+        publish: _PublishHead = _convert(params, _PublishHead)
         state = self._diagnostics.setdefault(publish.uri, _DiagnosticsState())
         version = publish.version
         if version is not None and state.version is not None and version < state.version:
@@ -375,12 +397,12 @@ class LeanClient:
             return
         if version is None or version != state.version:
             state.version = version
-            state.items = []
+            state.set([])
             state.arrived = False
         if publish.isIncremental:
-            state.items = state.items + publish.diagnostics
+            state.set(state.raw + publish.diagnostics)
         else:
-            state.items = list(publish.diagnostics)
+            state.set(list(publish.diagnostics))
         if self._version_done(publish.uri, version):
             # Real Lean reports "done" (fileProgress processing: [], often twice) *before* the
             # version's final publish (lean-lsp-protocol.md §12): only a publish after it is final.

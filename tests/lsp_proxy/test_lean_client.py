@@ -348,3 +348,16 @@ def test_interactive_goal_text_shows_let_values_like_plain_goal() -> None:
     }
     goals = parse_interactive_goals(result)
     assert [g.text for g in goals] == ["case h\na b : Nat\nx : Nat := 2 + 3\n⊢ x = 5", "| True = True"]
+
+
+async def test_diagnostics_are_converted_only_when_asked_and_a_bad_one_is_skipped() -> None:
+    """Publishes are stored as Lean's JSON (no per-diagnostic conversion behind the proxy); the
+    typed list is built on demand, once, and a malformed entry is skipped, not the publish."""
+    conn = FakeConnection()
+    client = LeanClient(conn)
+    conn.push("textDocument/publishDiagnostics", publish(URI, 1, diag("a"), {"message": 7}, diag("b")))
+    first = client.diagnostics(URI)
+    assert [d.message for d in first] == ["a", "b"]
+    assert client.diagnostics(URI) == first
+    conn.push("textDocument/publishDiagnostics", publish(URI, 1, diag("c"), incremental=True))
+    assert [d.message for d in client.diagnostics(URI)] == ["a", "b", "c"]
