@@ -93,7 +93,25 @@ class PremiseModel:
 
     def corpus(self, decl: Callable[[int], Declaration], doc_file: np.ndarray, doc_line: np.ndarray) -> Corpus:
         """The signals' view, over the index's current documents."""
-        return Corpus(decl, doc_file, doc_line, self.kind, self.ns, self.ns_names, self.key, self.feats, self.graph)
+        return Corpus(
+            decl, doc_file, doc_line, self.kind, self.ns, self.ns_names, self.key, self.feats, self.graph, self.exact
+        )
+
+    def exact(self, key: int) -> np.ndarray:
+        """Live documents whose statement key is ``key``: binary search in the base, scan of the delta."""
+        if getattr(self, "_key_order", None) is None or len(self._key_order) != len(self.base_key):
+            self._key_order = np.argsort(self.base_key, kind="stable")
+            self._key_sorted = self.base_key[self._key_order]
+        lo = int(np.searchsorted(self._key_sorted, key, "left"))
+        hi = int(np.searchsorted(self._key_sorted, key, "right"))
+        docs = self._key_order[lo:hi]
+        dead = self.feats.dead()
+        if len(dead) and len(docs):
+            docs = docs[~np.isin(docs, dead)]
+        nb = len(self.base_key)
+        if len(self.key) > nb:
+            docs = np.concatenate([docs, nb + np.flatnonzero(self.key[nb:] == key)])
+        return docs
 
     def ns_id(self, namespace: str) -> int:
         return self._ns_ids.get(namespace, -1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Postings read per query pass at most (rarest features first); common ones carry no signal.
-MAX_POSTINGS = 60_000
+MAX_POSTINGS = 20_000
 
 
 @dataclass
