@@ -92,6 +92,7 @@ async def test_sigkill_of_the_proxy_takes_a_forking_servers_children_along(tmp_p
 
 
 @linux_only
+@pytest.mark.real_lean
 async def test_sigkill_of_the_proxy_takes_real_lean_workers_along(real_lean, tmp_path):
     """Real `lean --server` spawns `lean --worker` per file: SIGKILL of the proxy kills them all."""
     log = tmp_path / "p.log"
