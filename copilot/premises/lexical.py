@@ -158,7 +158,7 @@ class LexicalIndex:
             return np.zeros(total, dtype=np.float32)
         idx = np.concatenate(idx_parts)
         vals = np.concatenate(val_parts)
-        out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
+        out = np.bincount(idx, weights=vals, minlength=total)  # float64: no extra conversion pass
         if len(self._dead):
             out[self._dead] = 0.0
         return out

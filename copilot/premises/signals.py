@@ -156,13 +156,14 @@ class FeatureIndex:
             ws.append(w)
         total = self.n_docs
         if not idx_parts:
-            z = np.zeros(total, np.float32)
-            return z, (z.copy() if count else None)
+            z = np.zeros(total)
+            return z, (np.zeros(total, np.int64) if count else None)
         idx = np.concatenate(idx_parts)
         val_parts.append(np.repeat(np.asarray(ws, np.float32), lens))
         vals = np.concatenate(val_parts)
-        out = np.bincount(idx, weights=vals, minlength=total).astype(np.float32, copy=False)
-        cnt = np.bincount(idx, minlength=total).astype(np.float32) if count else None
+        # float64 and int64 as bincount gives them: a conversion would be one more full pass
+        out = np.bincount(idx, weights=vals, minlength=total)
+        cnt = np.bincount(idx, minlength=total) if count else None
         dead = self.dead()
         if len(dead):
             out[dead] = 0.0
