@@ -66,6 +66,10 @@ def test_proof_graph_is_stored_and_follows_saves(tmp_path: Path):
     assert st["proofs"] == 1 and st["premise_edges"] == 1
     new_swap = next(i for i in np.flatnonzero(again._alive) if again._decl(int(i)).name == "Alg.twist_swap")
     assert m.graph.usage[new_swap] == 1 and m.graph.usage[swap] == 0
+    # the delta (with its proofs' references) is stored: a reopen sees the same graph
+    reopened = open_index(root, tmp_path)
+    assert reopened.rebuilt_reason is None
+    assert reopened.stats()["proofs"] == 1 and reopened.stats()["premise_edges"] == 1
 
 
 DISTRACTORS = "".join(
