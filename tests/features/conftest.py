@@ -19,7 +19,8 @@ EXTRA_DECLARATIONS = {
     "(z : Nat) (hz : z = 7) : Secret z": "z : Nat\nhz : z = 7\n⊢ Secret z",
 }
 EXTRA_TACTICS = [
-    {"goal": "a b : Nat\nh : a ≤ b\n⊢ a + 0 ≤ b + 0", "tactic": "rw [Nat.add_zero]", "result": ["a b : Nat\nh : a ≤ b\n⊢ a ≤ b + 0"]},
+    {"goal": "a b : Nat\nh : a ≤ b\n⊢ a + 0 ≤ b + 0", "tactic": "rw [Nat.add_zero]",
+     "result": ["a b : Nat\nh : a ≤ b\n⊢ a ≤ b + 0"]},
     {"goal": "a b : Nat\nh : a ≤ b\n⊢ a ≤ b + 0", "tactic": "rw [Nat.add_zero]", "result": ["a b : Nat\nh : a ≤ b\n⊢ a ≤ b"]},
     {"goal": "z : Nat\nhz : z = 7\n⊢ Secret z", "tactic": "magic_trick_9", "result": []},
 ]

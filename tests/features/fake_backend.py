@@ -31,7 +31,7 @@ class ScriptedGenerator:
     async def generate(self, request: GenerationRequest, cancel: asyncio.Event | None = None) -> list[Candidate]:
         calls = self.behaviour.get("calls_file")
         if calls:
-            with open(calls, "a", encoding="utf-8") as handle:
+            with open(calls, "a", encoding="utf-8") as handle:  # noqa: ASYNC230 (a test log line, microseconds)
                 handle.write(json.dumps({"goal": request.goal}) + "\n")
         mode = self.behaviour.get("mode", "table")
         if mode == "raise":

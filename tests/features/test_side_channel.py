@@ -67,4 +67,4 @@ async def test_side_channel_answers_companion_requests(tmp_path, scenario):
     finally:
         await session.close()
     assert not status_file.exists()
-    assert not os.path.exists(info["socket"]["path"])
+    assert not os.path.exists(info["socket"]["path"])  # noqa: ASYNC240 (after the session, nothing else runs)
