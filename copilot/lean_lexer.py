@@ -31,6 +31,7 @@ The lexer never raises: what it could not close (comment, string, char, ``«``) 
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal, NamedTuple
 
@@ -326,7 +327,14 @@ def _scan(text: str, i: int, keep_comments: bool, until_brace: bool = False) -> 
 
 def tokenize(text: str, *, keep_comments: bool = True) -> list[Token]:
     """Split Lean source into tokens (whitespace dropped; comments kept unless asked not to)."""
-    return _scan(text, 0, keep_comments)[0]
+    return list(_tokenize_cached(text, keep_comments))
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenize_cached(text: str, keep_comments: bool) -> tuple[Token, ...]:
+    # The checker asks for the same document's tokens once per candidate copy (sorry scan,
+    # header, declarations): a few recent texts are kept so a batch lexes each one once.
+    return tuple(_scan(text, 0, keep_comments)[0])
 
 
 def line_starts(text: str) -> list[int]:

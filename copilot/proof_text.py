@@ -322,9 +322,22 @@ _HEADER_WORDS = frozenset({"module", "prelude", "import", "public", "meta", "pri
 def header_end(source: str) -> int:
     """Offset just after the file's header (``module``, ``prelude`` and the ``import`` lines,
     ``public``/``meta``/``all`` forms included); 0 when there is none."""
+    # The header is at the top: lex a growing prefix rather than the whole file (the checker
+    # asks this of every shadow text, which can be many thousand lines long).
+    limit = 4096
+    while True:
+        end, complete = _header_end_in(source[:limit])
+        if complete or limit >= len(source):
+            return end
+        limit *= 4
+
+
+def _header_end_in(prefix: str) -> tuple[int, bool]:
+    """``header_end`` of ``prefix``, and whether a token after the header was seen (so a longer
+    prefix cannot change the answer)."""
     end = 0
     expect_module = False
-    for token in tokenize(source, keep_comments=False):
+    for token in tokenize(prefix, keep_comments=False):
         if expect_module and token.kind == "ident":
             if token.text == "all":
                 continue
@@ -334,8 +347,8 @@ def header_end(source: str) -> int:
             if token.text in ("module", "prelude"):
                 end = token.end
         else:
-            break
-    return end
+            return end, token.end < len(prefix)  # a token cut by the prefix's end may be a header word
+    return end, False
 
 
 def normalize_statement(statement: str) -> str:

@@ -128,7 +128,10 @@ class CompanionContext:
         """After the editor's handshake: load models, open the index, start the idle timer."""
         self.initialized = True
         self.sources.configure(self.config)
-        self.premises.start(self.project_root, self.config)
+        # The premise index reads a whole project: only a real one (a lakefile, a toolchain file
+        # or our own config file at or above the root), never an arbitrary folder such as $HOME.
+        lake_root = find_project_root(self.project_root) if self.project_root is not None else None
+        self.premises.start(lake_root, self.config)
         self.spawn(self._close_idle_shadows(), "close-idle-shadows")
 
     async def _close_idle_shadows(self) -> None:

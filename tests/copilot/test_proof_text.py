@@ -296,3 +296,18 @@ def test_real_lean_snippets_locate_and_classify(text: str, expected: list[tuple[
     """Real Lean 4 corner cases: every real sorry is found (none in comments, strings or
     `«sorry»`), classified tactic/term, and attributed to its declaration."""
     assert [(loc.kind, loc.declaration) for loc in locate_sorries(text)] == expected
+
+
+@pytest.mark.parametrize("source", [
+    "",
+    "import A\nimport B\ntheorem x : True := trivial",
+    "/-" + "x" * 5000 + "-/\nprelude\nimport A\n#check 1",
+    "-- c\n" * 2000 + "import Mathlib\n" * 3000 + "def x := 1",
+    "module\npublic import A\nimport all B\n" + "x" * 10000,
+    " " * 4090 + "prelude\ntheorem t : True := trivial",
+])
+def test_header_end_of_a_prefix_equals_the_whole_file_answer(source):
+    """header_end lexes only a growing prefix; the answer must equal lexing the whole file."""
+    from copilot.proof_text import _header_end_in, header_end
+
+    assert header_end(source) == _header_end_in(source)[0]
