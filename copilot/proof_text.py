@@ -311,9 +311,16 @@ def is_module_file(source: str) -> bool:
     """Whether ``source`` uses Lean's module system (its header starts with ``module``, Lean
     4.22+). In such a file ``#print axioms`` is an error (src/Lean/Elab/Print.lean: "cannot use
     `#print axioms` in a `module`")."""
-    for token in tokenize(source[:4000], keep_comments=False):
-        return token.kind == "ident" and token.text == "module" and column_of(source, token.start) == 0
-    return False
+    limit = 512
+    while True:
+        tokens = tokenize(source[:limit], keep_comments=False)
+        # the first token decides, unless the prefix cut it (or a comment) short
+        if tokens and (tokens[0].end < limit or limit >= len(source)):
+            token = tokens[0]
+            return token.kind == "ident" and token.text == "module" and column_of(source, token.start) == 0
+        if limit >= len(source):
+            return False
+        limit *= 4
 
 
 _HEADER_WORDS = frozenset({"module", "prelude", "import", "public", "meta", "private", "all", "runtime"})
@@ -324,7 +331,7 @@ def header_end(source: str) -> int:
     ``public``/``meta``/``all`` forms included); 0 when there is none."""
     # The header is at the top: lex a growing prefix rather than the whole file (the checker
     # asks this of every shadow text, which can be many thousand lines long).
-    limit = 4096
+    limit = 1024
     while True:
         end, complete = _header_end_in(source[:limit])
         if complete or limit >= len(source):

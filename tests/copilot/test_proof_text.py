@@ -311,3 +311,18 @@ def test_header_end_of_a_prefix_equals_the_whole_file_answer(source):
     from copilot.proof_text import _header_end_in, header_end
 
     assert header_end(source) == _header_end_in(source)[0]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("module\nimport A\n", True),
+    ("/-" + "doc " * 400 + "-/\nmodule\n", True),
+    ("\n" * 509 + "module", True),
+    ("\n" * 509 + "modules", False),
+    ("import A\nmodule", False),
+    ("-- only a comment", False),
+    ("", False),
+])
+def test_is_module_file_reads_only_the_first_token(source, expected):
+    from copilot.proof_text import is_module_file
+
+    assert is_module_file(source) is expected
