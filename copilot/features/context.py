@@ -127,6 +127,9 @@ class CompanionContext:
     def start(self) -> None:
         """After the editor's handshake: load models, open the index, start the idle timer."""
         self.initialized = True
+        # A model that finishes loading after a file was opened is used for that file at once,
+        # not only after its next edit: suggestions cached without it are dropped.
+        self.sources.on_ready = self.cache.clear
         self.sources.configure(self.config)
         # The premise index reads a whole project: only a real one (a lakefile, a toolchain file
         # or our own config file at or above the root), never an arbitrary folder such as $HOME.

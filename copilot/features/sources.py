@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ class SourceSet:
     portfolio: TacticGenerator = field(default_factory=PortfolioGenerator)
     slots: dict[str, ModelSlot] = field(default_factory=dict)
     config: Config | None = None
+    # Called when a model becomes ready: results computed without it are out of date.
+    on_ready: Callable[[], None] | None = None
 
     def configure(self, config: Config) -> None:
         """Follow ``[models]``: start loading new ids in the background, drop removed ones."""
@@ -81,6 +84,8 @@ class SourceSet:
             return
         slot.state = "ready"
         logger.info("model %s loaded in %.1f s", slot.model_id, time.monotonic() - started)
+        if self.on_ready is not None:
+            self.on_ready()
 
     async def wait_loaded(self, timeout: float) -> None:
         """Wait (at most ``timeout`` s) for models still loading."""

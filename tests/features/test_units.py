@@ -100,3 +100,37 @@ def test_segment_targets_equal_whole_file_targets():
                 assert fast.key == slow.key and fast.check == slow.check and fast.lsp_range() == slow.lsp_range()
                 assert fast.replacement("a\nb") == slow.replacement("a\nb") and fast.sorry == slow.sorry
     assert compared > 20
+
+
+async def test_a_model_that_becomes_ready_drops_results_computed_without_it(monkeypatch):
+    """Suggestions cached while a model was still loading must not hide that model afterwards."""
+    import asyncio
+
+    import local_models.loader
+    from copilot.features.sources import SourceSet
+
+    release = asyncio.Event()
+    generator = object()
+
+    async def slow_load(model_id, config):
+        await release.wait()
+        return generator
+
+    monkeypatch.setattr(local_models.loader, "load_generator_async", slow_load)
+    cache = {("file:///A.lean", 1, 2): "computed with the portfolio only"}
+    sources = SourceSet(on_ready=cache.clear)
+    config = msgspec_config({"models": {"tactic": ["some-model"]}})
+    sources.configure(config)
+    await asyncio.sleep(0)
+    assert sources.slots["some-model"].state == "loading" and cache  # kept while nothing changed
+    release.set()
+    await sources.wait_loaded(5)
+    assert sources.slots["some-model"].state == "ready"
+    assert generator in sources.generators()
+    assert cache == {}
+
+
+def msgspec_config(data: dict) -> Config:
+    import msgspec
+
+    return msgspec.convert(data, Config)
