@@ -147,9 +147,9 @@ def similarity(c: Corpus, q: Query) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(c.n_docs, np.float32), np.zeros(0, np.int64)
     weights = {f: c.feats.idf(f) ** 2 for f in q.features}
     qnorm = float(np.sqrt(sum(weights.values()))) or 1.0
-    sims, _ = c.feats.overlap(weights)
-    touched = np.flatnonzero(sims)
-    sims[touched] /= c.feats.norm()[touched] * qnorm + 1e-6
+    touched, sums, _ = c.feats.overlap_sparse(weights)
+    sims = np.zeros(c.n_docs)
+    sims[touched] = sums / (c.feats.norm()[touched] * qnorm + 1e-6)
     if q.hide >= 0:
         sims[q.hide] = 0.0
     return sims, touched
@@ -200,13 +200,11 @@ def mepo_scores(c: Corpus, q: Query) -> tuple[np.ndarray, np.ndarray]:
 
     def rel(r: np.ndarray, shared: np.ndarray, docs: np.ndarray) -> np.ndarray:
         irrelevant = np.maximum(n_const[docs] - shared, 0)
-        return (r / (r + irrelevant + 1e-6)).astype(np.float32)
+        return r / (r + irrelevant + 1e-6)
 
-    r, shared = c.feats.overlap(w, count=True)
-    assert shared is not None
-    touched = np.flatnonzero(r)
-    out = np.zeros(c.n_docs, np.float32)
-    out[touched] = rel(r[touched], shared[touched], touched)
+    touched, r, shared = c.feats.overlap_sparse(w)
+    out = np.zeros(c.n_docs)
+    out[touched] = rel(r, shared, touched)
     if q.hide >= 0:
         out[q.hide] = 0
     extra: dict[str, float] = {}
@@ -216,11 +214,11 @@ def mepo_scores(c: Corpus, q: Query) -> tuple[np.ndarray, np.ndarray]:
                 extra[f] = MEPO_EXPAND_WEIGHT * weight(f)
     if not extra:
         return out, touched
-    r2, shared2 = c.feats.overlap(extra, count=True)  # only the added constants: the rest is known
-    assert shared2 is not None
-    more = np.flatnonzero(r + r2)  # one pass; a set union of the two id lists costs far more
-    second = rel(r[more] + r2[more], shared[more] + shared2[more], more)
-    out[more] = np.maximum(out[more], second)
+    docs2, r2, shared2 = c.feats.overlap_sparse(extra)  # only the added constants: the rest is known
+    more, inv = np.unique(np.concatenate([touched, docs2]), return_inverse=True)
+    r_all = np.bincount(inv, weights=np.concatenate([r, r2]))
+    shared_all = np.bincount(inv, weights=np.concatenate([shared, shared2]))
+    out[more] = np.maximum(out[more], rel(r_all, shared_all, more))
     if q.hide >= 0:
         out[q.hide] = 0
     return out, more

@@ -122,12 +122,14 @@ class FeatureIndex:
         df = self.base.df(feature) + len(self._delta_postings.get(feature, ()))
         return math.log((self.n_docs + 1) / (df + 1))
 
-    def overlap(
-        self, weights: dict[str, float], *, count: bool = False, max_postings: int = MAX_POSTINGS
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per document: sum of ``weights`` of the features it shares (and, with ``count``, how many).
+    def overlap_sparse(
+        self, weights: dict[str, float], *, max_postings: int = MAX_POSTINGS
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The documents sharing a feature with ``weights`` (sorted, tombstoned ones left out), the
+        sum of the shared features' weights and how many they share, as compact arrays.
 
-        Features are read rarest first within ``max_postings``. Tombstoned documents get 0.
+        Features are read rarest first within ``max_postings``; the work follows the postings
+        read, not the corpus size.
         """
         b = self.base
         n_base = b.n_docs
@@ -142,7 +144,7 @@ class FeatureIndex:
             dp = self._delta_postings.get(f)
             if dp:
                 idx_parts.append(np.asarray(dp, np.int64) + n_base)
-                val_parts.append(np.full(len(dp), w, np.float32))
+                val_parts.append(np.full(len(dp), w))
         terms.sort(key=lambda t: t[0])
         budget = max_postings
         lens: list[int] = []
@@ -151,24 +153,34 @@ class FeatureIndex:
             if df > budget and budget < max_postings:
                 break
             budget -= df
-            idx_parts.append(b.indices[s:e])
+            idx_parts.append(b.indices[s:e].astype(np.int64))
             lens.append(e - s)
             ws.append(w)
-        total = self.n_docs
         if not idx_parts:
-            z = np.zeros(total)
-            return z, (np.zeros(total, np.int64) if count else None)
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
         idx = np.concatenate(idx_parts)
-        val_parts.append(np.repeat(np.asarray(ws, np.float32), lens))
+        val_parts.append(np.repeat(np.asarray(ws), lens))
         vals = np.concatenate(val_parts)
-        # float64 and int64 as bincount gives them: a conversion would be one more full pass
-        out = np.bincount(idx, weights=vals, minlength=total)
-        cnt = np.bincount(idx, minlength=total) if count else None
+        docs, inv = np.unique(idx, return_inverse=True)
+        sums = np.bincount(inv, weights=vals)
+        counts = np.bincount(inv).astype(np.float64)
         dead = self.dead()
         if len(dead):
-            out[dead] = 0.0
-            if cnt is not None:
-                cnt[dead] = 0.0
+            keep = ~np.isin(docs, dead)
+            docs, sums, counts = docs[keep], sums[keep], counts[keep]
+        return docs, sums, counts
+
+    def overlap(
+        self, weights: dict[str, float], *, count: bool = False, max_postings: int = MAX_POSTINGS
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``overlap_sparse`` as dense per-document arrays (zero where nothing is shared)."""
+        docs, sums, counts = self.overlap_sparse(weights, max_postings=max_postings)
+        out = np.zeros(self.n_docs)
+        out[docs] = sums
+        cnt = None
+        if count:
+            cnt = np.zeros(self.n_docs)
+            cnt[docs] = counts
         return out, cnt
 
     def dead(self) -> np.ndarray:
