@@ -15,11 +15,3 @@ def import_closure(module: str, imports: Mapping[str, Iterable[str]]) -> set[str
                 stack.append(dep)
     return seen
 
-
-def visible_modules(module: str, imports: Mapping[str, Iterable[str]]) -> set[str]:
-    """Modules whose declarations code in ``module`` can use (the closure, ``module`` excluded).
-
-    Declarations of ``module`` itself are visible only above the cursor; the caller filters
-    those by line.
-    """
-    return import_closure(module, imports) - {module}

@@ -84,7 +84,3 @@ def tokenize(text: str, *, keep_symbols: bool = True) -> list[str]:
         out.extend(_token_words(tok, keep_symbols))
     return out
 
-
-def tokenize_name(name: str) -> list[str]:
-    """Tokens of a full declaration name (namespaces included)."""
-    return list(split_identifier(name))
