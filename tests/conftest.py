@@ -24,7 +24,12 @@ def shared_data(*parts: str) -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``lean`` run only where a real Lean toolchain (``lake``) is on PATH."""
+    """Tests that use the ``real_lean`` fixture carry the ``real_lean`` marker (so ``-m real_lean``
+    selects the whole tier); tests marked ``lean`` run only where a real Lean toolchain
+    (``lake``) is on PATH."""
+    for item in items:
+        if "real_lean" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_lean)
     if shutil.which("lake"):
         return
     skip = pytest.mark.skip(reason="no Lean toolchain: `lake` is not on PATH")
