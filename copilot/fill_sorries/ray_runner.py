@@ -43,17 +43,14 @@ from .runner import (
     _Fill,
     _final_gate,
     _load_generators,
-    _not_attempted,
     _premise_lookup,
-    _read_toolchain,
     _relative,
     _unattempted,
-    _version,
     apply_edits,
     default_server_cmd,
-    discover_files,
+    start_run,
 )
-from .writer import ConcurrentModification, ReadOnlyFile, Snapshot, atomic_write, check_writable, read_snapshot, unified_diff
+from .writer import ConcurrentModification, ReadOnlyFile, Snapshot, atomic_write, read_snapshot, unified_diff
 
 log = logging.getLogger(__name__)
 
@@ -605,36 +602,13 @@ async def run_on_ray(options: Options, ray_options: RayOptions | None = None, ev
     ray = import_ray()
     ray_options = ray_options or RayOptions()
     events = events or Events()
-    started_wall = time.monotonic()
-    server_cmd = options.server_cmd or default_server_cmd(options.project)
-    run_config = RunConfig(
-        budget_seconds=options.budget, max_expansions=options.max_expansions, models=list(options.models),
-        jobs=options.jobs, mode=options.mode, server_cmd=server_cmd if options.server_cmd else [],
-        lean_toolchain=_read_toolchain(options.project),
-    )
-    report = Report(project=str(options.project), tool_version=_version(),
-                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config)
-    files = discover_files(options)
-    counts = {path: len(locate_sorries(path.read_text(encoding="utf-8-sig", errors="replace"))) for path in files}
-    files = [path for path in files if counts[path]]
-    events.files_found(files, sum(counts.values()))
-    refused: list[SorryResult] = []
-    if options.mode == "in-place" and not options.force:  # as the local run: refuse before searching
-        for path in list(files):
-            try:
-                check_writable(path)
-            except ReadOnlyFile as exc:
-                files.remove(path)
-                report.errors.append(str(exc))
-                refused.extend(_not_attempted(path, options, "the file is read-only: not searched (--force writes it)"))
-            except FileNotFoundError:
-                files.remove(path)
-                report.errors.append(f"{_relative(path, options.project)}: deleted during the run; not searched")
-    if not files:
-        report.results = refused
-        report.summary = summarize(refused, seconds=time.monotonic() - started_wall)
-        report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return report
+    # The workers start Lean on their nodes, with their own environment (runtime_env), so the
+    # driver's PATH decides nothing: a Lean that cannot start is reported by the workers.
+    begun = start_run(options, events, check_server=False)
+    if begun.done:
+        return begun.report
+    report, run_config, server_cmd = begun.report, begun.run_config, begun.server_cmd
+    files, refused, started_wall = begun.files, begun.refused, begun.started_wall
     cache = ResumeCache(options.cache_path or default_cache_path(options.project)) if options.resume else None
     driver = _Driver(ray, options, ray_options, events, report, cache)
     started_ray = False

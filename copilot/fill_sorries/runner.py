@@ -576,11 +576,24 @@ def _premise_lookup(options: Options) -> Callable[[str, Path, int], list[str]] |
     return lookup
 
 
-async def run(options: Options, events: Events | None = None) -> Report:
-    """Run fill-sorries; on cancellation (Ctrl-C) returns the partial report."""
-    from lsp_proxy.headless import start_lean
+@dataclass
+class RunStart:
+    """What a run (local or on Ray) starts from: its report, the files to search, the sorries
+    refused before any search, and whether nothing is left to do (``report`` is then final)."""
 
-    events = events or Events()
+    report: Report
+    run_config: RunConfig
+    server_cmd: list[str]
+    files: list[Path]
+    refused: list[SorryResult]
+    started_wall: float
+    done: bool
+
+
+def start_run(options: Options, events: Events, *, check_server: bool = True) -> RunStart:
+    """The first steps of every run: the report, a server that cannot start said at once
+    (``check_server``; a Ray driver on a remote cluster may have no Lean of its own), the files
+    with sorries, and read-only files refused unless ``--force``."""
     started_wall = time.monotonic()
     server_cmd = options.server_cmd or default_server_cmd(options.project)
     run_config = RunConfig(
@@ -592,16 +605,21 @@ async def run(options: Options, events: Events | None = None) -> Report:
         project=str(options.project), tool_version=_version(),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=run_config,
     )
-    cannot_start = missing_executable(server_cmd, options.project)
+
+    def finished(files: list[Path], refused: list[SorryResult], done: bool) -> RunStart:
+        return RunStart(report, run_config, server_cmd, files, refused, started_wall, done)
+
+    cannot_start = missing_executable(server_cmd, options.project) if check_server else None
     if cannot_start is not None:  # say the one true thing at once, before scanning anything
-        return _failed(report, f"Lean could not be started ({' '.join(server_cmd)}): {cannot_start}")
+        _failed(report, f"Lean could not be started ({' '.join(server_cmd)}): {cannot_start}")
+        return finished([], [], True)
     files = discover_files(options)
     counts = {path: len(locate_sorries(path.read_text(encoding="utf-8-sig", errors="replace"))) for path in files}
     files = [path for path in files if counts[path]]
     events.files_found(files, sum(counts.values()))
     if not files:
         report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return report
+        return finished([], [], True)
     refused: list[SorryResult] = []
     if options.mode == "in-place" and not options.force:
         for path in list(files):
@@ -618,7 +636,20 @@ async def run(options: Options, events: Events | None = None) -> Report:
         report.results = refused
         report.summary = summarize(refused, seconds=time.monotonic() - started_wall)
         report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return report
+        return finished([], refused, True)
+    return finished(files, refused, False)
+
+
+async def run(options: Options, events: Events | None = None) -> Report:
+    """Run fill-sorries; on cancellation (Ctrl-C) returns the partial report."""
+    from lsp_proxy.headless import start_lean
+
+    events = events or Events()
+    begun = start_run(options, events)
+    if begun.done:
+        return begun.report
+    report, run_config, server_cmd = begun.report, begun.run_config, begun.server_cmd
+    files, refused, started_wall = begun.files, begun.refused, begun.started_wall
     generators, problems = await asyncio.to_thread(_load_generators, options)
     generators.extend(options.extra_generators)
     report.errors.extend(problems)
