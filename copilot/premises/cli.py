@@ -170,11 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         found = find_project_root(Path.cwd())
         if found is None:
-            print(
+            print(  # cli-output
                 f"lean-companion index: no lakefile.lean/lakefile.toml in {Path.cwd()} or above; "
                 "run it inside a Lake project or pass --project DIR",
                 file=sys.stderr,
-            )  # cli-output
+            )
             return 2
         args.project = found
     if not args.project.is_dir():
@@ -220,11 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif not hits:
                 st = index.stats()
                 where = f" visible at {args.file}:{args.line}" if args.file else ""
-                print(
+                print(  # cli-output
                     f"no declaration{where} matches {args.text!r} "
                     f"(the index holds {st['declarations']} declarations from {st['files']} files; "
                     "try other words, a goal `⊢ …`, or --prefix for names)"
-                )  # cli-output
+                )
             else:
                 for h in hits:
                     print(f"{h.score:8.3f}  {h.name}  [{h.kind}, {h.module}:{h.line}]")  # cli-output
