@@ -27,26 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fill_sorries_jobs import FILE, make_project  # the same 24-sorry workload as --jobs
 from copilot.fill_sorries.ray_runner import RayEvents, RayOptions, import_ray, keep_local_cluster_on_loopback, run_on_ray
 from copilot.fill_sorries.runner import Options, run
 from tests.lean_double import double_command
-
-FILE = """theorem add_zero_{i} (n : Nat) : n + 0 = n := by
-  sorry
-
-theorem swap_{i} (p q : Prop) : p ∧ q → q ∧ p := by
-  sorry
-
-theorem four_{i} : 2 + 2 = 4 := sorry
-"""
-
-
-def make_project(root: Path, files: int) -> Path:
-    (root / "P").mkdir(parents=True)
-    (root / "lakefile.lean").write_text("-- bench\n")
-    for i in range(files):
-        (root / "P" / f"F{i}.lean").write_text(FILE.format(i=i))
-    return root
 
 
 def _options(project: Path, jobs: int, elab_ms: int) -> Options:
