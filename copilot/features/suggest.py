@@ -45,14 +45,9 @@ FILE_CONTEXT_CHARS = 4000
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    """One candidate and what Lean said about it."""
+class Suggestion(pipeline.Ranked):
+    """A ranked candidate (what Lean said about it) with the text that replaces the user's."""
 
-    tactic: str
-    verdict: Verdict
-    goals_after: tuple[str, ...]
-    source: str
-    score: float
     replacement: str
 
     def to_json(self, target: SuggestTarget) -> dict[str, Any]:
